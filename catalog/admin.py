@@ -1,0 +1,149 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import (
+    DosingGuideline,
+    Drug,
+    Formulation,
+    Interaction,
+    MedicationClass,
+    MonographSection,
+    Package,
+)
+
+
+class MonographSectionInline(admin.StackedInline):
+    model = MonographSection
+    extra = 0
+    fields = ("position", "heading", "slug", "body", "callout")
+    prepopulated_fields = {"slug": ("heading",)}
+    show_change_link = True
+
+
+class DosingGuidelineInline(admin.StackedInline):
+    model = DosingGuideline
+    extra = 0
+    show_change_link = True
+    fieldsets = (
+        (None, {"fields": ("position", "patient_group", "route")}),
+        ("As shown to patients", {"fields": ("initial_dose", "titration", "maximum")}),
+        (
+            "Numbers read by the clinical checks",
+            {
+                "fields": (
+                    ("min_age_years", "max_age_years"),
+                    ("initial_dose_mg", "initial_doses_per_day"),
+                    ("titration_step_mg", "titration_interval_days"),
+                    "max_daily_mg",
+                    ("min_mg_per_kg_day", "max_mg_per_kg_day"),
+                )
+            },
+        ),
+    )
+
+
+class InteractionInline(admin.TabularInline):
+    model = Interaction
+    extra = 0
+    fields = ("position", "name", "medication_classes", "effect", "severity")
+    show_change_link = True
+
+
+class FormulationInline(admin.TabularInline):
+    model = Formulation
+    extra = 0
+    fields = ("position", "form", "strength_label", "strength_mg", "sellable")
+    show_change_link = True
+
+
+@admin.register(Drug)
+class DrugAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "also_known_as", "manufacturer", "is_published", "updated_at")
+    list_filter = ("is_published", "prescription_required")
+    search_fields = ("name", "also_known_as", "summary")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [MonographSectionInline, DosingGuidelineInline, InteractionInline, FormulationInline]
+    view_on_site = True
+
+
+@admin.register(MonographSection)
+class MonographSectionAdmin(SimpleHistoryAdmin):
+    list_display = ("heading", "drug", "position", "has_callout")
+    list_filter = ("drug",)
+    search_fields = ("heading", "body", "callout")
+    list_select_related = ("drug",)
+    prepopulated_fields = {"slug": ("heading",)}
+
+    @admin.display(boolean=True, description="Callout")
+    def has_callout(self, obj):
+        return bool(obj.callout)
+
+
+@admin.register(DosingGuideline)
+class DosingGuidelineAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "patient_group",
+        "drug",
+        "route",
+        "min_age_years",
+        "max_age_years",
+        "max_daily_mg",
+    )
+    list_filter = ("drug", "route")
+    search_fields = ("patient_group",)
+    list_select_related = ("drug",)
+    fieldsets = DosingGuidelineInline.fieldsets
+
+
+@admin.register(Interaction)
+class InteractionAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "drug", "severity")
+    list_filter = ("drug", "severity")
+    search_fields = ("name", "effect", "medication_classes__name")
+    list_select_related = ("drug",)
+    filter_horizontal = ("medication_classes",)
+
+
+@admin.register(MedicationClass)
+class MedicationClassAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Formulation)
+class FormulationAdmin(SimpleHistoryAdmin):
+    list_display = ("__str__", "drug", "form", "strength_label", "sellable")
+    list_filter = ("drug", "form", "sellable")
+    search_fields = ("drug__name", "strength_label")
+    list_select_related = ("drug",)
+
+
+class StockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("out", "Out of stock"), ("in", "In stock")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "out":
+            return queryset.filter(stock=0)
+        if self.value() == "in":
+            return queryset.filter(stock__gt=0)
+        return queryset
+
+
+@admin.register(Package)
+class PackageAdmin(SimpleHistoryAdmin):
+    list_display = ("__str__", "price", "unit_price", "stock", "active")
+    list_editable = ("price", "stock", "active")
+    list_filter = ("active", StockFilter, "formulation__drug", "formulation__form")
+    search_fields = ("formulation__drug__name", "formulation__strength_label")
+    list_select_related = ("formulation__drug",)
+    readonly_fields = ("unit_price",)
+    fields = ("formulation", "pill_count", "price", "unit_price", "stock", "active")
+
+    @admin.display(description="Per pill")
+    def unit_price(self, obj):
+        return obj.unit_price if obj.price and obj.pill_count else "-"

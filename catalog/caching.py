@@ -1,0 +1,72 @@
+"""Whole-page caching of catalog pages that stays correct for every visitor.
+
+A catalog page is rendered once without anything personal in it: where the account
+navigation and flash messages go, the shared render holds a marker. Each request
+fills the markers in from its own session, so anonymous and signed-in visitors get
+the same cached monograph and their own header. A visitor with no cookies at all
+(most first visits) gets a copy filled in once for everybody. Any catalog edit
+drops the cached pages once the edit has committed.
+"""
+
+import re
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+from pharmacy.context_processors import site
+
+ACCOUNT_NAV_MARK = "<!--personal:account-nav-->"
+MESSAGES_MARK = "<!--personal:messages-->"
+PAGE_KEY_PREFIX = "catalog:page:"
+ANONYMOUS_SUFFIX = ":anonymous"
+_INDENT = re.compile(r"\n\s+")
+
+
+def drug_page_key(slug: str) -> str:
+    return f"{PAGE_KEY_PREFIX}drug:{slug}"
+
+
+def render_shared(template_name: str, context: dict) -> str:
+    """Render a page for every visitor: no request, markers where personal parts go."""
+    html = render_to_string(template_name, {"shared_page": True, **site(None), **context})
+    return _INDENT.sub("\n", html)
+
+
+def personalise(request, html: str) -> str:
+    """Fill a shared page's markers with this visitor's navigation and messages."""
+    nav = render_to_string("includes/_account_nav.html", request=request)
+    messages = render_to_string("includes/_messages.html", request=request)
+    return html.replace(ACCOUNT_NAV_MARK, nav, 1).replace(MESSAGES_MARK, messages, 1)
+
+
+def _has_no_cookies(request) -> bool:
+    """No session and no flash messages: this visitor's header is everybody's."""
+    cookies = request.COOKIES
+    return settings.SESSION_COOKIE_NAME not in cookies and "messages" not in cookies
+
+
+def cached_page(request, key: str, build: Callable[[], str]) -> HttpResponse:
+    """Serve the page under `key`, building it with `build()` on a cache miss."""
+    anonymous = _has_no_cookies(request)
+    if anonymous and (html := cache.get(key + ANONYMOUS_SUFFIX)) is not None:
+        return HttpResponse(html)
+    shared = cache.get(key)
+    if shared is None:
+        shared = build()
+        cache.set(key, shared, settings.CATALOG_PAGE_CACHE_SECONDS)
+    html = personalise(request, shared)
+    if anonymous:
+        cache.set(key + ANONYMOUS_SUFFIX, html, settings.CATALOG_PAGE_CACHE_SECONDS)
+    return HttpResponse(html)
+
+
+def invalidate_drug_pages(*slugs: str) -> None:
+    """Drop the cached pages of these drugs after the current transaction commits."""
+    keys = [drug_page_key(slug) for slug in slugs if slug]
+    keys += [key + ANONYMOUS_SUFFIX for key in keys]
+    if keys:
+        transaction.on_commit(lambda: cache.delete_many(keys))

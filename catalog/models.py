@@ -1,0 +1,308 @@
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
+
+CENT = Decimal("0.01")
+DOSING_TABLE_MARKER = "[dosing table]"
+
+
+class Drug(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    also_known_as = models.CharField(max_length=200, blank=True)
+    manufacturer = models.CharField(max_length=200, blank=True)
+    summary = models.TextField(
+        blank=True, help_text="One or two sentences shown in the drug list and search results."
+    )
+    prescription_required = models.BooleanField(default=True)
+    is_published = models.BooleanField(
+        default=True, help_text="Unpublished drugs are hidden from the storefront."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("catalog:drug_detail", kwargs={"slug": self.slug})
+
+
+class MonographSection(models.Model):
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveSmallIntegerField(default=0)
+    slug = models.SlugField(max_length=100, help_text="Anchor in the page's table of contents.")
+    heading = models.CharField(max_length=200)
+    body = models.TextField(
+        blank=True,
+        help_text=(
+            "Paragraphs separated by a blank line; lines starting with “- ” form a list. "
+            f"A line “{DOSING_TABLE_MARKER}” places the dosing table there."
+        ),
+    )
+    callout = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A safety message shown at the top of the drug page, linking to this section.",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["drug", "slug"], name="section_slug_unique_per_drug")
+        ]
+
+    def __str__(self):
+        return self.heading
+
+    def blocks(self) -> list[tuple[str, object]]:
+        """The body as ("p", text), ("ul", [items]) and ("dosing_table", None) blocks."""
+        blocks: list[tuple[str, object]] = []
+        for line in self.body.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            if line == DOSING_TABLE_MARKER:
+                blocks.append(("dosing_table", None))
+            elif line.startswith("- "):
+                if blocks and blocks[-1][0] == "ul":
+                    blocks[-1][1].append(line[2:].strip())
+                else:
+                    blocks.append(("ul", [line[2:].strip()]))
+            else:
+                blocks.append(("p", line))
+        return blocks
+
+
+class Route(models.TextChoices):
+    ORAL = "oral", "Oral"
+    INTRATHECAL = "intrathecal", "Intrathecal"
+
+
+class DosingGuideline(models.Model):
+    """One row of the monograph's dosing table: text for patients, numbers for checks."""
+
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="dosing_guidelines")
+    position = models.PositiveSmallIntegerField(default=0)
+    patient_group = models.CharField(max_length=100)
+    route = models.CharField(max_length=20, choices=Route, default=Route.ORAL)
+    initial_dose = models.CharField(max_length=200)
+    titration = models.CharField(max_length=200)
+    maximum = models.CharField(max_length=200)
+    min_age_years = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_age_years = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Inclusive; empty means no upper bound."
+    )
+    initial_dose_mg = models.DecimalField(
+        max_digits=8, decimal_places=3, null=True, blank=True, help_text="mg per dose."
+    )
+    initial_doses_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
+    titration_step_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    titration_interval_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_daily_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    min_mg_per_kg_day = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+    max_mg_per_kg_day = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(min_age_years__isnull=True)
+                | models.Q(max_age_years__isnull=True)
+                | models.Q(min_age_years__lte=models.F("max_age_years")),
+                name="guideline_age_bounds_ordered",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.drug}: {self.patient_group}"
+
+    def clean(self):
+        if (
+            self.min_age_years is not None
+            and self.max_age_years is not None
+            and self.min_age_years > self.max_age_years
+        ):
+            raise ValidationError({"max_age_years": "Must not be below the minimum age."})
+
+    @property
+    def initial_daily_mg(self) -> Decimal | None:
+        if self.initial_dose_mg is None or self.initial_doses_per_day is None:
+            return None
+        return self.initial_dose_mg * self.initial_doses_per_day
+
+
+class MedicationClass(models.Model):
+    """A kind of medication a patient may be taking, as named by the interactions."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "medication classes"
+
+    def __str__(self):
+        return self.name
+
+
+class Severity(models.TextChoices):
+    MAJOR = "major", "Major"
+    MODERATE = "moderate", "Moderate"
+    MONITOR = "monitor", "Monitoring"
+
+
+class Interaction(models.Model):
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="interactions")
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(
+        max_length=100, help_text="The interacting class, e.g. CNS depressants."
+    )
+    medication_classes = models.ManyToManyField(
+        MedicationClass,
+        related_name="interactions",
+        help_text="Medications in a patient's profile that trigger this interaction.",
+    )
+    effect = models.TextField()
+    severity = models.CharField(max_length=20, choices=Severity)
+
+    history = HistoricalRecords(m2m_fields=[medication_classes])
+
+    class Meta:
+        ordering = ["drug", "position", "pk"]
+
+    def __str__(self):
+        return f"{self.drug} + {self.name}"
+
+
+class DosageForm(models.TextChoices):
+    TABLET = "tablet", "Tablet"
+    ORAL_SOLUTION = "oral_solution", "Oral solution"
+    INTRATHECAL = "intrathecal", "Intrathecal injection"
+
+
+class Formulation(models.Model):
+    """A form and strength of a drug (10 mg tablet, oral solution, intrathecal)."""
+
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="formulations")
+    position = models.PositiveSmallIntegerField(default=0)
+    form = models.CharField(max_length=20, choices=DosageForm)
+    strength_mg = models.DecimalField(
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="mg of drug per unit (tablet); empty where it does not apply.",
+    )
+    strength_label = models.CharField(
+        max_length=50, blank=True, help_text="As shown, e.g. “10 mg”; empty if none."
+    )
+    sellable = models.BooleanField(
+        default=True, help_text="Can be ordered online. Intrathecal forms never can."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["drug", "form", "strength_label"], name="formulation_unique_per_drug"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(form=DosageForm.INTRATHECAL, sellable=True),
+                name="formulation_intrathecal_never_sellable",
+            ),
+        ]
+
+    def __str__(self):
+        parts = [self.drug.name, self.strength_label, self.get_form_display().lower()]
+        return " ".join(p for p in parts if p)
+
+    def clean(self):
+        if self.form == DosageForm.INTRATHECAL and self.sellable:
+            raise ValidationError({"sellable": "Intrathecal baclofen is never sold online."})
+
+    @property
+    def route(self) -> str:
+        return Route.INTRATHECAL if self.form == DosageForm.INTRATHECAL else Route.ORAL
+
+
+class PackageQuerySet(models.QuerySet):
+    def purchasable(self):
+        return self.filter(
+            active=True, formulation__sellable=True, formulation__drug__is_published=True
+        )
+
+
+class Package(models.Model):
+    """A sellable unit: so many pills of one formulation at one price."""
+
+    formulation = models.ForeignKey(Formulation, on_delete=models.PROTECT, related_name="packages")
+    pill_count = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(CENT)],
+        help_text="US dollars, two decimals.",
+    )
+    stock = models.IntegerField(
+        default=0, validators=[MinValueValidator(0)], help_text="Packages on the shelf."
+    )
+    active = models.BooleanField(default=True, help_text="Inactive packages are not offered.")
+
+    objects = PackageQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["formulation", "pill_count", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stock__gte=0), name="package_stock_not_negative"
+            ),
+            models.CheckConstraint(condition=models.Q(price__gt=0), name="package_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(pill_count__gt=0), name="package_count_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.formulation}, {self.pill_count} pills"
+
+    @property
+    def label(self) -> str:
+        """How the package is named to patients, e.g. “10 mg tablets, 10 pills”."""
+        form = self.formulation.get_form_display().lower()
+        form = f"{form}s" if self.formulation.form == DosageForm.TABLET else form
+        return f"{self.formulation.strength_label} {form}, {self.pill_count} pills".strip()
+
+    def clean(self):
+        if self.formulation_id and not self.formulation.sellable and self.active:
+            raise ValidationError(
+                {
+                    "formulation": "This formulation is not sold online; the package cannot be active."
+                }
+            )
+
+    @property
+    def unit_price(self) -> Decimal:
+        """Price of one pill, rounded half-up to the cent; derived, never stored."""
+        return (self.price / self.pill_count).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0

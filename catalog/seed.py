@@ -1,0 +1,365 @@
+"""Turn a monograph text file (as in catalog/data/) into catalog rows.
+
+The source is the plain text of a drug page: a preamble of "Key: value" lines and
+package price tables, then headed sections whose bodies hold paragraphs, "- " lists
+and "|" tables. Parsing is separate from loading so each can be tested alone, and
+the loader takes the model classes it writes to so a data migration can pass its
+historical models.
+"""
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import pairwise
+from pathlib import Path
+
+from django.utils.text import slugify
+
+from .models import DOSING_TABLE_MARKER, DosageForm, Route, Severity
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# Lines that were links on the source web page, not content.
+NAVIGATION_LINES = {"Read the instructions carefully", "Place an order in a few clicks >>"}
+
+# The pharmacy's grading of each interaction class; the monograph text describes the
+# effect but does not grade it. Unknown classes default to moderate.
+SEVERITY_BY_INTERACTION = {
+    "cns depressants": Severity.MAJOR,
+    "antihypertensives": Severity.MODERATE,
+    "tricyclic antidepressants": Severity.MODERATE,
+    "nsaids": Severity.MONITOR,
+}
+
+# Safety messages pulled to the top of the drug page: a phrase that finds the
+# sentence in the monograph, and how many sentences from there make the callout.
+CALLOUTS = [
+    ("never be stopped suddenly", 2),
+    ("alcohol should be avoided", 1),
+    ("consult your doctor", 1),
+]
+
+# Package price tables do not say which strength they price; in source order they are
+# assigned to the sellable formulations in order (10 mg, then 20 mg). Staff can
+# reassign them in the admin.
+INITIAL_STOCK = 100
+
+NUMBER_WORDS = {"once": 1, "one": 1, "twice": 2, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+@dataclass
+class ParsedSection:
+    heading: str
+    lines: list[str] = field(default_factory=list)
+    callout: str = ""
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.heading)[:100]
+
+    @property
+    def body(self) -> str:
+        return "\n\n".join(self.lines)
+
+
+@dataclass
+class ParsedGuideline:
+    patient_group: str
+    initial_dose: str
+    titration: str
+    maximum: str
+    route: str = Route.ORAL
+    min_age_years: int | None = None
+    max_age_years: int | None = None
+    initial_dose_mg: Decimal | None = None
+    initial_doses_per_day: int | None = None
+    titration_step_mg: Decimal | None = None
+    titration_interval_days: int | None = None
+    max_daily_mg: Decimal | None = None
+    min_mg_per_kg_day: Decimal | None = None
+    max_mg_per_kg_day: Decimal | None = None
+
+
+@dataclass
+class ParsedInteraction:
+    name: str
+    classes: list[str]
+    effect: str
+    severity: str
+
+
+@dataclass
+class ParsedFormulation:
+    form: str
+    strength_label: str
+    strength_mg: Decimal | None
+    sellable: bool
+
+
+@dataclass
+class ParsedPackage:
+    pill_count: int
+    price: Decimal
+
+
+@dataclass
+class ParsedMonograph:
+    name: str
+    manufacturer: str = ""
+    also_known_as: str = ""
+    summary: str = ""
+    sections: list[ParsedSection] = field(default_factory=list)
+    guidelines: list[ParsedGuideline] = field(default_factory=list)
+    interactions: list[ParsedInteraction] = field(default_factory=list)
+    formulations: list[ParsedFormulation] = field(default_factory=list)
+    packages: list[ParsedPackage] = field(default_factory=list)
+
+
+class MonographFormatError(ValueError):
+    pass
+
+
+def _is_table_row(line: str) -> bool:
+    return "|" in line
+
+
+def _is_heading(line: str) -> bool:
+    return (
+        len(line) <= 80
+        and not _is_table_row(line)
+        and not line.startswith("- ")
+        and not line.endswith((".", ":", ","))
+    )
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def _money(text: str) -> Decimal:
+    match = re.fullmatch(r"\$?\s*([0-9]+(?:\.[0-9]{1,2})?)", text.strip())
+    if not match:
+        raise MonographFormatError(f"Not a price: {text!r}")
+    return Decimal(match.group(1))
+
+
+def _number(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBER_WORDS[word.lower()]
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text)
+
+
+def parse_guideline(cells: list[str]) -> ParsedGuideline:
+    """One dosing table row; the numbers are read from the same text patients see."""
+    group, initial, titration, maximum = cells[:4]
+    row = ParsedGuideline(group, initial, titration, maximum)
+    lower = group.lower()
+    if "intrathecal" in lower:
+        row.route = Route.INTRATHECAL
+    elif "adult" in lower:
+        row.min_age_years = 18
+    if m := re.search(r"(?:≥|>=)\s*(\d+)", group):
+        row.min_age_years = int(m.group(1))
+    if m := re.search(r"<\s*(\d+)", group):
+        row.min_age_years, row.max_age_years = 0, int(m.group(1)) - 1
+
+    if m := re.search(r"(\d+(?:\.\d+)?)\s*[–-]\s*(\d+(?:\.\d+)?)\s*mg/kg/day", initial):
+        row.min_mg_per_kg_day, row.max_mg_per_kg_day = Decimal(m.group(1)), Decimal(m.group(2))
+    elif m := re.search(r"(\d+(?:\.\d+)?)\s*(mg|mcg)\b", initial):
+        dose = Decimal(m.group(1))
+        row.initial_dose_mg = dose / 1000 if m.group(2) == "mcg" else dose
+        words = re.findall(
+            r"\b(once|twice|one|two|three|four|five|\d+)\b(?= times| daily)", initial
+        )
+        counts = [_number(w) for w in words] + [
+            _number(w) for w in re.findall(r"\b(one|two|three|four|five)\b(?= or)", initial)
+        ]
+        if counts:
+            # "two or three times daily": the start is judged against the upper end.
+            row.initial_doses_per_day = max(counts)
+    if m := re.search(r"(\d+(?:\.\d+)?)\s*mg every (\d+) days", titration):
+        row.titration_step_mg, row.titration_interval_days = Decimal(m.group(1)), int(m.group(2))
+    if m := re.search(r"(\d+(?:\.\d+)?)\s*mg/day", maximum):
+        row.max_daily_mg = Decimal(m.group(1))
+    return row
+
+
+def parse_interaction(item: str) -> ParsedInteraction:
+    head, _, effect = item.partition(":")
+    m = re.fullmatch(r"(.+?)\s*\((.+)\)", head.strip())
+    if m:
+        name, members = m.group(1), [c.strip() for c in m.group(2).split(",")]
+    else:
+        name, members = head.strip(), [head.strip()]
+    classes = [c if c.isupper() or c[1:] != c[1:].lower() else c.capitalize() for c in members]
+    severity = SEVERITY_BY_INTERACTION.get(name.lower(), Severity.MODERATE)
+    return ParsedInteraction(name, classes, effect.strip(), severity)
+
+
+def parse_formulations(item: str) -> list[ParsedFormulation]:
+    head = item.partition(":")[0].lower()
+    if "intrathecal" in head:
+        return [ParsedFormulation(DosageForm.INTRATHECAL, "", None, sellable=False)]
+    if "solution" in head:
+        return [ParsedFormulation(DosageForm.ORAL_SOLUTION, "", None, sellable=True)]
+    if "tablet" in head:
+        return [
+            ParsedFormulation(DosageForm.TABLET, f"{mg} mg", Decimal(mg), sellable=True)
+            for mg in re.findall(r"(\d+)\s*mg", head)
+        ]
+    return []
+
+
+def parse_monograph(text: str) -> ParsedMonograph:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    meta: dict[str, str] = {}
+    packages: list[ParsedPackage] = []
+    sections: list[ParsedSection] = []
+    i = 0
+    # Preamble: "Key: value" lines, price tables and navigation links.
+    while i < len(lines) and not sections:
+        line = lines[i]
+        if line in NAVIGATION_LINES:
+            pass
+        elif _is_table_row(line):
+            cells = _cells(line)
+            if cells[0] and not set(cells[0]) <= {"-"} and cells[0].lower() != "package":
+                count = re.match(r"(\d+)", cells[0])
+                if not count:
+                    raise MonographFormatError(f"Package row without a count: {line!r}")
+                packages.append(ParsedPackage(int(count.group(1)), _money(cells[1])))
+        elif m := re.fullmatch(r"([A-Z][\w ]{0,30}):\s*(.+)", line):
+            meta[m.group(1).lower()] = m.group(2)
+        elif _is_heading(line):
+            sections.append(ParsedSection(line))
+        else:
+            raise MonographFormatError(f"Unexpected line before the first heading: {line!r}")
+        i += 1
+
+    parsed = ParsedMonograph(
+        name=meta.get("known as", ""),
+        manufacturer=meta.get("manufacturer", ""),
+        also_known_as=meta.get("known as", ""),
+        packages=packages,
+    )
+    table: list[list[str]] = []
+
+    def flush_table(section: ParsedSection) -> None:
+        if not table:
+            return
+        header, *rows = table
+        if not header[0].lower().startswith("patient group"):
+            raise MonographFormatError(f"Unknown table in {section.heading!r}: {header}")
+        parsed.guidelines.extend(parse_guideline(r) for r in rows if not set(r[0]) <= {"-"})
+        section.lines.append(DOSING_TABLE_MARKER)
+        table.clear()
+
+    for line in lines[i:]:
+        section = sections[-1]
+        if _is_table_row(line):
+            table.append(_cells(line))
+            continue
+        flush_table(section)
+        if _is_heading(line):
+            sections.append(ParsedSection(line))
+            continue
+        section.lines.append(line)
+        if line.startswith("- "):
+            item = line[2:].strip()
+            if "interaction" in section.heading.lower():
+                parsed.interactions.append(parse_interaction(item))
+            elif "form" in section.heading.lower():
+                parsed.formulations.extend(parse_formulations(item))
+    flush_table(sections[-1])
+
+    for phrase, count in CALLOUTS:
+        for section in sections:
+            prose = " ".join(line for line in section.lines if line != DOSING_TABLE_MARKER)
+            sentences = _sentences(prose)
+            hit = next((n for n, s in enumerate(sentences) if phrase in s.lower()), None)
+            if hit is not None and not section.callout:
+                section.callout = " ".join(sentences[hit : hit + count])
+                break
+
+    # An open-ended age group ends where the next older group starts (12+ ends at 17).
+    oral = sorted(
+        (g for g in parsed.guidelines if g.route == Route.ORAL and g.min_age_years is not None),
+        key=lambda g: g.min_age_years,
+    )
+    for younger, older in pairwise(oral):
+        if younger.max_age_years is None:
+            younger.max_age_years = older.min_age_years - 1
+
+    parsed.sections = sections
+    if not parsed.name:
+        parsed.name = sections[0].heading.split(" of ")[-1]
+    first_paragraph = next((s.lines[0] for s in sections if s.lines), "")
+    parsed.summary = " ".join(_sentences(first_paragraph)[:1])
+    return parsed
+
+
+def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
+    """Create the drug and its rows unless a drug of that name exists.
+
+    Idempotent by design: staff edits to an existing drug are never overwritten.
+    `models` has the attributes Drug, MonographSection, DosingGuideline,
+    MedicationClass, Interaction, Formulation and Package. Returns (drug, created).
+    """
+    existing = models.Drug.objects.filter(name=parsed.name).first()
+    if existing:
+        return existing, False
+    drug = models.Drug.objects.create(
+        name=parsed.name,
+        slug=slugify(parsed.name),
+        also_known_as=parsed.also_known_as,
+        manufacturer=parsed.manufacturer,
+        summary=parsed.summary,
+    )
+    for position, section in enumerate(parsed.sections):
+        models.MonographSection.objects.create(
+            drug=drug,
+            position=position,
+            slug=section.slug,
+            heading=section.heading,
+            body=section.body,
+            callout=section.callout,
+        )
+    for position, row in enumerate(parsed.guidelines):
+        models.DosingGuideline.objects.create(drug=drug, position=position, **row.__dict__)
+    for position, item in enumerate(parsed.interactions):
+        interaction = models.Interaction.objects.create(
+            drug=drug,
+            position=position,
+            name=item.name,
+            effect=item.effect,
+            severity=item.severity,
+        )
+        classes = [
+            models.MedicationClass.objects.get_or_create(
+                slug=slugify(name), defaults={"name": name}
+            )[0]
+            for name in item.classes
+        ]
+        interaction.medication_classes.set(classes)
+    formulations = []
+    for position, item in enumerate(parsed.formulations):
+        formulations.append(
+            models.Formulation.objects.create(drug=drug, position=position, **item.__dict__)
+        )
+    sellable_tablets = [f for f in formulations if f.sellable and f.form == DosageForm.TABLET]
+    if len(parsed.packages) > len(sellable_tablets):
+        raise MonographFormatError("More price tables than tablet strengths to assign them to.")
+    for formulation, package in zip(sellable_tablets, parsed.packages, strict=False):
+        models.Package.objects.create(
+            formulation=formulation,
+            pill_count=package.pill_count,
+            price=package.price,
+            stock=INITIAL_STOCK,
+        )
+    return drug, True
+
+
+def read_seed(name: str = "baclofen-monograph.txt") -> ParsedMonograph:
+    return parse_monograph((DATA_DIR / name).read_text(encoding="utf-8"))

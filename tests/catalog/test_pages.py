@@ -1,0 +1,139 @@
+"""What a visitor sees: the drug list, search, the monograph page and the 404 page."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from catalog.models import Drug, Package
+from tests.catalog.test_seed import SEED_HEADINGS
+from tests.factories import make_drug
+
+
+@pytest.fixture
+def drug_url(baclofen):
+    return reverse("catalog:drug_detail", kwargs={"slug": baclofen.slug})
+
+
+def test_drug_page_shows_every_section_with_a_table_of_contents(client, drug_url):
+    html = client.get(drug_url).content.decode()
+    for section_heading in SEED_HEADINGS:
+        assert section_heading.replace("’", "&#x27;") in html or section_heading in html
+    assert html.count('href="#dosage-and-administration"') >= 1
+    assert 'id="dosage-and-administration"' in html
+    assert html.count("<h1>") == 1
+
+
+def test_drug_page_prices_both_packages_with_per_pill_price_and_stock(client, drug_url):
+    html = client.get(drug_url).content.decode()
+    for text in ("$46.53", "$4.65", "$41.71", "$4.17", "10 mg tablets, 10 pills", "20 mg tablets"):
+        assert text in html
+    assert html.count("In stock") == 2
+
+
+def test_out_of_stock_and_inactive_packages_are_shown_as_such(client, drug_url, baclofen):
+    packages = list(Package.objects.filter(formulation__drug=baclofen).order_by("price"))
+    packages[0].stock = 0
+    packages[0].save()
+    packages[1].active = False
+    packages[1].save()
+    html = client.get(drug_url).content.decode()
+    assert "Out of stock" in html
+    assert "$41.71" in html
+    assert "$46.53" not in html
+
+
+def test_dosing_table_is_a_real_table_with_headers(client, drug_url):
+    html = client.get(drug_url).content.decode()
+    assert '<th scope="col">Maximum recommended</th>' in html
+    assert '<th scope="row">Adults (oral)</th>' in html
+    assert "80 mg/day (20 mg four times daily)" in html
+
+
+def test_prescription_notice_and_safety_callouts_are_prominent(client, drug_url):
+    html = client.get(drug_url).content.decode()
+    assert "Prescription required" in html
+    safety = html[html.index("Important safety information") : html.index("Packages and prices")]
+    assert "never be stopped suddenly" in safety
+    assert "Alcohol should be avoided" in safety
+    assert "consult your doctor" in safety
+
+
+def test_intrathecal_form_is_described_but_never_priced(client, drug_url):
+    html = client.get(drug_url).content.decode()
+    prices = html[html.index("Packages and prices") : html.index("On this page")]
+    assert "Intrathecal baclofen (ITB)" in html
+    assert "ntrathecal" not in prices
+
+
+def test_unknown_drug_gets_the_sites_404_page(client, db):
+    response = client.get("/medicines/no-such-drug/")
+    assert response.status_code == 404
+    assert "We couldn’t find that page" in response.content.decode()
+
+
+def test_unpublished_drug_is_not_found(client, baclofen, drug_url):
+    Drug.objects.filter(pk=baclofen.pk).update(is_published=False)
+    assert client.get(drug_url).status_code == 404
+
+
+def test_drug_page_needs_at_most_five_queries_on_a_cold_cache(
+    client, drug_url, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(5):
+        assert client.get(drug_url).status_code == 200
+
+
+def test_drug_page_needs_no_query_once_cached(client, drug_url, django_assert_num_queries):
+    client.get(drug_url)
+    with django_assert_num_queries(0):
+        assert "$46.53" in client.get(drug_url).content.decode()
+
+
+def test_home_lists_drugs_with_their_lowest_price(client, baclofen):
+    html = client.get("/").content.decode()
+    assert baclofen.get_absolute_url() in html
+    assert "From $41.71" in html
+
+
+@pytest.mark.parametrize("query", ["baclo", "BACLOFEN", "muscle relaxant"])
+def test_search_finds_baclofen(client, baclofen, query):
+    response = client.get("/", {"q": query})
+    assert baclofen.get_absolute_url() in response.content.decode()
+
+
+def test_search_without_match_says_so_and_offers_the_full_list(client, baclofen):
+    html = client.get("/", {"q": "zzzz"}).content.decode()
+    assert "No medicine matches “zzzz”" in html
+    assert baclofen.get_absolute_url() not in html
+
+
+@pytest.mark.parametrize("query", ["x" * 101, "bac\x00lofen"])
+def test_malformed_search_gets_a_clear_message(client, baclofen, query):
+    response = client.get("/", {"q": query})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'aria-invalid="true"' in html
+    assert "shorten your search" in html or "Null characters are not allowed" in html
+
+
+def test_search_markup_is_escaped(client, db):
+    html = client.get("/", {"q": "<script>alert(1)</script>"}).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_drug_list_is_paginated(client, db):
+    for _ in range(13):
+        make_drug()
+    first = client.get("/").content.decode()
+    assert "Page 1 of 2" in first
+    assert "Page 2 of 2" in client.get("/", {"page": 2}).content.decode()
+
+
+def test_cached_page_carries_each_visitors_own_header(staff_client, drug_url):
+    client = Client()
+    anonymous = client.get(drug_url).content.decode()  # cached for everybody
+    signed_in = staff_client.get(drug_url).content.decode()
+    assert "Signed in as" not in anonymous
+    assert "Signed in as" in signed_in
+    assert "Signed in as" not in client.get(drug_url).content.decode()

@@ -1,0 +1,155 @@
+"""The seed monograph becomes structured catalog rows, loaded once and never overwritten."""
+
+import re
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+
+from catalog import models
+from catalog.models import DosageForm, MonographSection, Package, Route, Severity
+from catalog.seed import DATA_DIR, load_monograph, parse_monograph, read_seed
+
+SEED = (DATA_DIR / "baclofen-monograph.txt").read_text(encoding="utf-8")
+SEED_HEADINGS = [
+    "General Information of Baclofen",
+    "Composition and Active Ingredients",
+    "Pharmacological Action",
+    "What is baclofen used for?",
+    "Buy Baclofen Online",
+    "Price and Availability",
+    "Ordering and Delivery",
+    "Dosage and Administration",
+    "Can You Take Baclofen with Alcohol?",
+    "Available Forms",
+    "Side Effects and Contraindications",
+    "Common Baclofen Side Effects",
+    "Serious Side Effects",
+    "Contraindications",
+    "Pregnancy and Breastfeeding",
+    "Baclofen Interactions",
+    "Special Populations",
+]
+ALL_MODELS = SimpleNamespace(**vars(models))
+
+
+def test_every_heading_of_the_seed_becomes_a_section_in_order():
+    parsed = read_seed()
+    assert [s.heading for s in parsed.sections] == SEED_HEADINGS
+    assert parsed.name == "Baclofen"
+    assert parsed.manufacturer == "Various"
+
+
+def test_every_paragraph_of_the_seed_lands_in_some_section():
+    parsed = read_seed()
+    bodies = "\n".join(s.body for s in parsed.sections)
+    paragraphs = [
+        line.strip() for line in SEED.splitlines() if len(line.strip()) > 80 and "|" not in line
+    ]
+    assert paragraphs
+    for paragraph in paragraphs:
+        assert paragraph in bodies
+
+
+def test_dosing_table_becomes_four_rows_with_numbers_for_the_checks():
+    adults, teens, children, intrathecal = read_seed().guidelines
+    assert adults.patient_group == "Adults (oral)"
+    assert (adults.min_age_years, adults.max_age_years) == (18, None)
+    assert adults.max_daily_mg == Decimal(80)
+    assert (adults.initial_dose_mg, adults.initial_doses_per_day) == (Decimal(5), 3)
+    assert (adults.titration_step_mg, adults.titration_interval_days) == (Decimal(5), 3)
+    assert (teens.min_age_years, teens.max_age_years, teens.max_daily_mg) == (12, 17, Decimal(60))
+    assert (children.min_age_years, children.max_age_years) == (0, 11)
+    assert (children.min_mg_per_kg_day, children.max_mg_per_kg_day) == (Decimal(1), Decimal(2))
+    assert children.max_daily_mg is None
+    assert intrathecal.route == Route.INTRATHECAL
+    assert intrathecal.initial_dose_mg == Decimal("0.05")
+
+
+def test_interactions_list_becomes_four_graded_rows_with_medication_classes():
+    rows = {row.name: row for row in read_seed().interactions}
+    assert list(rows) == [
+        "CNS depressants",
+        "Antihypertensives",
+        "Tricyclic antidepressants",
+        "NSAIDs",
+    ]
+    assert rows["CNS depressants"].classes == [
+        "Opioids",
+        "Benzodiazepines",
+        "Alcohol",
+        "Other muscle relaxants",
+    ]
+    assert rows["CNS depressants"].severity == Severity.MAJOR
+    assert rows["Tricyclic antidepressants"].severity == Severity.MODERATE
+    assert rows["NSAIDs"].severity == Severity.MONITOR
+    assert "kidneys" in rows["NSAIDs"].effect
+
+
+def test_forms_include_two_tablet_strengths_and_an_intrathecal_form_that_is_never_sold():
+    forms = read_seed().formulations
+    assert [(f.form, f.strength_label) for f in forms] == [
+        (DosageForm.TABLET, "10 mg"),
+        (DosageForm.TABLET, "20 mg"),
+        (DosageForm.ORAL_SOLUTION, ""),
+        (DosageForm.INTRATHECAL, ""),
+    ]
+    assert [f.sellable for f in forms] == [True, True, True, False]
+
+
+def test_price_tables_become_two_packages_of_ten():
+    assert [(p.pill_count, p.price) for p in read_seed().packages] == [
+        (10, Decimal("46.53")),
+        (10, Decimal("41.71")),
+    ]
+
+
+def test_safety_callouts_are_taken_from_the_monograph_text():
+    callouts = {s.heading: s.callout for s in read_seed().sections if s.callout}
+    assert "never be stopped suddenly" in callouts["Dosage and Administration"]
+    assert "Alcohol should be avoided" in callouts["Can You Take Baclofen with Alcohol?"]
+    assert "consult your doctor" in callouts["General Information of Baclofen"]
+
+
+def test_migration_loaded_the_seed_with_prices_assigned_to_10_and_20_mg(baclofen):
+    assert baclofen.sections.count() == len(SEED_HEADINGS)
+    assert baclofen.dosing_guidelines.count() == 4
+    assert baclofen.interactions.count() == 4
+    packages = Package.objects.filter(formulation__drug=baclofen).order_by("formulation__position")
+    assert [(p.formulation.strength_label, p.price) for p in packages] == [
+        ("10 mg", Decimal("46.53")),
+        ("20 mg", Decimal("41.71")),
+    ]
+    dosage = baclofen.sections.get(slug="dosage-and-administration")
+    assert ("dosing_table", None) in dosage.blocks()
+
+
+def test_loading_again_changes_nothing_and_keeps_staff_edits(baclofen):
+    section = baclofen.sections.get(slug="pharmacological-action")
+    section.body = "Edited by staff."
+    section.save()
+    counts = {m: m.objects.count() for m in (MonographSection, Package, models.Interaction)}
+
+    drug, created = load_monograph(read_seed(), models=ALL_MODELS)
+
+    assert (drug, created) == (baclofen, False)
+    assert {m: m.objects.count() for m in counts} == counts
+    section.refresh_from_db()
+    assert section.body == "Edited by staff."
+
+
+def test_a_second_drug_loads_from_a_file_of_the_same_shape(db):
+    text = re.sub("[Bb]aclofen", "Tizanidine", SEED).replace("$46.53", "$20.00")
+    drug, created = load_monograph(parse_monograph(text), models=ALL_MODELS)
+    assert created
+    assert drug.slug == "tizanidine"
+    assert Package.objects.filter(formulation__drug=drug).first().price == Decimal("20.00")
+
+
+def test_unexpected_preamble_is_refused_rather_than_guessed():
+    from catalog.seed import MonographFormatError
+
+    with pytest.raises(MonographFormatError):
+        parse_monograph(
+            "Known as: X\nThis preamble line is prose, which the format has no place for.\n"
+        )

@@ -1,0 +1,42 @@
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+
+from catalog.models import Drug
+from tests.factories import make_catalog_staff, make_user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(django_test_environment):
+    """DEBUG is off in tests, so pages need the hashed static manifest, as in production."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with a cold cache (it may be a shared Redis in CI)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def baclofen(db) -> Drug:
+    """The drug loaded by the catalog's data migration."""
+    return Drug.objects.get(slug="baclofen")
+
+
+@pytest.fixture
+def catalog_staff(db):
+    return make_catalog_staff()
+
+
+@pytest.fixture
+def patient_user(db):
+    return make_user(email="pat@example.com")
+
+
+@pytest.fixture
+def staff_client(client, catalog_staff):
+    client.force_login(catalog_staff)
+    return client

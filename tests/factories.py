@@ -1,0 +1,45 @@
+"""Plain factory functions: each makes one valid object, overridable by keyword."""
+
+from decimal import Decimal
+from itertools import count
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from accounts.roles import CATALOG_STAFF
+from catalog.models import DosageForm, Drug, Formulation, Package
+
+_seq = count(1)
+PASSWORD = "a-long-test-password-1"
+
+
+def make_user(*, email: str | None = None, password: str = PASSWORD, groups=(), **fields):
+    user = get_user_model().objects.create_user(
+        email=email or f"user{next(_seq)}@example.com", password=password, **fields
+    )
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+def make_catalog_staff(**fields):
+    return make_user(is_staff=True, groups=[CATALOG_STAFF], **fields)
+
+
+def make_drug(*, name: str | None = None, **fields) -> Drug:
+    n = next(_seq)
+    name = name or f"Testodrine {n}"
+    return Drug.objects.create(name=name, slug=fields.pop("slug", f"testodrine-{n}"), **fields)
+
+
+def make_package(*, drug: Drug | None = None, price="12.34", pill_count=10, stock=5, **fields):
+    drug = drug or make_drug()
+    formulation = Formulation.objects.create(
+        drug=drug,
+        form=DosageForm.TABLET,
+        strength_label=f"{next(_seq)} mg",
+        strength_mg=Decimal(10),
+    )
+    return Package.objects.create(
+        formulation=formulation, price=Decimal(price), pill_count=pill_count, stock=stock, **fields
+    )
