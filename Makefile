@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 # The embedded default: no PostgreSQL, Redis or Stripe; DEBUG on for local use only.
-RUN_ENV := DEBUG=1 DATABASE_URL= REDIS_URL= STRIPE_SECRET_KEY=
+RUN_ENV := env -u DATABASE_URL -u REDIS_URL -u STRIPE_SECRET_KEY DEBUG=1
 
 .PHONY: install run test lint format
 
@@ -17,7 +17,7 @@ install: $(BIN)/.installed
 
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
-	$(RUN_ENV) $(BIN)/python manage.py seed_demo
+	$(RUN_ENV) $(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install
