@@ -1,0 +1,476 @@
+"""The clinical checks against the baclofen rows loaded by the catalog migration."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from catalog.models import DosageForm, Route, Severity
+from prescriptions.checks import (
+    CheckResult,
+    Level,
+    PatientFacts,
+    PrescriptionFacts,
+    daily_dose_mg,
+    run_checks,
+)
+
+TODAY = date(2026, 3, 10)
+VALID_NPI = "1234567893"
+
+
+def make_patient(**overrides) -> PatientFacts:
+    """A 40-year-old adult with nothing on file that any check flags."""
+    fields = {
+        "age_years": 40,
+        "weight_kg": Decimal(70),
+        "kidney_disease": "none",
+        "pregnant": False,
+        "breastfeeding": False,
+        "medication_classes": frozenset(),
+        "other_medications": "",
+        "alcohol_use": "none",
+        "active_peptic_ulcer": False,
+        "epilepsy": False,
+        "psychiatric_disorder": False,
+        "hypersensitive_to_drug": False,
+        "has_earlier_prescription": False,
+    }
+    return PatientFacts(**{**fields, **overrides})
+
+
+def make_prescription(**overrides) -> PrescriptionFacts:
+    """10 mg tablets, one three times a day (30 mg/day), written three days ago."""
+    fields = {
+        "form": DosageForm.TABLET,
+        "strength_mg": Decimal(10),
+        "units_per_dose": Decimal(1),
+        "doses_per_day": 3,
+        "prescriber_npi": VALID_NPI,
+        "date_written": TODAY - timedelta(days=3),
+        "expiry_date": TODAY + timedelta(days=180),
+    }
+    return PrescriptionFacts(**{**fields, **overrides})
+
+
+def mg_per_day(mg, **overrides) -> PrescriptionFacts:
+    """A prescription of `mg` a day; only the daily total matters to the dose rules."""
+    return make_prescription(
+        strength_mg=Decimal(mg), units_per_dose=Decimal(1), doses_per_day=1, **overrides
+    )
+
+
+def check(drug, patient=None, prescription=None) -> list[CheckResult]:
+    return run_checks(
+        drug=drug,
+        patient=patient or make_patient(),
+        prescription=prescription or make_prescription(),
+        today=TODAY,
+    )
+
+
+def codes(results: list[CheckResult]) -> list[str]:
+    return [r.code for r in results]
+
+
+def only(results: list[CheckResult], code: str) -> CheckResult:
+    [result] = [r for r in results if r.code == code]
+    return result
+
+
+def established(**overrides) -> PatientFacts:
+    """A patient already on baclofen, so the starting-dose rule stays out of dose tests."""
+    return make_patient(has_earlier_prescription=True, **overrides)
+
+
+# A clean profile
+
+
+def test_clean_adult_profile_with_a_normal_starting_dose_has_no_results(baclofen):
+    assert check(baclofen) == []
+
+
+# Daily dose by age group
+
+
+def test_adult_daily_dose_of_80_mg_passes(baclofen):
+    assert check(baclofen, established(), mg_per_day(80)) == []
+
+
+def test_adult_daily_dose_above_80_mg_is_blocked(baclofen):
+    result = only(check(baclofen, established(), mg_per_day(85)), "max_daily_dose")
+    assert result.level == Level.BLOCK
+    assert result.title == "Daily dose above the maximum for ages 18+"
+    assert (
+        result.detail == "85 mg/day prescribed; maximum for Adults (oral), ages 18+, is 80 mg/day."
+    )
+    assert result.source == "Adults (oral): maximum 80 mg/day (20 mg four times daily)"
+
+
+def test_daily_dose_multiplies_units_strength_and_doses():
+    rx = make_prescription(strength_mg=Decimal(20), units_per_dose=Decimal(2), doses_per_day=2)
+    assert daily_dose_mg(rx) == Decimal(80)
+    half = make_prescription(units_per_dose=Decimal("0.5"))
+    assert daily_dose_mg(half) == Decimal(15)
+
+
+def test_adult_dose_over_the_maximum_is_caught_from_tablets_per_dose(baclofen):
+    rx = make_prescription(strength_mg=Decimal(20), units_per_dose=Decimal(2), doses_per_day=3)
+    assert codes(check(baclofen, established(), rx)) == ["max_daily_dose"]
+
+
+def test_daily_dose_of_60_mg_passes_for_a_15_year_old(baclofen):
+    assert check(baclofen, established(age_years=15), mg_per_day(60)) == []
+
+
+def test_daily_dose_above_60_mg_is_blocked_for_a_15_year_old(baclofen):
+    result = only(check(baclofen, established(age_years=15), mg_per_day(65)), "max_daily_dose")
+    assert result.level == Level.BLOCK
+    assert "65 mg/day prescribed" in result.detail
+    assert "ages 12–17, is 60 mg/day" in result.detail
+    assert result.source == "Children (≥12 years): maximum 60 mg/day"
+
+
+def test_a_17_year_old_is_held_to_the_60_mg_limit(baclofen):
+    assert codes(check(baclofen, established(age_years=17), mg_per_day(65))) == ["max_daily_dose"]
+
+
+def test_an_18_year_old_is_held_to_the_80_mg_limit(baclofen):
+    assert check(baclofen, established(age_years=18), mg_per_day(65)) == []
+    assert codes(check(baclofen, established(age_years=18), mg_per_day(85))) == ["max_daily_dose"]
+
+
+def test_staff_edit_of_the_adult_maximum_changes_the_check(baclofen):
+    assert check(baclofen, established(), mg_per_day(75)) == []
+    adults = baclofen.dosing_guidelines.get(route=Route.ORAL, min_age_years=18)
+    adults.max_daily_mg = Decimal(70)
+    adults.save()
+
+    assert check(baclofen, established(), mg_per_day(70)) == []
+    result = only(check(baclofen, established(), mg_per_day(75)), "max_daily_dose")
+    assert "is 70 mg/day" in result.detail
+
+
+def test_dose_that_cannot_be_computed_is_a_warning(baclofen):
+    result = only(
+        check(baclofen, prescription=make_prescription(strength_mg=None)), "daily_dose_unknown"
+    )
+    assert result.level == Level.WARN
+    assert "dosage depends on the patient’s age" in result.source
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"units_per_dose": None},
+        {"doses_per_day": None},
+        {"form": DosageForm.ORAL_SOLUTION, "strength_mg": None},
+    ],
+)
+def test_missing_dose_numbers_give_the_could_not_compute_warning(baclofen, overrides):
+    results = check(baclofen, prescription=make_prescription(**overrides))
+    assert codes(results) == ["daily_dose_unknown"]
+
+
+# Under 12: off-label, by weight
+
+
+def test_child_under_12_is_always_flagged_as_off_label(baclofen):
+    result = only(
+        check(baclofen, established(age_years=8, weight_kg=Decimal(20)), mg_per_day(20)),
+        "off_label_pediatric",
+    )
+    assert result.level == Level.WARN
+    assert "generally off-label" in result.source
+    assert result.source.startswith("Special Populations: “Children:")
+
+
+def test_20_kg_child_on_40_mg_a_day_passes_the_weight_limit(baclofen):
+    child = established(age_years=8, weight_kg=Decimal(20))
+    assert codes(check(baclofen, child, mg_per_day(40))) == ["off_label_pediatric"]
+
+
+def test_20_kg_child_on_45_mg_a_day_is_blocked(baclofen):
+    child = established(age_years=8, weight_kg=Decimal(20))
+    results = check(baclofen, child, mg_per_day(45))
+    assert codes(results) == ["max_daily_dose_by_weight", "off_label_pediatric"]
+    detail = only(results, "max_daily_dose_by_weight").detail
+    assert detail == "45 mg/day prescribed; maximum is 2 mg/kg/day × 20 kg = 40 mg/day."
+
+
+def test_child_dose_below_the_weight_minimum_is_not_flagged(baclofen):
+    child = established(age_years=8, weight_kg=Decimal(20))
+    assert codes(check(baclofen, child, mg_per_day(5))) == ["off_label_pediatric"]
+
+
+def test_child_under_12_without_a_weight_is_blocked(baclofen):
+    results = check(baclofen, established(age_years=11, weight_kg=None), mg_per_day(20))
+    assert codes(results) == ["weight_required", "off_label_pediatric"]
+    assert "mg/kg/day" in only(results, "weight_required").source
+
+
+def test_weight_is_not_required_from_12(baclofen):
+    assert check(baclofen, established(age_years=12, weight_kg=None), mg_per_day(30)) == []
+
+
+# Age unknown
+
+
+def test_patient_without_a_date_of_birth_is_blocked(baclofen):
+    results = check(baclofen, make_patient(age_years=None), mg_per_day(500))
+    assert codes(results) == ["age_unknown"]
+    assert results[0].level == Level.BLOCK
+    assert results[0].title == "Age unknown: date of birth required"
+
+
+def test_age_unknown_is_blocked_whatever_the_form(baclofen):
+    rx = make_prescription(form=DosageForm.INTRATHECAL, strength_mg=None)
+    results = check(baclofen, make_patient(age_years=None), rx)
+    assert codes(results) == ["intrathecal", "age_unknown"]
+
+
+# Starting dose
+
+
+def test_first_prescription_at_twice_the_titration_start_passes(baclofen):
+    assert check(baclofen, make_patient(), mg_per_day(30)) == []
+
+
+def test_first_prescription_above_twice_the_titration_start_is_a_warning(baclofen):
+    result = only(check(baclofen, make_patient(), mg_per_day(35)), "starting_dose_high")
+    assert result.level == Level.WARN
+    assert "35 mg/day prescribed" in result.detail
+    assert "15 mg/day (5 mg three times daily)" in result.detail
+    assert "Increase by 5 mg every 3 days" in result.detail
+    assert result.source == (
+        "Adults (oral): initial 5 mg three times daily; titration Increase by 5 mg every 3 days"
+    )
+
+
+def test_starting_dose_is_not_checked_once_a_prescription_was_verified_before(baclofen):
+    assert check(baclofen, established(), mg_per_day(35)) == []
+
+
+# Kidney disease
+
+
+def test_chronic_kidney_disease_is_a_warning_quoting_the_monograph(baclofen):
+    result = only(check(baclofen, make_patient(kidney_disease="chronic")), "kidney_chronic")
+    assert result.level == Level.WARN
+    assert result.source.startswith("Special Populations: “Kidney disease: Baclofen is primarily")
+    assert "Dose reduction is essential" in result.source
+
+
+def test_end_stage_kidney_disease_is_blocked(baclofen):
+    result = only(check(baclofen, make_patient(kidney_disease="end_stage")), "kidney_end_stage")
+    assert result.level == Level.BLOCK
+    assert "end-stage renal disease" in result.source
+
+
+def test_kidney_source_falls_back_to_the_heading_without_a_kidney_sentence(baclofen):
+    section = baclofen.sections.get(heading="Special Populations")
+    section.body = "- Elderly patients: More sensitive to sedation."
+    section.save()
+    result = only(check(baclofen, make_patient(kidney_disease="chronic")), "kidney_chronic")
+    assert result.source == "Special Populations"
+
+
+# Interactions
+
+
+@pytest.mark.parametrize(
+    ("medication_class", "code", "level"),
+    [
+        ("opioids", "interaction_cns_depressants", Level.BLOCK),
+        ("benzodiazepines", "interaction_cns_depressants", Level.BLOCK),
+        ("other-muscle-relaxants", "interaction_cns_depressants", Level.BLOCK),
+        ("antihypertensives", "interaction_antihypertensives", Level.WARN),
+        ("tricyclic-antidepressants", "interaction_tricyclic_antidepressants", Level.WARN),
+        ("nsaids", "interaction_nsaids", Level.WARN),
+    ],
+)
+def test_each_interaction_is_graded_by_its_catalog_severity(
+    baclofen, medication_class, code, level
+):
+    results = check(baclofen, make_patient(medication_classes=frozenset({medication_class})))
+    assert codes(results) == [code]
+    assert results[0].level == level
+
+
+def test_interaction_names_the_medications_and_quotes_the_effect(baclofen):
+    patient = make_patient(medication_classes=frozenset({"opioids", "benzodiazepines"}))
+    result = only(check(baclofen, patient), "interaction_cns_depressants")
+    assert result.title == "Major interaction with CNS depressants"
+    assert result.detail == "On the patient's profile: Benzodiazepines, Opioids."
+    assert result.source.startswith("CNS depressants: These combinations increase the risk")
+
+
+def test_nsaid_interaction_asks_for_renal_monitoring(baclofen):
+    patient = make_patient(medication_classes=frozenset({"nsaids"}))
+    result = only(check(baclofen, patient), "interaction_nsaids")
+    assert result.title == "NSAIDs: monitoring required"
+    assert "monitoring of renal function" in result.source
+
+
+@pytest.mark.parametrize("alcohol_use", ["occasional", "regular"])
+def test_alcohol_use_triggers_the_cns_depressant_interaction(baclofen, alcohol_use):
+    result = only(
+        check(baclofen, make_patient(alcohol_use=alcohol_use)), "interaction_cns_depressants"
+    )
+    assert result.level == Level.BLOCK
+    assert result.detail == f"On the patient's profile: Alcohol ({alcohol_use} use)."
+
+
+def test_no_alcohol_use_and_unrelated_medications_trigger_nothing(baclofen):
+    patient = make_patient(alcohol_use="none", medication_classes=frozenset({"antibiotics"}))
+    assert check(baclofen, patient) == []
+
+
+def test_staff_regrading_an_interaction_changes_its_level(baclofen):
+    cns = baclofen.interactions.get(name="CNS depressants")
+    cns.severity = Severity.MODERATE
+    cns.save()
+    result = only(
+        check(baclofen, make_patient(alcohol_use="regular")), "interaction_cns_depressants"
+    )
+    assert result.level == Level.WARN
+
+
+# Contraindications and special populations
+
+
+@pytest.mark.parametrize(
+    ("flag", "code", "level", "sentence"),
+    [
+        (
+            "hypersensitive_to_drug",
+            "hypersensitivity",
+            Level.BLOCK,
+            "Baclofen is contraindicated in patients with hypersensitivity to the drug.",
+        ),
+        (
+            "active_peptic_ulcer",
+            "peptic_ulcer",
+            Level.BLOCK,
+            "It should also be avoided in individuals with active peptic ulcer disease.",
+        ),
+        (
+            "epilepsy",
+            "epilepsy",
+            Level.WARN,
+            "Conditions such as epilepsy and psychiatric disorders do not preclude use",
+        ),
+        (
+            "psychiatric_disorder",
+            "psychiatric_disorder",
+            Level.WARN,
+            "Conditions such as epilepsy and psychiatric disorders do not preclude use",
+        ),
+    ],
+)
+def test_contraindication_flags_quote_the_contraindications_section(
+    baclofen, flag, code, level, sentence
+):
+    results = check(baclofen, make_patient(**{flag: True}))
+    assert codes(results) == [code]
+    assert results[0].level == level
+    assert results[0].source.startswith(f"Contraindications: “{sentence}")
+
+
+def test_pregnancy_is_a_warning(baclofen):
+    results = check(baclofen, make_patient(pregnant=True))
+    assert codes(results) == ["pregnancy"]
+    assert results[0].level == Level.WARN
+    assert "Use during pregnancy is only recommended" in results[0].source
+
+
+def test_breastfeeding_is_a_warning(baclofen):
+    results = check(baclofen, make_patient(breastfeeding=True))
+    assert codes(results) == ["breastfeeding"]
+    assert "breast milk" in results[0].source
+
+
+def test_patient_aged_64_is_not_flagged_as_elderly(baclofen):
+    assert check(baclofen, make_patient(age_years=64)) == []
+
+
+def test_patient_aged_65_is_flagged_as_elderly(baclofen):
+    results = check(baclofen, make_patient(age_years=65))
+    assert codes(results) == ["elderly"]
+    assert results[0].level == Level.WARN
+    assert "risk of falls" in results[0].source
+
+
+# Form, prescriber, dates
+
+
+def test_intrathecal_form_is_blocked(baclofen):
+    rx = make_prescription(
+        form=DosageForm.INTRATHECAL, strength_mg=None, units_per_dose=None, doses_per_day=None
+    )
+    results = check(baclofen, prescription=rx)
+    assert codes(results) == ["intrathecal"]
+    assert results[0].level == Level.BLOCK
+    assert results[0].source.startswith("Available Forms: “Intrathecal baclofen (ITB)")
+
+
+@pytest.mark.parametrize("npi", ["1234567890", "123456789", "12345678a3", ""])
+def test_prescriber_npi_failing_its_check_is_blocked(baclofen, npi):
+    results = check(baclofen, prescription=make_prescription(prescriber_npi=npi))
+    assert codes(results) == ["prescriber_npi"]
+    assert results[0].level == Level.BLOCK
+
+
+def test_prescription_written_today_passes(baclofen):
+    assert check(baclofen, prescription=make_prescription(date_written=TODAY)) == []
+
+
+def test_prescription_dated_in_the_future_is_blocked(baclofen):
+    rx = make_prescription(date_written=TODAY + timedelta(days=1))
+    assert codes(check(baclofen, prescription=rx)) == ["date_written_future"]
+
+
+def test_prescription_expiring_today_passes(baclofen):
+    assert check(baclofen, prescription=make_prescription(expiry_date=TODAY)) == []
+
+
+def test_prescription_expired_yesterday_is_blocked(baclofen):
+    rx = make_prescription(expiry_date=TODAY - timedelta(days=1))
+    results = check(baclofen, prescription=rx)
+    assert codes(results) == ["prescription_expired"]
+    assert results[0].level == Level.BLOCK
+
+
+# Order and cost
+
+
+def test_blocks_come_before_warnings_in_rule_order(baclofen):
+    patient = make_patient(
+        pregnant=True, epilepsy=True, hypersensitive_to_drug=True, kidney_disease="end_stage"
+    )
+    results = check(baclofen, patient)
+    assert codes(results) == ["kidney_end_stage", "hypersensitivity", "epilepsy", "pregnancy"]
+    assert [r.level for r in results] == ["block", "block", "warn", "warn"]
+
+
+def test_query_count_stays_fixed_however_many_rules_fire(baclofen, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):
+        assert check(baclofen) == []
+    everything = make_patient(
+        age_years=70,
+        kidney_disease="end_stage",
+        pregnant=True,
+        breastfeeding=True,
+        medication_classes=frozenset(
+            {"opioids", "antihypertensives", "nsaids", "tricyclic-antidepressants"}
+        ),
+        alcohol_use="regular",
+        active_peptic_ulcer=True,
+        epilepsy=True,
+        psychiatric_disorder=True,
+        hypersensitive_to_drug=True,
+    )
+    rx = mg_per_day(200, prescriber_npi="1", expiry_date=TODAY - timedelta(days=1))
+    with django_assert_max_num_queries(4):
+        results = check(baclofen, everything, rx)
+    assert len(results) >= 14
