@@ -2,13 +2,15 @@
 
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from .roles import CATALOG_STAFF
+from .mfa import enrol_totp
+from .roles import CATALOG_STAFF, PHARMACIST
 
 DEMO_PASSWORD = "demo-pharmacy-2026"  # noqa: S105 - development only, refused with DEBUG off
 
@@ -19,21 +21,45 @@ class DemoAccount:
     email: str
     first_name: str
     last_name: str
-    group: str | None
-    is_staff: bool
+    group: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.group is not None
 
 
-DEMO_ACCOUNTS = [
-    DemoAccount("Catalog staff", "staff@example.com", "Casey", "Catalog", CATALOG_STAFF, True),
-]
+PATIENT = DemoAccount("Patient", "patient@example.com", "Pat", "Jordan")
+PHARMACIST_ACCOUNT = DemoAccount(
+    "Pharmacist", "pharmacist@example.com", "Riley", "Chen", PHARMACIST
+)
+CATALOG_ACCOUNT = DemoAccount(
+    "Catalog staff", "staff@example.com", "Casey", "Morgan", CATALOG_STAFF
+)
+DEMO_ACCOUNTS = [PATIENT, PHARMACIST_ACCOUNT, CATALOG_ACCOUNT]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    account: DemoAccount
+    user: object
+    totp_secret: str | None
+
+
+def require_debug() -> None:
+    if not settings.DEBUG:
+        raise ImproperlyConfigured("Demo data is for development only (DEBUG is off).")
 
 
 @transaction.atomic
-def ensure_demo_accounts() -> list[DemoAccount]:
-    """Create the demo accounts that are missing; leave existing ones as they are."""
-    if not settings.DEBUG:
-        raise ImproperlyConfigured("Demo accounts are for development only (DEBUG is off).")
+def ensure_demo_accounts() -> list[DemoLogin]:
+    """Create the demo accounts that are missing; leave existing ones as they are.
+
+    Every demo email is verified; staff accounts get a TOTP authenticator, whose
+    secret is returned so it can be printed for a person to enrol or type codes.
+    """
+    require_debug()
     User = get_user_model()
+    logins = []
     for account in DEMO_ACCOUNTS:
         user, created = User.objects.get_or_create(
             email=account.email,
@@ -48,4 +74,9 @@ def ensure_demo_accounts() -> list[DemoAccount]:
             user.save(update_fields=["password"])
             if account.group:
                 user.groups.add(Group.objects.get(name=account.group))
-    return DEMO_ACCOUNTS
+        EmailAddress.objects.get_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
+        secret = enrol_totp(user) if account.is_staff else None
+        logins.append(DemoLogin(account, user, secret))
+    return logins

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,9 +6,16 @@ from . import views
 
 admin.site.site_header = "Pharmacy administration"
 admin.site.site_title = "Pharmacy admin"
+# The admin signs in through allauth, so its rate limits and MFA apply there too.
+admin.site.login = secure_admin_login(admin.site.login)
+
+handler500 = "pharmacy.views.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("account/", include("prescriptions.urls")),
     path("", include("catalog.urls")),
 ]

@@ -1,6 +1,33 @@
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
+from django.template import loader
+from django.views.defaults import server_error as django_server_error
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# A backing service that is down or unreachable, as opposed to a bug.
+OUTAGES = (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError)
 
 
 def healthz(request):
     """Liveness probe for load balancers; also the benchmark's trivial baseline view."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def server_error(request):
+    """500 for bugs; 503 with Retry-After when the database or Redis is unreachable.
+
+    Django calls this for any unhandled exception, in a view or in a middleware (a
+    session that cannot be loaded, a rate limit that cannot be counted), so an
+    outage always ends here. The request's transaction has rolled back by then, so
+    the page can honestly say nothing was changed. The template needs neither the
+    database nor the cache.
+    """
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OUTAGES):
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = "30"
+        return response
+    return django_server_error(request)

@@ -1,1 +1,118 @@
-from django.db import models  # noqa: F401
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class KidneyDisease(models.TextChoices):
+    NONE = "none", "No kidney disease"
+    CHRONIC = "chronic", "Chronic kidney disease (CKD)"
+    END_STAGE = "end_stage", "End-stage kidney disease (ESRD, dialysis)"
+
+
+class AlcoholUse(models.TextChoices):
+    NONE = "none", "I do not drink alcohol"
+    OCCASIONAL = "occasional", "Occasionally (a few drinks a week or less)"
+    REGULAR = "regular", "Regularly (most days)"
+
+
+class MedicalProfile(models.Model):
+    """What a pharmacist needs to know about a patient to dispense safely."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="medical_profile"
+    )
+    date_of_birth = models.DateField(
+        null=True,
+        help_text="Maximum doses depend on age; children and people over 65 need extra care.",
+    )
+    weight_kg = models.DecimalField(
+        "weight (kg)",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal(500))],
+        help_text="Needed for children under 12, whose dose is set by body weight.",
+    )
+    kidney_disease = models.CharField(
+        max_length=20,
+        choices=KidneyDisease,
+        default=KidneyDisease.NONE,
+        help_text="Baclofen leaves the body through the kidneys; kidney disease changes the dose.",
+    )
+    pregnant = models.BooleanField(
+        "pregnant or planning a pregnancy",
+        default=False,
+        help_text="The prescriber weighs benefits against risks to the baby.",
+    )
+    breastfeeding = models.BooleanField(
+        default=False, help_text="Some medicines pass into breast milk in small amounts."
+    )
+    medication_classes = models.ManyToManyField(
+        "catalog.MedicationClass",
+        blank=True,
+        related_name="+",
+        verbose_name="medicines you take",
+        help_text="Some medicines add to each other's effects, e.g. drowsiness or low blood pressure.",
+    )
+    other_medications = models.TextField(
+        "other medicines and supplements",
+        blank=True,
+        help_text="Anything else you take, with the dose if you know it.",
+    )
+    hypersensitive_to = models.ManyToManyField(
+        "catalog.Drug",
+        blank=True,
+        related_name="+",
+        verbose_name="known allergic reactions to",
+        help_text="We never dispense a medicine you have reacted to before.",
+    )
+    allergies = models.TextField(
+        "other allergies and hypersensitivities",
+        blank=True,
+        help_text="Other medicines, foods or ingredients (e.g. lactose) you react to.",
+    )
+    active_peptic_ulcer = models.BooleanField(
+        "active stomach or duodenal (peptic) ulcer",
+        default=False,
+        help_text="Some medicines should be avoided while an ulcer is active.",
+    )
+    epilepsy = models.BooleanField(
+        "epilepsy or seizures", default=False, help_text="Needs extra monitoring."
+    )
+    psychiatric_disorder = models.BooleanField(
+        "a psychiatric condition",
+        default=False,
+        help_text="Some medicines can make symptoms worse; needs extra monitoring.",
+    )
+    alcohol_use = models.CharField(
+        max_length=20,
+        choices=AlcoholUse,
+        default=AlcoholUse.NONE,
+        help_text="Alcohol adds to the drowsiness some medicines cause.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(m2m_fields=[medication_classes, hypersensitive_to])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weight_kg__isnull=True)
+                | models.Q(weight_kg__gt=0, weight_kg__lte=500),
+                name="profile_weight_in_range",
+            )
+        ]
+
+    def __str__(self):
+        return f"Medical profile of {self.user}"
+
+    def age_on(self, day: date) -> int | None:
+        born = self.date_of_birth
+        if born is None:
+            return None
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -13,6 +13,12 @@ def collected_static(django_test_environment):
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Production's slow hasher is for attackers; tests only need passwords to match."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with a cold cache (it may be a shared Redis in CI)."""
     cache.clear()

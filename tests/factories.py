@@ -6,7 +6,8 @@ from itertools import count
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from accounts.roles import CATALOG_STAFF
+from accounts.mfa import enrol_totp
+from accounts.roles import CATALOG_STAFF, PHARMACIST
 from catalog.models import DosageForm, Drug, Formulation, Package
 
 _seq = count(1)
@@ -22,8 +23,28 @@ def make_user(*, email: str | None = None, password: str = PASSWORD, groups=(), 
     return user
 
 
+def make_user_with_verified_email(**kwargs):
+    from allauth.account.models import EmailAddress
+
+    user = make_user(**kwargs)
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+def make_staff(*, group: str, mfa: bool = True, **fields):
+    """A staff member of `group`; with `mfa` (the default) enrolled in TOTP as required."""
+    user = make_user_with_verified_email(is_staff=True, groups=[group], **fields)
+    if mfa:
+        enrol_totp(user)
+    return user
+
+
 def make_catalog_staff(**fields):
-    return make_user(is_staff=True, groups=[CATALOG_STAFF], **fields)
+    return make_staff(group=CATALOG_STAFF, **fields)
+
+
+def make_pharmacist(**fields):
+    return make_staff(group=PHARMACIST, **fields)
 
 
 def make_drug(*, name: str | None = None, **fields) -> Drug:

@@ -134,6 +134,18 @@ def test_cached_page_carries_each_visitors_own_header(staff_client, drug_url):
     client = Client()
     anonymous = client.get(drug_url).content.decode()  # cached for everybody
     signed_in = staff_client.get(drug_url).content.decode()
-    assert "Signed in as" not in anonymous
-    assert "Signed in as" in signed_in
-    assert "Signed in as" not in client.get(drug_url).content.decode()
+    assert "Sign in" in anonymous
+    assert "Sign out" not in anonymous
+    assert "Sign out" in signed_in
+    assert "Sign out" not in client.get(drug_url).content.decode()
+
+
+def test_drug_page_for_a_signed_in_patient_needs_at_most_four_queries(
+    client, drug_url, patient_user, django_assert_max_num_queries
+):
+    client.force_login(patient_user)
+    client.get(drug_url)  # the shared page is now cached
+    with django_assert_max_num_queries(4):
+        html = client.get(drug_url).content.decode()
+    assert "Sign out" in html
+    assert "$46.53" in html

@@ -1,22 +1,40 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_PASSWORD, ensure_demo_accounts
+from accounts.demo import DEMO_PASSWORD, PATIENT, ensure_demo_accounts
+from accounts.mfa import current_totp_code
+from prescriptions.demo import ensure_demo_profile
 
 
 class Command(BaseCommand):
-    help = "Create the demo accounts (development only; refused when DEBUG is off)."
+    help = "Create the demo accounts and data (development only; refused when DEBUG is off)."
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the site runs.")
 
     def handle(self, *args, url: str, **options):
         try:
-            accounts = ensure_demo_accounts()
+            logins = ensure_demo_accounts()
+            patient = next(login.user for login in logins if login.account == PATIENT)
+            ensure_demo_profile(patient)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS("Demo accounts (development only):"))
-        for account in accounts:
-            self.stdout.write(f"  {account.role:<15} {account.email:<28} password: {DEMO_PASSWORD}")
-        self.stdout.write(f"  Site: {url}/   Admin: {url}/admin/")
-        self.stdout.write("  Email is not sent: it is printed to this console.")
+        out = self.stdout.write
+        out(
+            self.style.SUCCESS(
+                "Demo accounts (development only), password for all: " + DEMO_PASSWORD
+            )
+        )
+        for login in logins:
+            account = login.account
+            where = f"{url}/admin/" if account.is_staff else f"{url}/accounts/login/"
+            out(f"  {account.role:<14} {account.email:<24} sign in at {where}")
+            if login.totp_secret:
+                out(
+                    f"  {'':<14} TOTP secret {login.totp_secret}"
+                    f" (add it to an authenticator app, or run"
+                    f" `manage.py totp_code {account.email}`; code now: "
+                    f"{current_totp_code(login.totp_secret)})"
+                )
+        out(f"  Site: {url}/")
+        out("  Email is not sent: it is printed to this console (sign-up links, receipts).")

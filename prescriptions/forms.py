@@ -1,0 +1,74 @@
+from datetime import date
+
+from django import forms
+from django.utils import timezone
+
+from catalog.models import Drug, MedicationClass
+
+from .models import MedicalProfile
+from .selectors import PROFILE_FIELDS
+
+MAX_AGE_YEARS = 130
+WEIGHT_NEEDED_UNDER = 12
+
+
+class MedicalProfileForm(forms.ModelForm):
+    date_of_birth = forms.DateField(
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
+        help_text=MedicalProfile._meta.get_field("date_of_birth").help_text,
+    )
+    medication_classes = forms.ModelMultipleChoiceField(
+        queryset=MedicationClass.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Medicines you take",
+        help_text=MedicalProfile._meta.get_field("medication_classes").help_text,
+    )
+    hypersensitive_to = forms.ModelMultipleChoiceField(
+        queryset=Drug.objects.filter(is_published=True).order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="I have had an allergic (hypersensitivity) reaction to",
+        help_text=MedicalProfile._meta.get_field("hypersensitive_to").help_text,
+    )
+
+    class Meta:
+        model = MedicalProfile
+        fields = PROFILE_FIELDS
+        widgets = {
+            "kidney_disease": forms.RadioSelect,
+            "alcohol_use": forms.RadioSelect,
+            "other_medications": forms.Textarea(attrs={"rows": 3}),
+            "allergies": forms.Textarea(attrs={"rows": 3}),
+            "weight_kg": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+        }
+        error_messages = {
+            "weight_kg": {
+                "min_value": "Weight must be more than zero.",
+                "max_value": "Weight must be 500 kg or less; please check the number.",
+            }
+        }
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today:
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if today.year - born.year > MAX_AGE_YEARS:
+            raise forms.ValidationError(
+                f"The date of birth is more than {MAX_AGE_YEARS} years ago; please check the year."
+            )
+        return born
+
+    def clean(self):
+        cleaned = super().clean()
+        born, weight = cleaned.get("date_of_birth"), cleaned.get("weight_kg")
+        if born and weight is None:
+            profile = MedicalProfile(date_of_birth=born)
+            if profile.age_on(timezone.localdate()) < WEIGHT_NEEDED_UNDER:
+                self.add_error(
+                    "weight_kg",
+                    f"Weight is needed for children under {WEIGHT_NEEDED_UNDER}: "
+                    "their dose is set by body weight.",
+                )
+        return cleaned

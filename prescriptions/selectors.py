@@ -1,0 +1,103 @@
+"""Reading the prescriptions app's data for pages, exports and the admin."""
+
+from django.utils import timezone
+
+from .models import MedicalProfile
+
+# The profile fields a patient fills in, in the order the form shows them.
+PROFILE_FIELDS = [
+    "date_of_birth",
+    "weight_kg",
+    "kidney_disease",
+    "pregnant",
+    "breastfeeding",
+    "medication_classes",
+    "other_medications",
+    "hypersensitive_to",
+    "allergies",
+    "active_peptic_ulcer",
+    "epilepsy",
+    "psychiatric_disorder",
+    "alcohol_use",
+]
+
+
+def _field(name):
+    return MedicalProfile._meta.get_field(name)
+
+
+def _display(record, name: str, names: dict[str, dict]) -> str:
+    """A field's value on a profile or historical profile, as a person reads it."""
+    field = _field(name)
+    if field.many_to_many:
+        # A live profile's manager yields the related rows; a historical record's
+        # yields rows of its through table, which point at them.
+        target = "pk" if isinstance(record, MedicalProfile) else field.m2m_reverse_field_name()
+        pks = getattr(record, name).values_list(target, flat=True)
+        return ", ".join(sorted(names[name].get(pk, f"#{pk}") for pk in pks))
+    value = getattr(record, name)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
+
+
+def _m2m_names() -> dict[str, dict]:
+    return {
+        name: dict(_field(name).related_model.objects.values_list("pk", "name"))
+        for name in PROFILE_FIELDS
+        if _field(name).many_to_many
+    }
+
+
+def _initial_display(name: str) -> str:
+    field = _field(name)
+    if field.many_to_many or field.null:
+        return ""
+    default = field.get_default()
+    if isinstance(default, bool):
+        return "yes" if default else "no"
+    return str(dict(field.flatchoices).get(default, default)) if field.choices else str(default)
+
+
+def profile_changes(profile: MedicalProfile) -> list[dict]:
+    """Every edit of the profile, newest first: when, who, and each field's old and new value."""
+    records = list(profile.history.select_related("history_user").order_by("-history_date", "-pk"))
+    names = _m2m_names()
+    entries = []
+    for newer, older in zip(records, [*records[1:], None], strict=True):
+        changes = []
+        for name in PROFILE_FIELDS:
+            new = _display(newer, name, names)
+            old = _display(older, name, names) if older else _initial_display(name)
+            if new != old:
+                changes.append({"field": _field(name).verbose_name, "old": old, "new": new})
+        if changes:
+            who = newer.history_user
+            entries.append(
+                {
+                    "when": newer.history_date,
+                    "who": str(who) if who else "system",
+                    "changes": changes,
+                }
+            )
+    return entries
+
+
+def profile_export(*, patient) -> dict:
+    """Everything the pharmacy holds in the patient's medical profile, with its history."""
+    profile = MedicalProfile.objects.filter(user=patient).first()
+    names = _m2m_names()
+    return {
+        "patient": {"email": patient.email, "name": patient.get_full_name()},
+        "exported_at": timezone.now(),
+        "profile": (
+            {str(_field(n).verbose_name): _display(profile, n, names) for n in PROFILE_FIELDS}
+            if profile
+            else None
+        ),
+        "history": profile_changes(profile) if profile else [],
+    }

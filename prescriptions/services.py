@@ -1,0 +1,31 @@
+"""State changes of the prescriptions app. Each runs in one transaction."""
+
+from django.db import transaction
+
+from .models import MedicalProfile
+
+PROFILE_M2M_FIELDS = ("medication_classes", "hypersensitive_to")
+
+
+@transaction.atomic
+def profile_update(*, patient, data: dict) -> MedicalProfile:
+    """Save the patient's medical profile as one change in its history.
+
+    `data` is a form's cleaned data. Many-to-many changes are applied without
+    history of their own, then one save records the whole edit, so the pharmacist
+    sees one entry per edit with every field that changed.
+    """
+    profile = MedicalProfile.objects.select_for_update().filter(user=patient).first()
+    if profile is None:
+        profile = MedicalProfile(user=patient)
+        profile.skip_history_when_saving = True
+        profile.save()
+    profile.skip_history_when_saving = True
+    for name, value in data.items():
+        if name in PROFILE_M2M_FIELDS:
+            getattr(profile, name).set(value)
+        else:
+            setattr(profile, name, value)
+    del profile.skip_history_when_saving
+    profile.save()
+    return profile

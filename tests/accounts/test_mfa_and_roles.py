@@ -1,0 +1,133 @@
+"""Staff need MFA for the admin; each role reaches exactly what it needs."""
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from accounts.mfa import current_totp_code, totp_secret
+from accounts.roles import CATALOG_STAFF, PHARMACIST
+from catalog.models import Package
+from prescriptions.models import MedicalProfile
+from tests.factories import (
+    PASSWORD,
+    make_catalog_staff,
+    make_pharmacist,
+    make_user_with_verified_email,
+)
+
+LOGIN = "/accounts/login/"
+
+
+def group_permissions(name: str) -> set[str]:
+    group = Group.objects.get(name=name)
+    return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+
+
+def test_staff_without_mfa_are_sent_to_enrol_before_any_admin_page(client, db):
+    staff = make_catalog_staff(mfa=False)
+    client.post(LOGIN, {"login": staff.email, "password": PASSWORD})
+    for url in (reverse("admin:index"), reverse("admin:catalog_package_changelist")):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"] == reverse("mfa_activate_totp")
+
+    # Enrolling: allauth asks for the password again, then for a code from the app.
+    assert client.get(reverse("mfa_activate_totp")).status_code == 302
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
+    code = current_totp_code(client.session["mfa.totp.secret"])
+    client.post(reverse("mfa_activate_totp"), {"code": code})
+    assert totp_secret(staff)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_staff_sign_in_asks_for_the_authenticator_code(db):
+    staff = make_pharmacist()
+    client = Client()
+    response = client.post(LOGIN, {"login": staff.email, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert not client.session.get("_auth_user_id")
+
+    assert client.post(reverse("mfa_authenticate"), {"code": "000000"}).status_code == 200
+    assert not client.session.get("_auth_user_id")
+
+    code = current_totp_code(totp_secret(staff))
+    response = client.post(reverse("mfa_authenticate"), {"code": code})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(staff.pk)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_admin_sign_in_goes_through_allauth(client, db):
+    response = client.get(reverse("admin:login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(LOGIN)
+
+
+def test_a_patient_is_denied_the_admin_and_its_sign_in(client, db):
+    client.force_login(make_user_with_verified_email())
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert client.get(reverse("admin:login")).status_code == 403
+    assert client.get(reverse("admin:prescriptions_medicalprofile_changelist")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_roles_hold_exactly_their_permissions():
+    assert group_permissions(PHARMACIST) == {"prescriptions.view_medicalprofile"}
+    catalog = group_permissions(CATALOG_STAFF)
+    assert all(p.startswith("catalog.") for p in catalog)
+    assert "catalog.change_package" in catalog
+    assert "catalog.delete_drug" not in catalog
+
+
+def test_pharmacist_can_view_profiles_but_not_edit_them(client, db):
+    patient = make_user_with_verified_email(first_name="Pat")
+    profile = MedicalProfile.objects.create(user=patient)
+    client.force_login(make_pharmacist())
+    assert client.get(reverse("admin:prescriptions_medicalprofile_changelist")).status_code == 200
+    page = client.get(reverse("admin:prescriptions_medicalprofile_change", args=[profile.pk]))
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    response = client.post(
+        reverse("admin:prescriptions_medicalprofile_change", args=[profile.pk]), {"pregnant": "on"}
+    )
+    assert response.status_code == 403
+
+
+def test_pharmacist_cannot_edit_prices_or_users(client, baclofen):
+    client.force_login(make_pharmacist())
+    package = Package.objects.filter(formulation__drug=baclofen).first()
+    assert client.get(reverse("admin:catalog_package_change", args=[package.pk])).status_code == 403
+    assert client.get(reverse("admin:accounts_user_changelist")).status_code == 403
+
+
+def test_catalog_staff_cannot_see_profiles(client, db):
+    client.force_login(make_catalog_staff())
+    url = reverse("admin:prescriptions_medicalprofile_changelist")
+    assert client.get(url).status_code == 403
+
+
+def test_demo_accounts_are_refused_with_debug_off(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="development only"):
+        call_command("seed_demo")
+
+
+def test_demo_accounts_cover_every_role_and_seeding_twice_changes_nothing(db, settings, capsys):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    counts = (Authenticator.objects.count(), MedicalProfile.objects.count())
+    call_command("seed_demo")
+    assert (Authenticator.objects.count(), MedicalProfile.objects.count()) == counts
+    for email in ("patient@example.com", "pharmacist@example.com", "staff@example.com"):
+        assert email in first
+    assert first.count("TOTP secret") == 2
+    pharmacist = Group.objects.get(name=PHARMACIST).user_set.get()
+    assert pharmacist.emailaddress_set.get().verified
+    assert totp_secret(pharmacist) in first
