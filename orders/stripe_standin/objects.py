@@ -1,0 +1,238 @@
+"""The records the stand-in keeps, and the JSON shapes Stripe gives them on the wire.
+
+Records hold only what the stand-in decides; every field Stripe always sends but the
+stand-in never varies (livemode, automatic_tax, ...) is filled in when rendering, so
+the JSON matches API version 2024-06-20 closely enough for code written against it.
+"""
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSION = "2024-06-20"
+
+_ALPHABET = string.ascii_letters + string.digits
+
+# Currencies whose amounts are whole units (Stripe's "zero-decimal" list).
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga"}
+    | {"pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Money for people: `$46.53`, `€5.00`, `1200 JPY`; amounts stay integers until here."""
+    whole = currency in ZERO_DECIMAL
+    units = f"{amount:,}" if whole else f"{amount // 100:,}.{amount % 100:02d}"
+    symbol = _SYMBOLS.get(currency)
+    return f"{symbol}{units}" if symbol else f"{units} {currency.upper()}"
+
+
+@dataclass
+class LineItem:
+    name: str
+    unit_amount: int
+    quantity: int
+    currency: str
+    id: str = field(default_factory=lambda: new_id("li_"))
+    price_id: str = field(default_factory=lambda: new_id("price_"))
+    product_id: str = field(default_factory=lambda: new_id("prod_", 14))
+
+    @property
+    def amount_total(self) -> int:
+        return self.unit_amount * self.quantity
+
+
+@dataclass
+class Session:
+    created: int
+    expires_at: int
+    currency: str
+    line_items: list[LineItem]
+    success_url: str
+    cancel_url: str | None
+    client_reference_id: str | None
+    customer_email: str | None
+    metadata: dict[str, str]
+    payment_intent_metadata: dict[str, str]
+    id: str = field(default_factory=lambda: new_id("cs_test_", 58))
+    status: str = "open"
+    payment_status: str = "unpaid"
+    payment_intent: str | None = None
+
+    @property
+    def amount_total(self) -> int:
+        return sum(item.amount_total for item in self.line_items)
+
+    @property
+    def return_url(self) -> str:
+        """Where the customer goes after paying: Stripe fills in `{CHECKOUT_SESSION_ID}`."""
+        return self.success_url.replace("{CHECKOUT_SESSION_ID}", self.id)
+
+
+@dataclass
+class Payment:
+    """The PaymentIntent and its one Charge, created when a session is paid."""
+
+    session_id: str
+    amount: int
+    currency: str
+    created: int
+    metadata: dict[str, str]
+    receipt_email: str | None
+    payment_intent: str = field(default_factory=lambda: new_id("pi_"))
+    charge: str = field(default_factory=lambda: new_id("ch_"))
+    payment_method: str = field(default_factory=lambda: new_id("pm_"))
+    amount_refunded: int = 0
+
+    @property
+    def refunded(self) -> bool:
+        return self.amount_refunded >= self.amount
+
+
+@dataclass
+class Refund:
+    amount: int
+    currency: str
+    created: int
+    charge: str
+    payment_intent: str
+    reason: str | None
+    metadata: dict[str, str]
+    id: str = field(default_factory=lambda: new_id("re_"))
+
+
+@dataclass
+class Event:
+    type: str
+    created: int
+    data: dict[str, Any]
+    request: dict[str, str | None]
+    id: str = field(default_factory=lambda: new_id("evt_"))
+    pending_webhooks: int = 0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def session_json(session: Session, public_url: str) -> dict[str, Any]:
+    total = session.amount_total
+    paid = session.status == "complete"
+    return {
+        "id": session.id,
+        "object": "checkout.session",
+        "amount_subtotal": total,
+        "amount_total": total,
+        "automatic_tax": {"enabled": False, "liability": None, "status": None},
+        "cancel_url": session.cancel_url,
+        "client_reference_id": session.client_reference_id,
+        "created": session.created,
+        "currency": session.currency,
+        "customer": None,
+        "customer_details": (
+            {"email": session.customer_email, "name": None, "phone": None, "address": None}
+            if paid
+            else None
+        ),
+        "customer_email": session.customer_email,
+        "expires_at": session.expires_at,
+        "livemode": False,
+        "metadata": dict(session.metadata),
+        "mode": "payment",
+        "payment_intent": session.payment_intent,
+        "payment_link": None,
+        "payment_method_types": ["card"],
+        "payment_status": session.payment_status,
+        "status": session.status,
+        "success_url": session.success_url,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": "hosted",
+        # Stripe drops the URL once the session can no longer be paid.
+        "url": f"{public_url}/pay/{session.id}" if session.status == "open" else None,
+    }
+
+
+def line_item_json(item: LineItem, created: int) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "object": "item",
+        "amount_discount": 0,
+        "amount_subtotal": item.amount_total,
+        "amount_tax": 0,
+        "amount_total": item.amount_total,
+        "currency": item.currency,
+        "description": item.name,
+        "price": {
+            "id": item.price_id,
+            "object": "price",
+            "active": False,
+            "created": created,
+            "currency": item.currency,
+            "livemode": False,
+            "metadata": {},
+            "product": item.product_id,
+            "type": "one_time",
+            "unit_amount": item.unit_amount,
+            "unit_amount_decimal": str(item.unit_amount),
+        },
+        "quantity": item.quantity,
+    }
+
+
+def charge_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.charge,
+        "object": "charge",
+        "amount": payment.amount,
+        "amount_captured": payment.amount,
+        "amount_refunded": payment.amount_refunded,
+        "captured": True,
+        "created": payment.created,
+        "currency": payment.currency,
+        "customer": None,
+        "livemode": False,
+        "metadata": dict(payment.metadata),
+        "paid": True,
+        "payment_intent": payment.payment_intent,
+        "payment_method": payment.payment_method,
+        "receipt_email": payment.receipt_email,
+        "refunded": payment.refunded,
+        "status": "succeeded",
+    }
+
+
+def refund_json(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "amount": refund.amount,
+        "charge": refund.charge,
+        "created": refund.created,
+        "currency": refund.currency,
+        "metadata": dict(refund.metadata),
+        "payment_intent": refund.payment_intent,
+        "reason": refund.reason,
+        "status": "succeeded",
+    }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": event.created,
+        "data": event.data,
+        "livemode": False,
+        "pending_webhooks": event.pending_webhooks,
+        "request": dict(event.request),
+        "type": event.type,
+    }
+
+
+def list_json(data: list[dict[str, Any]], *, has_more: bool, url: str) -> dict[str, Any]:
+    return {"object": "list", "data": data, "has_more": has_more, "url": url}
