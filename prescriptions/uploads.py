@@ -1,0 +1,272 @@
+"""Checks on the prescription documents that patients upload.
+
+A file's type is decided by its content, never by its name or the browser's content
+type: a renamed executable, or an HTML page called "x.pdf", must never reach a
+pharmacist's screen. PDFs are stored as uploaded once pypdf can count their pages;
+images are decoded and re-encoded, so that what is stored is pixels only, without the
+EXIF (GPS position, camera serial numbers), XMP, ICC profiles and comments that phones
+and scanners put in files.
+"""
+
+import contextlib
+import hashlib
+import io
+import os
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import filetype
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from PIL import Image, ImageOps
+from pypdf import PdfReader
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_FILES = 5
+MAX_IMAGE_PIXELS = 40_000_000
+MAX_PDF_PAGES = 5
+MAX_NAME_LENGTH = 100
+ALLOWED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+# What Pillow may call each sniffed type (an MPO is a JPEG with extra frames, as some
+# phones write), and the format it is saved as.
+_IMAGE_FORMATS = {"image/jpeg": ("JPEG", {"JPEG", "MPO"}), "image/png": ("PNG", {"PNG"})}
+# Modes each writer stores without losing anything; others are converted.
+_KEPT_MODES = {"JPEG": {"L", "RGB"}, "PNG": {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}}
+# PNG `optimize` costs ten times the time (27 s instead of 2.6 s for a 36-megapixel
+# scan), a cheap way to tie up a worker; the default level stores a few percent more.
+_SAVE_OPTIONS = {"JPEG": {"quality": 90}, "PNG": {"compress_level": 6}}
+
+_MB = MAX_FILE_BYTES // (1024 * 1024)
+NO_FILES_MESSAGE = (
+    "Choose at least one file: a photo or scan of your prescription (PDF, JPEG or PNG)."
+)
+HELP_TEXT = (
+    f"A photo or scan of your prescription: up to {MAX_FILES} files, each a PDF, JPEG or "
+    f"PNG of at most {_MB} MB. A PDF can have at most {MAX_PDF_PAGES} pages and must not "
+    "be password-protected."
+)
+_MESSAGES = {
+    "empty": "“%(name)s” is empty.",
+    "too_large": f"“%(name)s” is larger than {_MB} MB.",
+    "wrong_type": "“%(name)s” is not a PDF, JPEG or PNG file.",
+    "pdf_unreadable": "“%(name)s” could not be read as a PDF.",
+    "pdf_encrypted": (
+        "“%(name)s” is password-protected: password-protected PDFs cannot be checked "
+        "by our pharmacists. Please upload a copy without a password."
+    ),
+    "pdf_no_pages": "“%(name)s” has no pages.",
+    "pdf_too_many_pages": (
+        f"“%(name)s” has %(pages)d pages; a prescription is at most {MAX_PDF_PAGES} pages."
+    ),
+    "image_unreadable": (
+        "“%(name)s” could not be read as an image; it may be damaged or incomplete."
+    ),
+    "image_too_large": (
+        f"“%(name)s” is too large an image to check safely "
+        f"(over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CleanDocument:
+    content: bytes = field(repr=False)  # megabytes have no place in logs and tracebacks
+    content_type: str
+    extension: str
+    sha256: str
+    original_sha256: str
+    pages: int
+    original_name: str
+    size: int
+
+
+def clean_upload(uploaded: UploadedFile) -> CleanDocument:
+    """Refuse the file with a message naming it, or return what may be stored."""
+    name = _display_name(getattr(uploaded, "name", None))
+    declared_size = getattr(uploaded, "size", None)
+    # The size Django counted while streaming the upload is checked before anything is
+    # read, so an oversized file never sits in memory.
+    if declared_size == 0:
+        raise _refusal("empty", name)
+    if declared_size is not None and declared_size > MAX_FILE_BYTES:
+        raise _refusal("too_large", name)
+    with contextlib.suppress(AttributeError, OSError):
+        uploaded.seek(0)
+    # One byte past the limit, in case `.size` was wrong (a hand-built file object).
+    original = uploaded.read(MAX_FILE_BYTES + 1)
+    if not original:
+        raise _refusal("empty", name)
+    if len(original) > MAX_FILE_BYTES:
+        raise _refusal("too_large", name)
+
+    kind = filetype.guess(original)
+    content_type = kind.mime if kind else None
+    if content_type not in ALLOWED_TYPES:
+        raise _refusal("wrong_type", name)
+    if content_type == "application/pdf":
+        pages, content = _check_pdf(original, name), original
+    else:
+        pages, content = 1, _reencode_image(original, content_type, name)
+    return CleanDocument(
+        content=content,
+        content_type=content_type,
+        extension=ALLOWED_TYPES[content_type],
+        sha256=hashlib.sha256(content).hexdigest(),
+        original_sha256=hashlib.sha256(original).hexdigest(),
+        pages=pages,
+        original_name=name,
+        size=len(content),
+    )
+
+
+def clean_uploads(files: Iterable[UploadedFile]) -> list[CleanDocument]:
+    """Check every file and refuse the whole batch if any is bad.
+
+    A prescription stored without one of its pages would be worse than none, so either
+    every file is returned or a single error lists the problem of each bad file, letting
+    the patient fix them all in one go.
+    """
+    files = list(files)
+    if not files:
+        raise ValidationError(NO_FILES_MESSAGE, code="no_files")
+    if len(files) > MAX_FILES:
+        # Refused before any file is decoded: no point spending seconds on a batch
+        # that cannot be accepted.
+        raise ValidationError(
+            f"You can upload at most {MAX_FILES} files per prescription.", code="too_many_files"
+        )
+    documents, errors = [], []
+    for uploaded in files:
+        try:
+            documents.append(clean_upload(uploaded))
+        except ValidationError as exc:
+            errors.extend(exc.error_list)
+    if errors:
+        raise ValidationError(errors)
+    return documents
+
+
+def _display_name(raw: str | None) -> str:
+    """The uploaded name made safe to show: pages and emails print it, storage never uses it.
+
+    Control and format characters go too: a right-to-left override can make
+    "gpj.exe" read as "exe.jpg".
+    """
+    name = unicodedata.normalize("NFC", str(raw or ""))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if not unicodedata.category(char).startswith("C"))
+    name = " ".join(name.split())
+    if name in {"", ".", ".."}:
+        return "document"
+    if len(name) > MAX_NAME_LENGTH:
+        stem, extension = os.path.splitext(name)
+        if len(extension) > 10:  # not an extension worth keeping
+            stem, extension = name, ""
+        name = stem[: MAX_NAME_LENGTH - len(extension)].rstrip() + extension
+    return name
+
+
+def _refusal(code: str, name: str, **params: object) -> ValidationError:
+    return ValidationError(_MESSAGES[code], code=code, params={"name": name, **params})
+
+
+def _check_pdf(data: bytes, name: str) -> int:
+    """The page count, once pypdf has proved it can read the file."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        encrypted = reader.is_encrypted
+        pages = 0 if encrypted else len(reader.pages)
+    except Exception as exc:
+        # pypdf raises many exception types on malformed input (PdfReadError,
+        # ValueError, KeyError, RecursionError...): each one means "unreadable".
+        raise _refusal("pdf_unreadable", name) from exc
+    if encrypted:
+        raise _refusal("pdf_encrypted", name)
+    if pages < 1:
+        raise _refusal("pdf_no_pages", name)
+    if pages > MAX_PDF_PAGES:
+        raise _refusal("pdf_too_many_pages", name, pages=pages)
+    return pages
+
+
+def _reencode_image(data: bytes, content_type: str, name: str) -> bytes:
+    """Decode and re-encode, so that only pixels reach storage.
+
+    Decompression bombs: Image.open reads only the header, and the pixel count is
+    checked against MAX_IMAGE_PIXELS before load() decodes anything. Pillow's global
+    Image.MAX_IMAGE_PIXELS is left alone, since other code in the process may rely on
+    it; Pillow's own DecompressionBombError (over twice its limit) and its
+    DecompressionBombWarning (when warnings are turned into errors) are refusals too.
+    """
+    save_format, accepted_formats = _IMAGE_FORMATS[content_type]
+    try:
+        with Image.open(io.BytesIO(data), formats=[save_format]) as image:
+            if image.format not in accepted_formats:
+                raise ValueError(f"Pillow read a {image.format}, not a {save_format}")
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{image.size} is over the limit")
+            image.load()  # truncated or corrupt data fails here
+            # Damaged orientation data is not worth refusing a readable photo for.
+            with contextlib.suppress(Exception):
+                ImageOps.exif_transpose(image, in_place=True)
+            clean = _without_metadata(image, save_format)
+            output = io.BytesIO()
+            clean.save(output, save_format, **_SAVE_OPTIONS[save_format])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _refusal("image_too_large", name) from exc
+    except Exception as exc:
+        # Pillow reports bad data with OSError, SyntaxError, ValueError, EOFError,
+        # struct.error...: each one means "unreadable".
+        raise _refusal("image_unreadable", name) from exc
+    return output.getvalue()
+
+
+def _without_metadata(image: Image.Image, save_format: str) -> Image.Image:
+    """The image in a mode the writer stores, with every metadata entry dropped.
+
+    Only PNG transparency is carried over: it describes pixels, not the camera or the
+    patient. ICC profiles go too (they hold device descriptions), which can shift
+    colours slightly; a prescription stays legible.
+    """
+    if image.mode not in _KEPT_MODES[save_format]:
+        alpha = save_format == "PNG" and image.has_transparency_data
+        image = image.convert("RGBA" if alpha else "RGB")
+    transparency = image.info.get("transparency") if save_format == "PNG" else None
+    image.info = {} if transparency is None else {"transparency": transparency}
+    return image
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class DocumentsField(forms.FileField):
+    """Several files in one input, cleaned into a list of CleanDocument (Django's
+    "uploading multiple files" pattern), all accepted or all refused."""
+
+    default_error_messages = {"required": NO_FILES_MESSAGE}
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(ALLOWED_TYPES)}))
+        kwargs.setdefault("help_text", HELP_TEXT)
+        # Empty files are refused by clean_upload, with a message that names them.
+        kwargs.setdefault("allow_empty_file", True)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list[CleanDocument]:
+        uploads = [upload for upload in _as_list(data) if upload]
+        if not uploads:
+            # An empty file list is a list, so FileField's own required check never sees it.
+            if self.required:
+                raise ValidationError(self.error_messages["required"], code="required")
+            return []
+        for upload in uploads:
+            super().clean(upload, initial)  # a real file with a name, not a crafted value
+        return clean_uploads(uploads)
+
+
+def _as_list(data: object) -> list:
+    return list(data) if isinstance(data, list | tuple) else [data]
