@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 # The embedded default: no PostgreSQL, Redis or Stripe; DEBUG on for local use only.
-RUN_ENV := env -u DATABASE_URL -u REDIS_URL -u STRIPE_SECRET_KEY DEBUG=1
+RUN_ENV := env -u DATABASE_URL -u REDIS_URL -u STRIPE_SECRET_KEY DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT)
 
 .PHONY: install run test lint format
 

@@ -17,6 +17,8 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 SITE_NAME = env.str("SITE_NAME", default="Northside Pharmacy")
+# The public address of the site, for links in emails.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -130,6 +132,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_REDIRECT_URL = "catalog:drug_list"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 # Failed sign-ins: at most 5 per account in 5 minutes and 10 a minute per address;
@@ -150,6 +153,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Prescription documents: never under STATIC_ROOT or any URL; served by a checked view.
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private_media")
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/", include("prescriptions.api_urls")),
     path("account/", include("accounts.urls")),
     path("account/", include("prescriptions.urls")),
     path("", include("catalog.urls")),

@@ -1,14 +1,44 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Value, When
+from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import MedicalProfile
+from . import services
+from .audit import record_access
+from .models import (
+    AuditEvent,
+    MedicalProfile,
+    Prescription,
+    Status,
+    TelemedicinePartner,
+)
 from .selectors import PROFILE_FIELDS, profile_changes
+from .services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
+
+VERIFY_PERMISSION = "prescriptions.verify_prescription"
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(MedicalProfile)
-class MedicalProfileAdmin(SimpleHistoryAdmin):
+class MedicalProfileAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
     """Read-only for everyone: a profile is the patient's own statement."""
 
     list_display = ("user", "patient_name", "date_of_birth", "age", "kidney_disease", "updated_at")
@@ -27,14 +57,17 @@ class MedicalProfileAdmin(SimpleHistoryAdmin):
     fields = ["user", *PROFILE_FIELDS, "updated_at", "change_log"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        profile = MedicalProfile.objects.filter(pk=object_id).select_related("user").first()
+        if profile:
+            record_access(
+                request,
+                action=AuditEvent.Action.VIEW_PROFILE,
+                patient=profile.user,
+                obj=profile,
+                allowed=self.has_view_permission(request, profile),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Name")
     def patient_name(self, obj):
@@ -48,4 +81,340 @@ class MedicalProfileAdmin(SimpleHistoryAdmin):
     def change_log(self, obj):
         return render_to_string(
             "prescriptions/includes/_profile_changes.html", {"entries": profile_changes(obj)}
+        )
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[
+            ("verify", "Verify"),
+            ("request_info", "Ask for information"),
+            ("reject", "Reject"),
+        ]
+    )
+    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    override_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    warnings_acknowledged = forms.BooleanField(required=False)
+
+
+@admin.register(Prescription)
+class PrescriptionAdmin(SimpleHistoryAdmin):
+    """The pharmacist's verification queue: open prescriptions first, oldest first."""
+
+    change_form_template = "admin/prescriptions/prescription/change_form.html"
+    list_display = (
+        "number",
+        "patient_display",
+        "medicine",
+        "source",
+        "status",
+        "findings",
+        "waiting",
+        "submitted_at",
+    )
+    list_display_links = ("number", "patient_display")
+    list_filter = (
+        "status",
+        "source",
+        ("has_blocking_checks", admin.BooleanFieldListFilter),
+        "partner",
+    )
+    search_fields = (
+        "patient_email",
+        "patient_name",
+        "patient__first_name",
+        "patient__last_name",
+        "prescriber_name",
+        "prescriber_npi",
+        "partner_reference",
+    )
+    list_select_related = ("patient", "formulation__drug", "partner")
+    list_per_page = 50
+    autocomplete_fields = ()
+    fieldsets = (
+        (
+            "Patient",
+            {
+                "fields": (
+                    "patient_summary",
+                    "source",
+                    "partner",
+                    "partner_reference",
+                    "patient_note",
+                    "submitted_at",
+                )
+            },
+        ),
+        ("Documents", {"fields": ("documents_preview",)}),
+        ("Clinical checks", {"fields": ("checks_table",)}),
+        (
+            "Prescription details",
+            {
+                "description": "Fill in or confirm from the document. Saving runs the checks again.",
+                "fields": (
+                    ("prescriber_name", "prescriber_npi", "prescriber_license"),
+                    ("drug", "formulation"),
+                    "directions",
+                    ("units_per_dose", "doses_per_day"),
+                    ("quantity", "refills"),
+                    ("date_written", "expiry_date"),
+                ),
+            },
+        ),
+        (
+            "Decision and history",
+            {
+                "fields": (
+                    "status",
+                    "pharmacist_message",
+                    "decided_by",
+                    "decided_at",
+                    "override_reason",
+                    "units",
+                    "status_history",
+                )
+            },
+        ),
+    )
+    base_readonly = (
+        "patient_summary",
+        "source",
+        "partner",
+        "partner_reference",
+        "patient_note",
+        "submitted_at",
+        "documents_preview",
+        "checks_table",
+        "status",
+        "pharmacist_message",
+        "decided_by",
+        "decided_at",
+        "override_reason",
+        "units",
+        "status_history",
+    )
+
+    def get_ordering(self, request):
+        """The queue: waiting for a pharmacist, then waiting for the patient, then decided;
+        oldest first within each."""
+        queue_order = Case(
+            When(status=Status.SUBMITTED, then=Value(0)),
+            When(status=Status.NEEDS_INFO, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
+        return [queue_order.asc(), "submitted_at", "pk"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None or obj.status not in OPEN_STATUSES:
+            return self.base_readonly + tuple(EDITABLE_DETAILS)
+        return self.base_readonly
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "formulation":
+            kwargs["queryset"] = db_field.related_model.objects.select_related("drug")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        details = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_DETAILS
+        }
+        if details:
+            services.prescription_update_details(
+                prescription_id=obj.pk, actor=request.user, details=details
+            )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        prescription = Prescription.objects.filter(pk=object_id).select_related("patient").first()
+        if prescription:
+            record_access(
+                request,
+                action=AuditEvent.Action.VIEW_PRESCRIPTION,
+                patient=prescription.patient,
+                obj=prescription,
+                allowed=self.has_view_permission(request, prescription),
+            )
+        extra_context = extra_context or {}
+        if prescription and prescription.status == Status.NEEDS_INFO:
+            extra_context["waiting_for_patient"] = True
+        if prescription and prescription.status == Status.SUBMITTED:
+            extra_context["decision_form"] = DecisionForm()
+            extra_context["can_decide"] = request.user.has_perm(VERIFY_PERMISSION)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="prescriptions_prescription_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, pk: int):
+        """Verify, reject or ask for information: each through its service."""
+        if request.method != "POST":
+            return redirect("admin:prescriptions_prescription_change", pk)
+        if not request.user.has_perm(VERIFY_PERMISSION):
+            raise PermissionDenied
+        prescription = get_object_or_404(Prescription, pk=pk)
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose a decision.")
+            return redirect("admin:prescriptions_prescription_change", pk)
+        data = form.cleaned_data
+        try:
+            if data["decision"] == "verify":
+                services.prescription_verify(
+                    prescription_id=pk,
+                    pharmacist=request.user,
+                    override_reason=data["override_reason"],
+                    warnings_acknowledged=data["warnings_acknowledged"],
+                )
+                done = "verified"
+            elif data["decision"] == "reject":
+                services.prescription_reject(
+                    prescription_id=pk, pharmacist=request.user, reason=data["message"]
+                )
+                done = "rejected; the patient is told why"
+            else:
+                services.prescription_request_info(
+                    prescription_id=pk, pharmacist=request.user, message=data["message"]
+                )
+                done = "sent back to the patient with your question"
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return redirect("admin:prescriptions_prescription_change", pk)
+        messages.success(request, f"Prescription #{prescription.pk} {done}.")
+        return redirect("admin:prescriptions_prescription_changelist")
+
+    @admin.display(description="#", ordering="pk")
+    def number(self, obj):
+        return f"#{obj.pk}"
+
+    @admin.display(description="Patient", ordering="patient_name")
+    def patient_display(self, obj):
+        return obj.patient_name or obj.patient_email
+
+    @admin.display(description="Medicine")
+    def medicine(self, obj):
+        return str(obj.formulation) if obj.formulation_id else "—"
+
+    @admin.display(description="Checks", ordering="has_blocking_checks")
+    def findings(self, obj):
+        levels = [r.get("level") for r in obj.check_results]
+        blocks, warnings = levels.count("block"), levels.count("warn")
+        if not levels:
+            return "✓ clear"
+        parts = []
+        if blocks:
+            parts.append(
+                format_html('<strong style="color:#a4161a">⛔ {} blocking</strong>', blocks)
+            )
+        if warnings:
+            parts.append(format_html("⚠ {} warning{}", warnings, "s" if warnings > 1 else ""))
+        return mark_safe("<br>".join(parts))  # noqa: S308 - every part went through format_html
+
+    @admin.display(description="Waiting")
+    def waiting(self, obj):
+        if obj.status not in OPEN_STATUSES:
+            return "—"
+        return timesince(obj.submitted_at)
+
+    @admin.display(description="Patient")
+    def patient_summary(self, obj):
+        profile = (
+            MedicalProfile.objects.filter(user_id=obj.patient_id)
+            .prefetch_related("medication_classes", "hypersensitive_to")
+            .first()
+            if obj.patient_id
+            else None
+        )
+        return render_to_string(
+            "admin/prescriptions/includes/_patient_summary.html",
+            {
+                "prescription": obj,
+                "profile": profile,
+                "age": profile.age_on(timezone.localdate()) if profile else None,
+                "changes": profile_changes(profile)[:5] if profile else [],
+                "profile_url": reverse(
+                    "admin:prescriptions_medicalprofile_change", args=[profile.pk]
+                )
+                if profile
+                else None,
+            },
+        )
+
+    @admin.display(description="Documents")
+    def documents_preview(self, obj):
+        return render_to_string(
+            "admin/prescriptions/includes/_documents.html", {"documents": obj.documents.all()}
+        )
+
+    @admin.display(description="Findings")
+    def checks_table(self, obj):
+        return render_to_string(
+            "admin/prescriptions/includes/_checks.html",
+            {"results": obj.check_results, "run_at": obj.checks_run_at},
+        )
+
+    @admin.display(description="Units")
+    def units(self, obj):
+        return f"{obj.units_used} used of {obj.units_authorised} authorised"
+
+    @admin.display(description="Status history")
+    def status_history(self, obj):
+        return render_to_string(
+            "admin/prescriptions/includes/_status_history.html",
+            {"changes": obj.status_changes.select_related("actor")},
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "at",
+        "actor",
+        "action",
+        "allowed_display",
+        "patient",
+        "object_repr",
+        "ip_address",
+    )
+    list_filter = ("allowed", "action")
+    search_fields = ("actor__email", "patient__email", "object_repr", "path", "ip_address")
+    list_select_related = ("actor", "patient")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def get_actions(self, request):
+        return {}
+
+    @admin.display(description="Allowed", boolean=True, ordering="allowed")
+    def allowed_display(self, obj):
+        return obj.allowed
+
+
+@admin.register(TelemedicinePartner)
+class TelemedicinePartnerAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "active", "created_at", "prescriptions_received")
+    list_filter = ("active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Prescriptions received")
+    def prescriptions_received(self, obj):
+        return format_html(
+            '<a href="{}?partner__id__exact={}">{}</a>',
+            reverse("admin:prescriptions_prescription_changelist"),
+            obj.pk,
+            obj.prescription_set.count(),
         )

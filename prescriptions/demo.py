@@ -1,12 +1,77 @@
 """Demo prescriptions data for local development (refused with DEBUG off)."""
 
-from datetime import date
+import hashlib
+from datetime import date, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+
+from django.utils import timezone
 
 from accounts.demo import require_debug
-from catalog.models import MedicationClass
+from catalog.models import Drug, Formulation, MedicationClass
 
-from .models import MedicalProfile
-from .services import profile_update
+from .models import MedicalProfile, Prescription, TelemedicinePartner
+from .npi import npi_check_digit
+from .services import (
+    prescription_receive_from_partner,
+    prescription_request_info,
+    prescription_submit_upload,
+    profile_update,
+)
+
+DEMO_PARTNER_SLUG = "demo-telehealth"
+DEMO_PARTNER_SECRET = "tmsec_demo_development_only"  # noqa: S105 - DEBUG only
+
+
+def demo_npi(first_nine: str = "123456789") -> str:
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+def prescription_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF showing `lines`, built by hand so demo data needs no PDF library."""
+    text = (
+        "BT /F1 14 Tf 72 760 Td 18 TL "
+        + " ".join(
+            "(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") '"
+            for line in lines
+        )
+        + " ET"
+    )
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text.encode("latin-1")),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def _document(name: str, content: bytes) -> SimpleNamespace:
+    digest = hashlib.sha256(content).hexdigest()
+    return SimpleNamespace(
+        content=content,
+        content_type="application/pdf",
+        extension=".pdf",
+        sha256=digest,
+        original_sha256=digest,
+        pages=1,
+        original_name=name,
+        size=len(content),
+    )
 
 
 def ensure_demo_profile(patient) -> MedicalProfile:
@@ -22,6 +87,76 @@ def ensure_demo_profile(patient) -> MedicalProfile:
             "weight_kg": 72,
             "medication_classes": list(MedicationClass.objects.filter(slug="nsaids")),
             "other_medications": "Ibuprofen 200 mg when needed for back pain",
-            "alcohol_use": "occasional",
+            "alcohol_use": "none",
         },
     )
+
+
+def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
+    """A queue for the demo pharmacist: a clean e-prescription, one with a blocking
+    check, and an upload waiting for the patient's answer. Created once."""
+    require_debug()
+    partner, _ = TelemedicinePartner.objects.get_or_create(
+        slug=DEMO_PARTNER_SLUG,
+        defaults={"name": "Demo Telehealth (development)", "secret": DEMO_PARTNER_SECRET},
+    )
+    if Prescription.objects.filter(patient=patient).exists():
+        return partner
+    baclofen = Drug.objects.get(slug="baclofen")
+    tablets = {
+        f.strength_label: f for f in Formulation.objects.filter(drug=baclofen, form="tablet")
+    }
+    today = timezone.localdate()
+
+    def e_prescription(reference: str, formulation, units_per_dose, doses_per_day, quantity):
+        return SimpleNamespace(
+            partner_reference=reference,
+            patient_email=patient.email,
+            patient_first_name=patient.first_name,
+            patient_last_name=patient.last_name,
+            patient_date_of_birth=date(1979, 4, 12),
+            prescriber_name="Dr. Grace Hopper",
+            prescriber_npi=demo_npi(),
+            prescriber_license="NY-123456",
+            drug=baclofen,
+            formulation=formulation,
+            directions=f"Take {units_per_dose} tablet(s) by mouth {doses_per_day} times a day",
+            units_per_dose=Decimal(units_per_dose),
+            doses_per_day=doses_per_day,
+            quantity=quantity,
+            refills=1,
+            date_written=today - timedelta(days=2),
+        )
+
+    prescription_receive_from_partner(
+        partner=partner, data=e_prescription("DEMO-0001", tablets["10 mg"], 1, 3, 90)
+    )
+    # 2 x 20 mg four times a day = 160 mg/day: above the adult maximum, a blocking check.
+    prescription_receive_from_partner(
+        partner=partner, data=e_prescription("DEMO-0002", tablets["20 mg"], 2, 4, 120)
+    )
+    upload = prescription_submit_upload(
+        patient=patient,
+        documents=[
+            _document(
+                "prescription-photo.pdf",
+                prescription_pdf(
+                    [
+                        "Dr. Ada Byron, MD - NPI " + demo_npi("987654321"),
+                        f"Patient: {patient.get_full_name()}",
+                        "Rx: Baclofen 10 mg tablets",
+                        "Sig: 1 tablet three times daily",
+                        "Disp: 90    Refills: 2",
+                    ]
+                ),
+            )
+        ],
+        note="My new prescription from Dr. Byron.",
+        drug=baclofen,
+    )
+    prescription_request_info(
+        prescription_id=upload.pk,
+        pharmacist=pharmacist,
+        message="The date on the prescription is not readable. Could you send a clearer photo?",
+    )
+    return partner

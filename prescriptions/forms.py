@@ -7,6 +7,7 @@ from catalog.models import Drug, MedicationClass
 
 from .models import MedicalProfile
 from .selectors import PROFILE_FIELDS
+from .uploads import DocumentsField
 
 MAX_AGE_YEARS = 130
 WEIGHT_NEEDED_UNDER = 12
@@ -71,4 +72,37 @@ class MedicalProfileForm(forms.ModelForm):
                     f"Weight is needed for children under {WEIGHT_NEEDED_UNDER}: "
                     "their dose is set by body weight.",
                 )
+        return cleaned
+
+
+class PrescriptionUploadForm(forms.Form):
+    documents = DocumentsField(label="Prescription files")
+    drug = forms.ModelChoiceField(
+        queryset=Drug.objects.filter(is_published=True),
+        required=False,
+        label="Medicine (if you know it)",
+        empty_label="Not sure",
+    )
+    note = forms.CharField(
+        label="Note for the pharmacist (optional)",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For example, which medicine on the prescription you want us to dispense.",
+    )
+
+
+class PrescriptionResponseForm(forms.Form):
+    note = forms.CharField(
+        label="Your answer",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    documents = DocumentsField(label="Add a file (optional)", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("note", "").strip() and not cleaned.get("documents") and not self.errors:
+            raise forms.ValidationError("Write an answer or add a file.")
         return cleaned

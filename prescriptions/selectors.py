@@ -101,3 +101,23 @@ def profile_export(*, patient) -> dict:
         ),
         "history": profile_changes(profile) if profile else [],
     }
+
+
+def usable_prescriptions(*, patient, formulation, on=None):
+    """The patient's verified, unexpired prescriptions for this form and strength with
+    units left, oldest expiry first (so the one that runs out soonest is used first)."""
+    from .models import Prescription
+
+    return (
+        Prescription.objects.usable(on=on)
+        .filter(patient=patient, formulation=formulation)
+        .order_by("expiry_date", "pk")
+    )
+
+
+def units_available(*, patient, formulation, on=None) -> int:
+    """How many units of this drug, form and strength the patient may still buy."""
+    return sum(
+        p.units_remaining
+        for p in usable_prescriptions(patient=patient, formulation=formulation, on=on)
+    )

@@ -7,4 +7,13 @@ app_name = "prescriptions"
 urlpatterns = [
     path("profile/", views.profile_edit, name="profile"),
     path("profile/export.json", views.profile_export, name="profile_export"),
+    path("prescriptions/", views.prescription_list, name="list"),
+    path("prescriptions/new/", views.prescription_new, name="new"),
+    path("prescriptions/<int:pk>/", views.prescription_detail, name="detail"),
+    path("prescriptions/<int:pk>/respond/", views.prescription_respond, name="respond"),
+    path(
+        "prescriptions/<int:pk>/documents/<int:document_pk>/",
+        views.document_download,
+        name="document",
+    ),
 ]

@@ -1,15 +1,26 @@
+import hashlib
 import json
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse, HttpResponseServerError
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from catalog.models import Drug
 
 from . import selectors, services
-from .forms import MedicalProfileForm
-from .models import MedicalProfile
+from .audit import record_access
+from .forms import MedicalProfileForm, PrescriptionResponseForm, PrescriptionUploadForm
+from .models import AuditEvent, MedicalProfile, Prescription, PrescriptionDocument, Status
+
+logger = logging.getLogger(__name__)
+PRESCRIPTIONS_PER_PAGE = 10
 
 
 @login_required
@@ -43,3 +54,151 @@ def profile_export(request):
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="medical-profile-{stamp}.json"'
     return response
+
+
+@login_required
+def prescription_list(request):
+    prescriptions = (
+        Prescription.objects.filter(patient=request.user)
+        .select_related("formulation__drug")
+        .order_by("-submitted_at")
+    )
+    page = Paginator(prescriptions, PRESCRIPTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "prescriptions/prescription_list.html", {"page_obj": page})
+
+
+@login_required
+def prescription_new(request):
+    drug = Drug.objects.filter(slug=request.GET.get("drug", ""), is_published=True).first()
+    form = PrescriptionUploadForm(
+        request.POST or None, request.FILES or None, initial={"drug": drug}
+    )
+    if request.method == "POST" and form.is_valid():
+        prescription = services.prescription_submit_upload(
+            patient=request.user,
+            documents=form.cleaned_data["documents"],
+            note=form.cleaned_data["note"],
+            drug=form.cleaned_data["drug"],
+        )
+        messages.success(
+            request,
+            "Thank you: we received your prescription. A pharmacist will check it, and we will "
+            "email you when it is verified or if we need anything.",
+        )
+        return redirect(prescription)
+    status = 400 if form.errors else 200
+    return render(request, "prescriptions/prescription_new.html", {"form": form}, status=status)
+
+
+def _prescription_for(request, pk: int, *, action: str) -> Prescription:
+    """The prescription if the viewer may see it: its patient, or a pharmacist (audited).
+
+    Anyone else gets a 404, as if it did not exist, and the attempt is audited.
+    """
+    prescription = (
+        Prescription.objects.select_related("patient", "formulation__drug", "drug")
+        .filter(pk=pk)
+        .first()
+    )
+    if prescription is None:
+        raise Http404
+    user = request.user
+    allowed = user.is_authenticated and (
+        prescription.patient_id == user.pk
+        or (user.is_staff and user.has_perm("prescriptions.view_prescription"))
+    )
+    record_access(
+        request, action=action, patient=prescription.patient, obj=prescription, allowed=allowed
+    )
+    if not allowed:
+        raise Http404
+    return prescription
+
+
+@login_required
+def prescription_detail(request, pk: int):
+    prescription = _prescription_for(request, pk, action=AuditEvent.Action.VIEW_PRESCRIPTION)
+    if prescription.patient_id != request.user.pk:
+        return redirect("admin:prescriptions_prescription_change", prescription.pk)
+    form = PrescriptionResponseForm() if prescription.status == Status.NEEDS_INFO else None
+    return render(
+        request,
+        "prescriptions/prescription_detail.html",
+        {
+            "prescription": prescription,
+            "documents": prescription.documents.all(),
+            "changes": prescription.status_changes.all(),
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_POST
+def prescription_respond(request, pk: int):
+    prescription = _prescription_for(request, pk, action=AuditEvent.Action.VIEW_PRESCRIPTION)
+    if prescription.patient_id != request.user.pk:
+        raise Http404
+    form = PrescriptionResponseForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.prescription_respond(
+                prescription_id=prescription.pk,
+                patient=request.user,
+                note=form.cleaned_data["note"],
+                documents=form.cleaned_data["documents"] or [],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Thank you: your answer was sent to the pharmacist.")
+            return redirect(prescription)
+    return render(
+        request,
+        "prescriptions/prescription_detail.html",
+        {
+            "prescription": prescription,
+            "documents": prescription.documents.all(),
+            "changes": prescription.status_changes.all(),
+            "form": form,
+        },
+        status=400,
+    )
+
+
+@login_required
+def document_download(request, pk: int, document_pk: int):
+    """A prescription file, to its patient or a pharmacist, after checking its hash.
+
+    Served as an attachment with nosniff; pharmacists may ask for it inline to preview
+    it in the admin, still with nosniff and a sandboxing CSP.
+    """
+    prescription = _prescription_for(request, pk, action=AuditEvent.Action.DOWNLOAD_DOCUMENT)
+    document = get_object_or_404(PrescriptionDocument, pk=document_pk, prescription=prescription)
+    with document.file.open("rb") as handle:
+        content = handle.read()
+    if hashlib.sha256(content).hexdigest() != document.sha256:
+        logger.critical("Prescription document %s failed its integrity check", document.pk)
+        return HttpResponseServerError(
+            "This file failed its integrity check and was not sent. The pharmacy has been told.",
+            content_type="text/plain",
+        )
+    inline = request.GET.get("inline") == "1" and prescription.patient_id != request.user.pk
+    response = HttpResponse(content, content_type=document.content_type)
+    disposition = "inline" if inline else "attachment"
+    filename = f"prescription-{prescription.pk}-{document.pk}{_extension(document)}"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    if inline:
+        response["Content-Security-Policy"] = (
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+        )
+        response["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _extension(document: PrescriptionDocument) -> str:
+    return {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}.get(
+        document.content_type, ""
+    )

@@ -3,6 +3,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from catalog.models import Drug
+from pharmacy.celery import app as celery_app
 from tests.factories import make_catalog_staff, make_user
 
 
@@ -16,6 +17,29 @@ def collected_static(django_test_environment):
 def fast_password_hashing(settings):
     """Production's slow hasher is for attackers; tests only need passwords to match."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def celery_eager(request):
+    """Tasks run in-process in unit tests, even with Redis configured.
+
+    Integration tests that start a real worker mark themselves `worker` and get the
+    broker instead.
+    """
+    if request.node.get_closest_marker("worker"):
+        yield
+        return
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    """Prescription files go to a fresh folder per test, never the developer's own."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
 
 
 @pytest.fixture(autouse=True)

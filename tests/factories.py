@@ -1,5 +1,6 @@
 """Plain factory functions: each makes one valid object, overridable by keyword."""
 
+from datetime import date
 from decimal import Decimal
 from itertools import count
 
@@ -63,4 +64,85 @@ def make_package(*, drug: Drug | None = None, price="12.34", pill_count=10, stoc
     )
     return Package.objects.create(
         formulation=formulation, price=Decimal(price), pill_count=pill_count, stock=stock, **fields
+    )
+
+
+def make_partner(**fields):
+    from prescriptions.models import TelemedicinePartner
+
+    n = next(_seq)
+    return TelemedicinePartner.objects.create(
+        name=fields.pop("name", f"Telehealth {n}"),
+        slug=fields.pop("slug", f"telehealth-{n}"),
+        **fields,
+    )
+
+
+def valid_npi(first_nine: str = "123456789") -> str:
+    from prescriptions.npi import npi_check_digit
+
+    return first_nine + str(npi_check_digit(first_nine))
+
+
+def intake_data(*, patient_email: str, strength: str = "10 mg", **overrides):
+    """What the telemedicine API hands to the intake service, for a baclofen tablet."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from catalog.models import Formulation
+
+    formulation = Formulation.objects.select_related("drug").get(
+        drug__slug="baclofen", form="tablet", strength_label=strength
+    )
+    data = {
+        "partner_reference": f"TM-{next(_seq)}",
+        "patient_email": patient_email,
+        "patient_first_name": "Pat",
+        "patient_last_name": "Jordan",
+        "patient_date_of_birth": date(1980, 5, 17),
+        "prescriber_name": "Dr. Grace Hopper",
+        "prescriber_npi": valid_npi(),
+        "prescriber_license": "NY-123456",
+        "drug": formulation.drug,
+        "formulation": formulation,
+        "directions": "Take 1 tablet three times a day",
+        "units_per_dose": Decimal(1),
+        "doses_per_day": 3,
+        "quantity": 90,
+        "refills": 1,
+        "date_written": timezone.localdate() - timedelta(days=1),
+    }
+    data.update(overrides)
+    return SimpleNamespace(**data)
+
+
+def make_e_prescription(*, patient=None, partner=None, **overrides):
+    """A complete prescription as a telemedicine partner sends it, in the queue."""
+    from prescriptions.services import prescription_receive_from_partner
+
+    email = patient.email if patient else overrides.pop("patient_email", "nobody@example.com")
+    prescription, _ = prescription_receive_from_partner(
+        partner=partner or make_partner(), data=intake_data(patient_email=email, **overrides)
+    )
+    return prescription
+
+
+def clean_document(content: bytes, *, name: str = "prescription.pdf"):
+    """A document that passed upload validation (see prescriptions/uploads.py)."""
+    import hashlib
+
+    from prescriptions.uploads import CleanDocument
+
+    digest = hashlib.sha256(content).hexdigest()
+    return CleanDocument(
+        content=content,
+        content_type="application/pdf",
+        extension=".pdf",
+        sha256=digest,
+        original_sha256=digest,
+        pages=1,
+        original_name=name,
+        size=len(content),
     )

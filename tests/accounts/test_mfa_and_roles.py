@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.mfa import current_totp_code, totp_secret
 from accounts.roles import CATALOG_STAFF, PHARMACIST
 from catalog.models import Package
-from prescriptions.models import MedicalProfile
+from prescriptions.models import MedicalProfile, Prescription
 from tests.factories import (
     PASSWORD,
     make_catalog_staff,
@@ -78,7 +78,15 @@ def test_a_patient_is_denied_the_admin_and_its_sign_in(client, db):
 
 @pytest.mark.django_db
 def test_roles_hold_exactly_their_permissions():
-    assert group_permissions(PHARMACIST) == {"prescriptions.view_medicalprofile"}
+    assert group_permissions(PHARMACIST) == {
+        "prescriptions.view_medicalprofile",
+        "prescriptions.view_prescription",
+        "prescriptions.change_prescription",
+        "prescriptions.verify_prescription",
+        "prescriptions.view_prescriptiondocument",
+        "prescriptions.view_statuschange",
+        "prescriptions.view_auditevent",
+    }
     catalog = group_permissions(CATALOG_STAFF)
     assert all(p.startswith("catalog.") for p in catalog)
     assert "catalog.change_package" in catalog
@@ -122,9 +130,21 @@ def test_demo_accounts_cover_every_role_and_seeding_twice_changes_nothing(db, se
     settings.DEBUG = True
     call_command("seed_demo")
     first = capsys.readouterr().out
-    counts = (Authenticator.objects.count(), MedicalProfile.objects.count())
+    counts = (
+        Authenticator.objects.count(),
+        MedicalProfile.objects.count(),
+        Prescription.objects.count(),
+    )
     call_command("seed_demo")
-    assert (Authenticator.objects.count(), MedicalProfile.objects.count()) == counts
+    assert counts == (
+        Authenticator.objects.count(),
+        MedicalProfile.objects.count(),
+        Prescription.objects.count(),
+    )
+    queue = Prescription.objects.filter(status__in=["submitted", "needs_info"])
+    assert queue.count() == 3
+    assert queue.filter(has_blocking_checks=True).exists()
+    assert queue.filter(has_blocking_checks=False).exists()
     for email in ("patient@example.com", "pharmacist@example.com", "staff@example.com"):
         assert email in first
     assert first.count("TOTP secret") == 2

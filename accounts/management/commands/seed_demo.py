@@ -1,9 +1,9 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_PASSWORD, PATIENT, ensure_demo_accounts
+from accounts.demo import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
 from accounts.mfa import current_totp_code
-from prescriptions.demo import ensure_demo_profile
+from prescriptions.demo import ensure_demo_prescriptions, ensure_demo_profile
 
 
 class Command(BaseCommand):
@@ -15,8 +15,11 @@ class Command(BaseCommand):
     def handle(self, *args, url: str, **options):
         try:
             logins = ensure_demo_accounts()
-            patient = next(login.user for login in logins if login.account == PATIENT)
-            ensure_demo_profile(patient)
+            users = {login.account: login.user for login in logins}
+            ensure_demo_profile(users[PATIENT])
+            partner = ensure_demo_prescriptions(
+                patient=users[PATIENT], pharmacist=users[PHARMACIST_ACCOUNT]
+            )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         out = self.stdout.write
@@ -36,5 +39,9 @@ class Command(BaseCommand):
                     f" `manage.py totp_code {account.email}`; code now: "
                     f"{current_totp_code(login.totp_secret)})"
                 )
+        out(
+            f"  Telemedicine partner '{partner.slug}', secret {partner.secret}: "
+            f"`manage.py send_example_prescription --url {url}` sends a signed example."
+        )
         out(f"  Site: {url}/")
         out("  Email is not sent: it is printed to this console (sign-up links, receipts).")

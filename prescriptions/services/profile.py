@@ -1,8 +1,9 @@
-"""State changes of the prescriptions app. Each runs in one transaction."""
+"""The patient's medical profile."""
 
 from django.db import transaction
 
-from .models import MedicalProfile
+from ..models import MedicalProfile
+from .prescriptions import recheck_open_prescriptions
 
 PROFILE_M2M_FIELDS = ("medication_classes", "hypersensitive_to")
 
@@ -28,4 +29,5 @@ def profile_update(*, patient, data: dict) -> MedicalProfile:
             setattr(profile, name, value)
     del profile.skip_history_when_saving
     profile.save()
+    recheck_open_prescriptions(patient=patient)
     return profile

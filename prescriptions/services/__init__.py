@@ -1,0 +1,34 @@
+"""State changes of the prescriptions app. Each runs in one transaction."""
+
+from .checks import prescription_run_checks
+from .prescriptions import (
+    attach_waiting_prescriptions,
+    prescription_receive_from_partner,
+    prescription_reject,
+    prescription_release_units,
+    prescription_request_info,
+    prescription_reserve_units,
+    prescription_respond,
+    prescription_submit_upload,
+    prescription_update_details,
+    prescription_verify,
+    recheck_open_prescriptions,
+)
+from .profile import PROFILE_M2M_FIELDS, profile_update
+
+__all__ = [
+    "PROFILE_M2M_FIELDS",
+    "attach_waiting_prescriptions",
+    "prescription_receive_from_partner",
+    "prescription_reject",
+    "prescription_release_units",
+    "prescription_request_info",
+    "prescription_reserve_units",
+    "prescription_respond",
+    "prescription_run_checks",
+    "prescription_submit_upload",
+    "prescription_update_details",
+    "prescription_verify",
+    "profile_update",
+    "recheck_open_prescriptions",
+]

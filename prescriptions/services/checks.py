@@ -1,0 +1,151 @@
+"""Running the clinical checks on a stored prescription and keeping the results on it."""
+
+from django.utils import timezone
+
+from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
+from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
+
+DOCUMENT_REUSE_CODE = "document_reused"
+
+
+def patient_facts(prescription: Prescription) -> PatientFacts:
+    """The patient as the checks see them: the profile if there is one, else what the
+    prescription says (a telemedicine prescription waiting for its patient to sign up)."""
+    profile = (
+        MedicalProfile.objects.filter(user_id=prescription.patient_id)
+        .prefetch_related("medication_classes", "hypersensitive_to")
+        .first()
+        if prescription.patient_id
+        else None
+    )
+    on = prescription.date_written or timezone.localdate()
+    earlier = (
+        Prescription.objects.filter(
+            patient_id=prescription.patient_id,
+            drug_id=prescription.drug_id,
+            status=Status.VERIFIED,
+        )
+        .exclude(pk=prescription.pk)
+        .exists()
+        if prescription.patient_id and prescription.drug_id
+        else False
+    )
+    if profile is None:
+        born = prescription.patient_date_of_birth
+        age = None
+        if born:
+            age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+        return PatientFacts(
+            age_years=age,
+            weight_kg=None,
+            kidney_disease="none",
+            pregnant=False,
+            breastfeeding=False,
+            medication_classes=frozenset(),
+            other_medications="",
+            alcohol_use="none",
+            active_peptic_ulcer=False,
+            epilepsy=False,
+            psychiatric_disorder=False,
+            hypersensitive_to_drug=False,
+            has_earlier_prescription=earlier,
+        )
+    return PatientFacts(
+        age_years=profile.age_on(on),
+        weight_kg=profile.weight_kg,
+        kidney_disease=profile.kidney_disease,
+        pregnant=profile.pregnant,
+        breastfeeding=profile.breastfeeding,
+        medication_classes=frozenset(m.slug for m in profile.medication_classes.all()),
+        other_medications=profile.other_medications,
+        alcohol_use=profile.alcohol_use,
+        active_peptic_ulcer=profile.active_peptic_ulcer,
+        epilepsy=profile.epilepsy,
+        psychiatric_disorder=profile.psychiatric_disorder,
+        hypersensitive_to_drug=any(
+            d.pk == prescription.drug_id for d in profile.hypersensitive_to.all()
+        ),
+        has_earlier_prescription=earlier,
+    )
+
+
+def prescription_facts(prescription: Prescription) -> PrescriptionFacts:
+    formulation = prescription.formulation
+    return PrescriptionFacts(
+        form=formulation.form if formulation else "",
+        strength_mg=formulation.strength_mg if formulation else None,
+        units_per_dose=prescription.units_per_dose,
+        doses_per_day=prescription.doses_per_day,
+        prescriber_npi=prescription.prescriber_npi,
+        date_written=prescription.date_written,
+        expiry_date=prescription.expiry_date,
+    )
+
+
+def _missing_details(prescription: Prescription) -> list[CheckResult]:
+    missing = [
+        label
+        for label, value in (
+            ("drug", prescription.drug_id),
+            ("form and strength", prescription.formulation_id),
+            ("quantity", prescription.quantity),
+            ("date written", prescription.date_written),
+            ("prescriber", prescription.prescriber_name),
+        )
+        if not value
+    ]
+    if not missing:
+        return []
+    return [
+        CheckResult(
+            "details_missing",
+            Level.BLOCK,
+            "Prescription details to fill in",
+            "Read them from the document and fill in: " + ", ".join(missing) + ".",
+            "A prescription is verified against its structured details.",
+        )
+    ]
+
+
+def _document_reuse(prescription: Prescription) -> list[CheckResult]:
+    hashes = prescription.documents.values_list("original_sha256", flat=True)
+    reused = (
+        PrescriptionDocument.objects.filter(original_sha256__in=list(hashes))
+        .exclude(prescription__patient_id=prescription.patient_id)
+        .select_related("prescription")
+    )
+    others = sorted({doc.prescription_id for doc in reused})
+    if not others:
+        return []
+    return [
+        CheckResult(
+            DOCUMENT_REUSE_CODE,
+            Level.BLOCK,
+            "Possible fraud: the same document was uploaded by another account",
+            "Identical file on prescription " + ", ".join(f"#{pk}" for pk in others) + ".",
+            "A prescription document belongs to one patient.",
+        )
+    ]
+
+
+def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
+    """Refresh the stored check results. The caller holds the row (select_for_update)."""
+    results = _missing_details(prescription) + _document_reuse(prescription)
+    if prescription.drug_id:
+        results += run_checks(
+            drug=prescription.drug,
+            patient=patient_facts(prescription),
+            prescription=prescription_facts(prescription),
+            today=timezone.localdate(),
+        )
+    results.sort(key=lambda r: r.level != Level.BLOCK)
+    fields = {
+        "check_results": [r.__dict__ for r in results],
+        "has_blocking_checks": any(r.level == Level.BLOCK for r in results),
+        "checks_run_at": timezone.now(),
+    }
+    # A plain update: refreshed findings are not an edit of the prescription's history.
+    Prescription.objects.filter(pk=prescription.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(prescription, name, value)
+    return results

@@ -1,0 +1,335 @@
+"""How prescriptions arrive, move through verification and are used up.
+
+Every state change goes through `_transition`, which checks TRANSITIONS, writes a
+StatusChange row and emails the patient once the transaction has committed.
+"""
+
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import (
+    TRANSITIONS,
+    MedicalProfile,
+    Prescription,
+    PrescriptionDocument,
+    Source,
+    Status,
+    StatusChange,
+    private_storage,
+)
+from ..models.prescription import DEFAULT_VALIDITY
+from .checks import prescription_run_checks
+
+# Details a pharmacist must have filled in before verifying, with their names.
+REQUIRED_FOR_VERIFICATION = {
+    "prescriber_name": "prescriber",
+    "prescriber_npi": "prescriber NPI",
+    "drug": "drug",
+    "formulation": "form and strength",
+    "directions": "directions",
+    "units_per_dose": "units per dose",
+    "doses_per_day": "doses per day",
+    "quantity": "quantity",
+    "date_written": "date written",
+    "expiry_date": "expiry date",
+}
+EDITABLE_DETAILS = [*REQUIRED_FOR_VERIFICATION, "prescriber_license", "refills"]
+OPEN_STATUSES = (Status.SUBMITTED, Status.NEEDS_INFO)
+
+
+def _locked(prescription_id: int) -> Prescription:
+    return (
+        Prescription.objects.select_for_update(of=("self",))
+        .select_related("drug", "formulation")
+        .get(pk=prescription_id)
+    )
+
+
+def _notify(change: StatusChange) -> None:
+    from ..tasks import send_prescription_update
+
+    transaction.on_commit(lambda: send_prescription_update.delay(change.pk))
+
+
+def _transition(
+    prescription: Prescription,
+    to_status: str,
+    *,
+    actor,
+    message: str = "",
+    override_reason: str = "",
+) -> StatusChange:
+    if to_status not in TRANSITIONS[prescription.status]:
+        raise ValidationError(
+            f"A {prescription.get_status_display().lower()} prescription cannot become "
+            f"{Status(to_status).label.lower()}."
+        )
+    change = StatusChange.objects.create(
+        prescription=prescription,
+        from_status=prescription.status,
+        to_status=to_status,
+        actor=actor,
+        message=message,
+        override_reason=override_reason,
+    )
+    prescription.status = to_status
+    prescription.save()
+    if prescription.patient_id:
+        _notify(change)
+    return change
+
+
+@contextmanager
+def _files_removed_on_error():
+    """Stored files whose rows never commit are deleted, so a failed upload leaves nothing."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        for name in stored:
+            private_storage.delete(name)
+        raise
+
+
+def _add_documents(prescription: Prescription, documents, *, uploaded_by, stored: list) -> None:
+    for doc in documents:
+        row = PrescriptionDocument(
+            prescription=prescription,
+            content_type=doc.content_type,
+            original_name=doc.original_name,
+            size=doc.size,
+            pages=doc.pages,
+            sha256=doc.sha256,
+            original_sha256=doc.original_sha256,
+            uploaded_by=uploaded_by,
+        )
+        row.file.save(f"document{doc.extension}", ContentFile(doc.content), save=False)
+        stored.append(row.file.name)
+        row.save()
+
+
+def prescription_submit_upload(*, patient, documents, note: str = "", drug=None) -> Prescription:
+    """A patient's photo or scan of a paper prescription; a pharmacist fills in the details."""
+    with _files_removed_on_error() as stored, transaction.atomic():
+        profile = MedicalProfile.objects.filter(user=patient).first()
+        prescription = Prescription.objects.create(
+            patient=patient,
+            patient_email=patient.email,
+            patient_name=patient.get_full_name(),
+            patient_date_of_birth=profile.date_of_birth if profile else None,
+            source=Source.UPLOAD,
+            patient_note=note,
+            drug=drug,
+        )
+        _add_documents(prescription, documents, uploaded_by=patient, stored=stored)
+        change = StatusChange.objects.create(
+            prescription=prescription, to_status=Status.SUBMITTED, actor=patient
+        )
+        prescription_run_checks(prescription)
+        _notify(change)
+    return prescription
+
+
+def prescription_respond(*, prescription_id: int, patient, note: str, documents=()) -> Prescription:
+    """The patient answers a pharmacist's question: back in the queue, with what they sent."""
+    if not note.strip() and not documents:
+        raise ValidationError("Write an answer or add a file.")
+    with _files_removed_on_error() as stored, transaction.atomic():
+        prescription = _locked(prescription_id)
+        if prescription.patient_id != patient.pk:
+            raise Prescription.DoesNotExist
+        _add_documents(prescription, documents, uploaded_by=patient, stored=stored)
+        if note.strip():
+            prescription.patient_note = "\n\n".join(
+                part for part in (prescription.patient_note, note.strip()) if part
+            )
+        _transition(prescription, Status.SUBMITTED, actor=patient, message=note.strip())
+        prescription_run_checks(prescription)
+    return prescription
+
+
+@transaction.atomic
+def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, bool]:
+    """An e-prescription from a telemedicine partner; idempotent by the partner's id.
+
+    Returns (prescription, created). A prescription sent twice, even concurrently,
+    is stored once: the unique constraint decides, and the loser returns the winner.
+    """
+    existing = Prescription.objects.filter(
+        partner=partner, partner_reference=data.partner_reference
+    ).first()
+    if existing:
+        return existing, False
+    from allauth.account.models import EmailAddress
+
+    owner = (
+        EmailAddress.objects.filter(email__iexact=data.patient_email, verified=True)
+        .select_related("user")
+        .first()
+    )
+    try:
+        with transaction.atomic():
+            prescription = Prescription.objects.create(
+                patient=owner.user if owner else None,
+                patient_email=data.patient_email,
+                patient_name=f"{data.patient_first_name} {data.patient_last_name}".strip(),
+                patient_date_of_birth=data.patient_date_of_birth,
+                source=Source.TELEMEDICINE,
+                partner=partner,
+                partner_reference=data.partner_reference,
+                prescriber_name=data.prescriber_name,
+                prescriber_npi=data.prescriber_npi,
+                prescriber_license=data.prescriber_license,
+                drug=data.drug,
+                formulation=data.formulation,
+                directions=data.directions,
+                units_per_dose=data.units_per_dose,
+                doses_per_day=data.doses_per_day,
+                quantity=data.quantity,
+                refills=data.refills,
+                date_written=data.date_written,
+                expiry_date=data.date_written + DEFAULT_VALIDITY,
+            )
+    except IntegrityError:
+        return (
+            Prescription.objects.get(partner=partner, partner_reference=data.partner_reference),
+            False,
+        )
+    change = StatusChange.objects.create(prescription=prescription, to_status=Status.SUBMITTED)
+    prescription_run_checks(prescription)
+    if prescription.patient_id:
+        _notify(change)
+    return prescription, True
+
+
+@transaction.atomic
+def attach_waiting_prescriptions(*, user, email: str) -> int:
+    """A patient confirmed `email`: prescriptions sent for it before they signed up are theirs."""
+    waiting = list(
+        Prescription.objects.select_for_update().filter(
+            patient__isnull=True, patient_email__iexact=email
+        )
+    )
+    for prescription in waiting:
+        prescription.patient = user
+        prescription.save(update_fields=["patient", "updated_at"])
+        prescription_run_checks(prescription)
+    return len(waiting)
+
+
+@transaction.atomic
+def prescription_update_details(*, prescription_id: int, actor, details: dict) -> Prescription:
+    """The pharmacist fills in or corrects the structured prescription; checks run again."""
+    prescription = _locked(prescription_id)
+    if prescription.status not in OPEN_STATUSES:
+        raise ValidationError(
+            f"A {prescription.get_status_display().lower()} prescription can no longer be edited."
+        )
+    unknown = set(details) - set(EDITABLE_DETAILS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    for name, value in details.items():
+        setattr(prescription, name, value)
+    if prescription.formulation_id and not prescription.drug_id:
+        prescription.drug_id = prescription.formulation.drug_id
+    if prescription.date_written and not prescription.expiry_date:
+        prescription.expiry_date = prescription.date_written + DEFAULT_VALIDITY
+    prescription.full_clean(exclude=["patient", "partner", "decided_by"])
+    prescription._history_user = actor
+    prescription.save()
+    prescription_run_checks(prescription)
+    return prescription
+
+
+@transaction.atomic
+def prescription_verify(
+    *,
+    prescription_id: int,
+    pharmacist,
+    override_reason: str = "",
+    warnings_acknowledged: bool = False,
+) -> Prescription:
+    """Verify, after checking the details are complete and every finding was answered."""
+    prescription = _locked(prescription_id)
+    missing = [
+        label
+        for name, label in REQUIRED_FOR_VERIFICATION.items()
+        if not getattr(prescription, name)
+    ]
+    if missing:
+        raise ValidationError("Fill in before verifying: " + ", ".join(missing) + ".")
+    if prescription.formulation.drug_id != prescription.drug_id:
+        raise ValidationError("The form and strength do not belong to the prescribed drug.")
+    results = prescription_run_checks(prescription)
+    blocks = [r for r in results if r.level == "block"]
+    warnings = [r for r in results if r.level == "warn"]
+    override_reason = override_reason.strip()
+    if blocks and not override_reason:
+        raise ValidationError(
+            f"{len(blocks)} blocking check{'s' if len(blocks) > 1 else ''} "
+            "need a written override reason: " + "; ".join(r.title for r in blocks) + "."
+        )
+    if warnings and not warnings_acknowledged:
+        raise ValidationError("Acknowledge the warnings before verifying.")
+    prescription.decided_by = pharmacist
+    prescription.decided_at = timezone.now()
+    prescription.override_reason = override_reason
+    prescription.pharmacist_message = ""
+    _transition(prescription, Status.VERIFIED, actor=pharmacist, override_reason=override_reason)
+    return prescription
+
+
+@transaction.atomic
+def prescription_reject(*, prescription_id: int, pharmacist, reason: str) -> Prescription:
+    if not reason.strip():
+        raise ValidationError("Give the reason for rejecting; the patient will read it.")
+    prescription = _locked(prescription_id)
+    prescription.decided_by = pharmacist
+    prescription.decided_at = timezone.now()
+    prescription.pharmacist_message = reason.strip()
+    _transition(prescription, Status.REJECTED, actor=pharmacist, message=reason.strip())
+    return prescription
+
+
+@transaction.atomic
+def prescription_request_info(*, prescription_id: int, pharmacist, message: str) -> Prescription:
+    if not message.strip():
+        raise ValidationError("Write what the patient needs to send or explain.")
+    prescription = _locked(prescription_id)
+    prescription.pharmacist_message = message.strip()
+    _transition(prescription, Status.NEEDS_INFO, actor=pharmacist, message=message.strip())
+    return prescription
+
+
+def prescription_reserve_units(*, prescription_id: int, units: int) -> bool:
+    """Take `units` from a usable prescription, or nothing at all; never above authorised.
+
+    A conditional update, so two orders racing for the last units cannot both win.
+    """
+    updated = (
+        Prescription.objects.usable()
+        .filter(pk=prescription_id)
+        .filter(units_used__lte=F("quantity") * (F("refills") + 1) - units)
+        .update(units_used=F("units_used") + units)
+    )
+    return updated == 1
+
+
+def prescription_release_units(*, prescription_id: int, units: int) -> None:
+    """Give back units of a cancelled or refunded order (the caller makes it happen once)."""
+    Prescription.objects.filter(pk=prescription_id, units_used__gte=units).update(
+        units_used=F("units_used") - units
+    )
+
+
+def recheck_open_prescriptions(*, patient) -> None:
+    """The patient's profile changed: findings on prescriptions still being worked change too."""
+    for prescription in Prescription.objects.select_for_update().filter(
+        patient=patient, status__in=OPEN_STATUSES
+    ):
+        prescription_run_checks(prescription)
