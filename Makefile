@@ -3,8 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# The embedded default: no PostgreSQL, Redis or Stripe; DEBUG on for local use only.
-RUN_ENV := env -u DATABASE_URL -u REDIS_URL -u STRIPE_SECRET_KEY DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT)
+STRIPE_STANDIN_PORT ?= 12111
+# The embedded default: SQLite, tasks in-process, the local Stripe stand-in, the local
+# courier, console email. DEBUG is on: this is for a developer's machine only.
+RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT) \
+	STRIPE_SECRET_KEY=sk_test_local STRIPE_WEBHOOK_SECRET=whsec_local_development \
+	STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_STANDIN_PORT)
 
 .PHONY: install run test lint format
 
@@ -15,9 +19,16 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# Serves the site, the Stripe stand-in and the periodic tasks until Ctrl-C.
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
+	@echo "Stripe stand-in (test payments): http://127.0.0.1:$(STRIPE_STANDIN_PORT)/"
+	@trap 'kill 0' INT TERM EXIT; \
+	$(RUN_ENV) $(BIN)/python -m orders.stripe_standin --port $(STRIPE_STANDIN_PORT) \
+		--webhook-url http://127.0.0.1:$(PORT)/payments/stripe/webhook/ \
+		--webhook-secret whsec_local_development & \
+	$(RUN_ENV) $(BIN)/python manage.py run_scheduler & \
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install

@@ -24,6 +24,8 @@ from pharmacy.context_processors import site
 
 ACCOUNT_NAV_MARK = "<!--personal:account-nav-->"
 MESSAGES_MARK = "<!--personal:messages-->"
+# Forms on a shared page (add to cart) carry this where the visitor's CSRF token goes.
+CSRF_MARK = "@@personal:csrf@@"
 PAGE_KEY_PREFIX = "catalog:page:"
 ANONYMOUS_SUFFIX = ":anonymous"
 _INDENT = re.compile(r"\n\s+")
@@ -35,12 +37,14 @@ def drug_page_key(slug: str) -> str:
 
 def render_shared(template_name: str, context: dict) -> str:
     """Render a page for every visitor: no request, markers where personal parts go."""
-    html = render_to_string(template_name, {"shared_page": True, **site(None), **context})
+    context = {"shared_page": True, "csrf_mark": CSRF_MARK, **site(None), **context}
+    html = render_to_string(template_name, context)
     return _INDENT.sub("\n", html)
 
 
 def personalise(request, html: str) -> str:
-    """Fill a shared page's markers with this visitor's navigation and messages.
+    """Fill a shared page's markers with this visitor's navigation and messages
+    (the CSRF token is filled in by `cached_page`, per request).
 
     The two fragments need only these variables, so they are rendered with a plain
     context rather than running every context processor twice per request.
@@ -67,16 +71,16 @@ def _has_no_cookies(request) -> bool:
 def cached_page(request, key: str, build: Callable[[], str]) -> HttpResponse:
     """Serve the page under `key`, building it with `build()` on a cache miss."""
     anonymous = _has_no_cookies(request)
-    if anonymous and (html := cache.get(key + ANONYMOUS_SUFFIX)) is not None:
-        return HttpResponse(html)
-    shared = cache.get(key)
-    if shared is None:
-        shared = build()
-        cache.set(key, shared, settings.CATALOG_PAGE_CACHE_SECONDS)
-    html = personalise(request, shared)
-    if anonymous:
-        cache.set(key + ANONYMOUS_SUFFIX, html, settings.CATALOG_PAGE_CACHE_SECONDS)
-    return HttpResponse(html)
+    html = cache.get(key + ANONYMOUS_SUFFIX) if anonymous else None
+    if html is None:
+        shared = cache.get(key)
+        if shared is None:
+            shared = build()
+            cache.set(key, shared, settings.CATALOG_PAGE_CACHE_SECONDS)
+        html = personalise(request, shared)
+        if anonymous:
+            cache.set(key + ANONYMOUS_SUFFIX, html, settings.CATALOG_PAGE_CACHE_SECONDS)
+    return HttpResponse(html.replace(CSRF_MARK, get_token(request)))
 
 
 def invalidate_drug_pages(*slugs: str) -> None:

@@ -23,8 +23,13 @@ class Drug(models.Model):
         default=True, help_text="Unpublished drugs are hidden from the storefront."
     )
     updated_at = models.DateTimeField(auto_now=True)
+    monograph_version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Goes up with every edit of what the drug page shows; orders keep it.",
+    )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["monograph_version"])
 
     class Meta:
         ordering = ["name"]

@@ -1,5 +1,7 @@
-"""Cache invalidation: any change to what a drug page shows drops that page."""
+"""Any change to what a drug page shows drops the cached page; a change to the
+monograph itself also moves the drug's monograph version, which orders record."""
 
+from django.db.models import F
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
@@ -21,9 +23,19 @@ def _drug_renamed(sender, instance, raw=False, **kwargs):
         invalidate_drug_pages(old_slug)
 
 
+def _new_monograph_version(drug_id) -> None:
+    Drug.objects.filter(pk=drug_id).update(monograph_version=F("monograph_version") + 1)
+
+
 @receiver(post_save, sender=Drug)
+def _drug_saved(sender, instance, created=False, raw=False, **kwargs):
+    if not created and not raw:
+        _new_monograph_version(instance.pk)
+    invalidate_drug_pages(instance.slug)
+
+
 @receiver(post_delete, sender=Drug)
-def _drug_changed(sender, instance, **kwargs):
+def _drug_deleted(sender, instance, **kwargs):
     invalidate_drug_pages(instance.slug)
 
 
@@ -35,7 +47,9 @@ def _drug_changed(sender, instance, **kwargs):
 @receiver(post_delete, sender=Interaction)
 @receiver(post_save, sender=Formulation)
 @receiver(post_delete, sender=Formulation)
-def _drug_part_changed(sender, instance, **kwargs):
+def _drug_part_changed(sender, instance, raw=False, **kwargs):
+    if not raw and sender is not Formulation:
+        _new_monograph_version(instance.drug_id)
     drugs = Drug.objects.filter(pk=instance.drug_id)
     invalidate_drug_pages(drugs.values_list("slug", flat=True).first())
 

@@ -1,1 +1,251 @@
-from django.db import models  # noqa: F401
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+ZIP_CODE = RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code like 10001 or 10001-1234.")
+
+US_STATES = [
+    ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"),
+    ("CA", "California"), ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"),
+    ("DC", "District of Columbia"), ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"),
+    ("ID", "Idaho"), ("IL", "Illinois"), ("IN", "Indiana"), ("IA", "Iowa"), ("KS", "Kansas"),
+    ("KY", "Kentucky"), ("LA", "Louisiana"), ("ME", "Maine"), ("MD", "Maryland"),
+    ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"), ("MS", "Mississippi"),
+    ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"), ("NV", "Nevada"),
+    ("NH", "New Hampshire"), ("NJ", "New Jersey"), ("NM", "New Mexico"), ("NY", "New York"),
+    ("NC", "North Carolina"), ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"),
+    ("OR", "Oregon"), ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"),
+    ("SD", "South Dakota"), ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"),
+    ("VT", "Vermont"), ("VA", "Virginia"), ("WA", "Washington"), ("WV", "West Virginia"),
+    ("WI", "Wisconsin"), ("WY", "Wyoming"),
+]  # fmt: skip
+
+
+def new_order_number() -> str:
+    """Short, unguessable, easy to read aloud on the phone (no 0/O or 1/I)."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+class DeliveryAddress(models.Model):
+    """The patient's delivery address, kept on the account and copied onto each order."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delivery_address"
+    )
+    full_name = models.CharField(max_length=150)
+    line1 = models.CharField("address", max_length=200)
+    line2 = models.CharField("apartment, suite, etc.", max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2, choices=US_STATES)
+    zip_code = models.CharField("ZIP code", max_length=10, validators=[ZIP_CODE])
+    phone = models.CharField(max_length=30, blank=True, help_text="For the courier, if needed.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "delivery addresses"
+
+    def __str__(self):
+        return f"{self.full_name}, {self.city} {self.state}"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING_PAYMENT = "pending_payment", "Waiting for payment"
+    PAID = "paid", "Paid"
+    DISPATCHED = "dispatched", "Dispatched"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    REFUNDED = "refunded", "Refunded"
+
+
+# Every allowed move; anything else is refused by services.order_transition.
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
+    OrderStatus.PAID: {OrderStatus.DISPATCHED, OrderStatus.REFUNDED},
+    OrderStatus.DISPATCHED: {OrderStatus.DELIVERED},
+    OrderStatus.DELIVERED: set(),
+    OrderStatus.CANCELLED: set(),
+    OrderStatus.REFUNDED: set(),
+}
+# Moving into these gives stock and prescription units back.
+RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=12, unique=True, default=new_order_number, editable=False)
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=20, choices=OrderStatus, default=OrderStatus.PENDING_PAYMENT, db_index=True
+    )
+    currency = models.CharField(max_length=3, default="usd")
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    # The address as it was when the order was placed.
+    ship_name = models.CharField(max_length=150)
+    ship_line1 = models.CharField(max_length=200)
+    ship_line2 = models.CharField(max_length=200, blank=True)
+    ship_city = models.CharField(max_length=100)
+    ship_state = models.CharField(max_length=2, choices=US_STATES)
+    ship_zip = models.CharField(max_length=10)
+    ship_phone = models.CharField(max_length=30, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    payment_due_by = models.DateTimeField(
+        help_text="An order still unpaid at this time is cancelled and its stock released."
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    stripe_session_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [("refund_order", "Can refund or cancel orders")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="order_total_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Order {self.number}"
+
+    def get_absolute_url(self):
+        return reverse("orders:detail", kwargs={"number": self.number})
+
+    @property
+    def is_payable(self) -> bool:
+        return self.status == OrderStatus.PENDING_PAYMENT and self.payment_due_by > timezone.now()
+
+    @property
+    def shipping_address(self) -> str:
+        lines = [self.ship_name, self.ship_line1, self.ship_line2]
+        lines.append(f"{self.ship_city}, {self.ship_state} {self.ship_zip}")
+        return "\n".join(line for line in lines if line)
+
+    @property
+    def total_cents(self) -> int:
+        return int((self.total * 100).to_integral_value())
+
+
+class OrderLine(models.Model):
+    """One package in an order: its price and monograph version as the patient saw them."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    package = models.ForeignKey("catalog.Package", on_delete=models.PROTECT, related_name="+")
+    prescription = models.ForeignKey(
+        "prescriptions.Prescription", on_delete=models.PROTECT, related_name="order_lines"
+    )
+    description = models.CharField(max_length=200)
+    unit_price = models.DecimalField(
+        "price per package", max_digits=10, decimal_places=2, help_text="At the time of the order."
+    )
+    quantity = models.PositiveIntegerField("packages")
+    pills_per_package = models.PositiveIntegerField()
+    monograph_version = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="order_line_quantity_positive"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.description}"
+
+    @property
+    def units(self) -> int:
+        return self.quantity * self.pills_per_package
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+class OrderStatusChange(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=OrderStatus, blank=True)
+    to_status = models.CharField(max_length=20, choices=OrderStatus)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+class PaymentEvent(models.Model):
+    """A webhook event from Stripe, stored once; `processed_at` makes handling idempotent."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="payment_events"
+    )
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"
+
+
+class Shipment(models.Model):
+    class Status(models.TextChoices):
+        IN_TRANSIT = "in_transit", "In transit"
+        DELIVERED = "delivered", "Delivered"
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="shipment")
+    carrier = models.CharField(max_length=50)
+    tracking_number = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.IN_TRANSIT)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.carrier} {self.tracking_number}"
+
+
+class Notification(models.Model):
+    """An email the patient was sent about an order; unique, so never sent twice."""
+
+    class Kind(models.TextChoices):
+        CONFIRMED = "confirmed", "Payment confirmed"
+        DISPATCHED = "dispatched", "Dispatched"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled"
+        REFUNDED = "refunded", "Refunded"
+        REFILL = "refill", "Refill reminder"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind"], name="notification_once_per_kind")
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.order}"

@@ -207,6 +207,47 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "expire-unpaid-orders": {"task": "orders.tasks.delivery.expire_unpaid_orders", "schedule": 300},
+    "refresh-shipments": {"task": "orders.tasks.delivery.refresh_shipments", "schedule": 60},
+    "send-refill-reminders": {
+        "task": "orders.tasks.delivery.send_refill_reminders",
+        "schedule": 86400,
+    },
+    "retry-payment-events": {
+        "task": "orders.tasks.payments.retry_unprocessed_events",
+        "schedule": 60,
+    },
+    "resume-lost-work": {"task": "orders.tasks.delivery.resume_lost_work", "schedule": 120},
+}
+
+# Orders: an order not paid within this many minutes is cancelled and its stock
+# released (Stripe's Checkout Session expires with it; Stripe's minimum is 30).
+ORDER_PAYMENT_MINUTES = env.int("ORDER_PAYMENT_MINUTES", default=31)
+
+# Stripe. In development and tests STRIPE_API_BASE points the real stripe client at
+# the local stand-in (orders/stripe_standin); see README "Payments".
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Test-only: lets a DEBUG-off site (the browser journey) talk to the stand-in.
+# `check --deploy` fails while it is set, so production cannot run with it.
+STRIPE_STANDIN_ALLOWED = env.bool("TEST_ONLY_ALLOW_STRIPE_STANDIN", default=DEBUG)
+if STRIPE_API_BASE and not STRIPE_STANDIN_ALLOWED:
+    raise ImproperlyConfigured(
+        "STRIPE_API_BASE (the local Stripe stand-in) is refused when DEBUG is off."
+    )
+if not DEBUG and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set when DEBUG is off."
+    )
+
+# Delivery: the courier that creates shipments (orders/couriers.py).
+COURIER_BACKEND = env.str("COURIER_BACKEND", default="orders.couriers.LocalCourier")
+LOCAL_COURIER_DELIVERY_MINUTES = env.int("LOCAL_COURIER_DELIVERY_MINUTES", default=10)
+# Refill reminders go this many days before a patient's supply runs out.
+REFILL_REMINDER_DAYS_BEFORE = env.int("REFILL_REMINDER_DAYS_BEFORE", default=7)
 
 # Catalog pages are cached; any staff edit invalidates them (catalog/signals.py).
 CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=60 * 60)

@@ -2,6 +2,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from orders.webhooks import stripe_webhook
+
 from . import views
 
 admin.site.site_header = "Pharmacy administration"
@@ -16,7 +18,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/", include("prescriptions.api_urls")),
+    path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("account/", include("accounts.urls")),
     path("account/", include("prescriptions.urls")),
+    path("", include("orders.urls")),
     path("", include("catalog.urls")),
 ]

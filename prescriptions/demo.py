@@ -16,6 +16,7 @@ from .services import (
     prescription_receive_from_partner,
     prescription_request_info,
     prescription_submit_upload,
+    prescription_verify,
     profile_update,
 )
 
@@ -93,8 +94,9 @@ def ensure_demo_profile(patient) -> MedicalProfile:
 
 
 def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
-    """A queue for the demo pharmacist: a clean e-prescription, one with a blocking
-    check, and an upload waiting for the patient's answer. Created once."""
+    """A verified prescription the demo patient can order against, and a queue for the
+    demo pharmacist: a clean e-prescription, one with a blocking check, and an upload
+    waiting for the patient's answer. Created once."""
     require_debug()
     partner, _ = TelemedicinePartner.objects.get_or_create(
         slug=DEMO_PARTNER_SLUG,
@@ -128,8 +130,15 @@ def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
             date_written=today - timedelta(days=2),
         )
 
-    prescription_receive_from_partner(
+    verified, _ = prescription_receive_from_partner(
         partner=partner, data=e_prescription("DEMO-0001", tablets["10 mg"], 1, 3, 90)
+    )
+    # Already verified, so the demo patient can order 10 mg tablets straight away.
+    prescription_verify(
+        prescription_id=verified.pk, pharmacist=pharmacist, warnings_acknowledged=True
+    )
+    prescription_receive_from_partner(
+        partner=partner, data=e_prescription("DEMO-0003", tablets["20 mg"], 1, 3, 60)
     )
     # 2 x 20 mg four times a day = 160 mg/day: above the adult maximum, a blocking check.
     prescription_receive_from_partner(

@@ -54,3 +54,28 @@ def test_deploy_checklist_passes_with_production_settings():
         ALLOWED_HOSTS="pharmacy.example.com",
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_stripe_stand_in_is_refused_with_debug_off():
+    result = run_manage(
+        "check",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="example.com",
+        STRIPE_API_BASE="http://127.0.0.1:12111",
+    )
+    assert result.returncode != 0
+    assert "refused when DEBUG is off" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_deploy_checklist_fails_while_the_stand_in_is_allowed():
+    result = run_manage(
+        "check",
+        "--deploy",
+        SECRET_KEY="a-production-like-secret-key-" + "q8Zr" * 10,
+        ALLOWED_HOSTS="pharmacy.example.com",
+        STRIPE_API_BASE="http://127.0.0.1:12111",
+        TEST_ONLY_ALLOW_STRIPE_STANDIN="1",
+    )
+    assert result.returncode != 0
+    assert "orders.E001" in result.stderr

@@ -53,7 +53,7 @@ def _locked(prescription_id: int) -> Prescription:
 def _notify(change: StatusChange) -> None:
     from ..tasks import send_prescription_update
 
-    transaction.on_commit(lambda: send_prescription_update.delay(change.pk))
+    transaction.on_commit(lambda: send_prescription_update.delay(change.pk), robust=True)
 
 
 def _transition(

@@ -86,6 +86,10 @@ def test_roles_hold_exactly_their_permissions():
         "prescriptions.view_prescriptiondocument",
         "prescriptions.view_statuschange",
         "prescriptions.view_auditevent",
+        "orders.view_order",
+        "orders.refund_order",
+        "orders.view_paymentevent",
+        "orders.view_shipment",
     }
     catalog = group_permissions(CATALOG_STAFF)
     assert all(p.startswith("catalog.") for p in catalog)

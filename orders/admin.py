@@ -1,0 +1,171 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from . import services
+from .models import DeliveryAddress, Order, OrderLine, OrderStatusChange, PaymentEvent, Shipment
+
+REFUND_PERMISSION = "orders.refund_order"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ("description", "unit_price", "quantity", "units", "prescription", "monograph_version")
+    readonly_fields = fields
+
+
+class StatusChangeInline(ReadOnlyInline):
+    model = OrderStatusChange
+    fields = ("at", "from_status", "to_status", "actor", "note")
+    readonly_fields = fields
+
+
+class PaymentEventInline(ReadOnlyInline):
+    model = PaymentEvent
+    fields = ("received_at", "type", "event_id", "processed_at", "outcome")
+    readonly_fields = fields
+
+
+class ShipmentInline(ReadOnlyInline):
+    model = Shipment
+    fields = ("carrier", "tracking_number", "status", "created_at", "delivered_at")
+    readonly_fields = fields
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "patient", "status", "total", "created_at", "paid_at", "tracking")
+    list_filter = ("status", "created_at", "paid_at")
+    date_hierarchy = "created_at"
+    search_fields = (
+        "number",
+        "patient__email",
+        "patient__last_name",
+        "ship_name",
+        "stripe_session_id",
+        "stripe_payment_intent",
+        "shipment__tracking_number",
+    )
+    list_select_related = ("patient", "shipment")
+    inlines = [OrderLineInline, ShipmentInline, StatusChangeInline, PaymentEventInline]
+    actions = ["refund_selected", "cancel_selected"]
+    readonly_fields = [f.name for f in Order._meta.fields]
+    fieldsets = (
+        (None, {"fields": ("number", "patient", "status", "total", "currency")}),
+        (
+            "Delivery address",
+            {
+                "fields": (
+                    "ship_name",
+                    "ship_line1",
+                    "ship_line2",
+                    "ship_city",
+                    "ship_state",
+                    "ship_zip",
+                    "ship_phone",
+                )
+            },
+        ),
+        (
+            "Payment",
+            {
+                "fields": (
+                    "created_at",
+                    "payment_due_by",
+                    "paid_at",
+                    "stripe_session_id",
+                    "stripe_payment_intent",
+                )
+            },
+        ),
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm(REFUND_PERMISSION):
+            actions.pop("refund_selected", None)
+            actions.pop("cancel_selected", None)
+        return actions
+
+    @admin.display(description="Tracking")
+    def tracking(self, obj):
+        shipment = getattr(obj, "shipment", None)
+        return format_html("{}", shipment.tracking_number) if shipment else "—"
+
+    @admin.action(description="Refund selected paid orders (through Stripe)")
+    def refund_selected(self, request, queryset):
+        from .payments import refund_order
+
+        for order in queryset:
+            try:
+                refund_order(order_id=order.pk, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{order.number}: {' '.join(exc.messages)}", messages.ERROR
+                )
+            except Exception as exc:  # a Stripe outage: say so, keep going with the others
+                self.message_user(
+                    request, f"{order.number}: refund failed ({exc}); try again.", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request, f"{order.number} refunded; stock and prescription units given back."
+                )
+
+    @admin.action(description="Cancel selected orders waiting for payment")
+    def cancel_selected(self, request, queryset):
+        for order in queryset:
+            try:
+                services.order_cancel(
+                    order_id=order.pk, actor=request.user, note="Cancelled by the pharmacy"
+                )
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{order.number}: {' '.join(exc.messages)}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request, f"{order.number} cancelled; stock and prescription units given back."
+                )
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "type", "event_id", "order", "processed_at", "outcome")
+    list_filter = ("type", ("processed_at", admin.EmptyFieldListFilter))
+    search_fields = ("event_id", "order__number", "outcome")
+    list_select_related = ("order",)
+    readonly_fields = [f.name for f in PaymentEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DeliveryAddress)
+class DeliveryAddressAdmin(admin.ModelAdmin):
+    list_display = ("user", "full_name", "city", "state", "zip_code")
+    search_fields = ("user__email", "full_name", "zip_code")
+    list_filter = ("state",)

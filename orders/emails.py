@@ -1,0 +1,181 @@
+"""The emails that tell a patient what happened to their order, one per Notification kind.
+
+Each is plain text, names the order in the subject, links to the order page, and
+reminds the patient not to stop the medicine suddenly: an email about a late,
+cancelled or refunded order is exactly when someone might be about to run out.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from catalog.models import Drug
+
+from .models import Notification, Order, OrderLine, OrderStatus
+from .reminders import run_out_date, stop_warnings
+
+Kind = Notification.Kind
+
+SUBJECTS = {
+    Kind.CONFIRMED: "Receipt for order {number}: payment received",
+    Kind.DISPATCHED: "Order {number} is on its way",
+    Kind.DELIVERED: "Order {number} was delivered",
+    Kind.CANCELLED: "Order {number} was cancelled",
+    Kind.REFUNDED: "Order {number} was refunded",
+    Kind.REFILL: "Time to reorder: the medicine from order {number} runs out soon",
+}
+# What card issuers take to show a refund; Stripe quotes the same range.
+REFUND_BUSINESS_DAYS = "5 to 10"
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
+
+
+def money(amount: Decimal, currency: str = "usd") -> str:
+    if currency.lower() == "usd":
+        return f"${amount:.2f}"
+    return f"{amount:.2f} {currency.upper()}"
+
+
+@dataclass(frozen=True)
+class ReceiptRow:
+    description: str
+    unit_price: str
+    quantity: int
+    total: str
+    units: int
+    prescription_id: int
+
+
+@dataclass(frozen=True)
+class Supply:
+    """One line of a refill reminder: what runs out when, and whether it can be reordered."""
+
+    description: str
+    run_out: date
+    prescription_id: int
+    units_left: int
+    expires_on: date | None
+    expired: bool
+    needs_new_prescription: bool
+    reorder_url: str
+    prescription_url: str
+    upload_url: str
+
+
+def _drugs(lines: list[OrderLine]) -> list[Drug]:
+    drugs = {line.package.formulation.drug.pk: line.package.formulation.drug for line in lines}
+    return sorted(drugs.values(), key=lambda drug: drug.name)
+
+
+def _drug_names(drugs: list[Drug]) -> str:
+    """The medicines this email is about, as a sentence names them: "a or b"."""
+    names = [drug.name.lower() for drug in drugs]
+    if len(names) <= 1:
+        return names[0] if names else "your medicine"
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _receipt(order: Order, lines: list[OrderLine]) -> dict:
+    rows = [
+        ReceiptRow(
+            description=line.description,
+            unit_price=money(line.unit_price, order.currency),
+            quantity=line.quantity,
+            total=money(line.line_total, order.currency),
+            units=line.units,
+            prescription_id=line.prescription_id,
+        )
+        for line in lines
+    ]
+    return {"rows": rows, "total": money(order.total, order.currency)}
+
+
+def _shipment(order: Order, lines: list[OrderLine]) -> dict:
+    return {"shipment": getattr(order, "shipment", None)}
+
+
+def _cancellation(order: Order, lines: list[OrderLine]) -> dict:
+    """Why it was cancelled: by the patient, by the pharmacy, or not paid in time."""
+    change = order.status_changes.filter(to_status=OrderStatus.CANCELLED).last()
+    if change is not None and change.actor_id == order.patient_id:
+        reason = "by_patient"
+    elif change is not None and change.actor_id is not None:
+        reason = "by_pharmacy"
+    else:
+        reason = "not_paid"
+    return {"reason": reason, "note": change.note if change else "", **_receipt(order, lines)}
+
+
+def _refund(order: Order, lines: list[OrderLine]) -> dict:
+    change = order.status_changes.filter(to_status=OrderStatus.REFUNDED).last()
+    return {
+        "refunded_at": change.at if change else None,
+        "refund_days": REFUND_BUSINESS_DAYS,
+        **_receipt(order, lines),
+    }
+
+
+def _refill(order: Order, lines: list[OrderLine]) -> dict:
+    supplies = []
+    for line in lines:
+        run_out = run_out_date(line)
+        if run_out is None:
+            continue
+        prescription = line.prescription
+        drug = line.package.formulation.drug
+        supplies.append(
+            Supply(
+                description=line.description,
+                run_out=run_out,
+                prescription_id=prescription.pk,
+                units_left=prescription.units_remaining,
+                expires_on=prescription.expiry_date,
+                expired=prescription.is_expired(),
+                # Another order of the same size must fit in what is left.
+                needs_new_prescription=(
+                    prescription.is_expired() or prescription.units_remaining < line.units
+                ),
+                reorder_url=absolute_url(drug.get_absolute_url()),
+                prescription_url=absolute_url(prescription.get_absolute_url()),
+                upload_url=absolute_url(f"{reverse('prescriptions:new')}?drug={drug.slug}"),
+            )
+        )
+    supplies.sort(key=lambda supply: supply.run_out)
+    return {"supplies": supplies, "warnings": stop_warnings(_drugs(lines))}
+
+
+EXTRA_CONTEXT = {
+    Kind.CONFIRMED: _receipt,
+    Kind.DISPATCHED: _shipment,
+    Kind.DELIVERED: _shipment,
+    Kind.CANCELLED: _cancellation,
+    Kind.REFUNDED: _refund,
+    Kind.REFILL: _refill,
+}
+
+
+def order_email(order: Order, kind: str) -> EmailMessage:
+    """The email for `kind` (a Notification.Kind), addressed to the order's patient."""
+    kind = Kind(kind)
+    lines = list(
+        order.lines.select_related("package__formulation__drug", "prescription").order_by("pk")
+    )
+    context = {
+        "order": order,
+        "patient": order.patient,
+        "lines": lines,
+        "url": absolute_url(order.get_absolute_url()),
+        "drug_names": _drug_names(_drugs(lines)),
+        "SITE_NAME": settings.SITE_NAME,
+        **EXTRA_CONTEXT[kind](order, lines),
+    }
+    body = render_to_string(f"orders/email/{kind}.txt", context)
+    subject = f"{SUBJECTS[kind].format(number=order.number)} - {settings.SITE_NAME}"
+    return EmailMessage(subject, body, to=[order.patient.email])

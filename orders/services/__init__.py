@@ -1,0 +1,25 @@
+"""State changes of the orders app. Each runs in one transaction."""
+
+from .checkout import CheckoutError, address_save, order_place
+from .lifecycle import (
+    expire_unpaid_orders,
+    order_cancel,
+    order_mark_delivered,
+    order_mark_dispatched,
+    order_mark_paid,
+    order_mark_refunded,
+    order_transition,
+)
+
+__all__ = [
+    "CheckoutError",
+    "address_save",
+    "expire_unpaid_orders",
+    "order_cancel",
+    "order_mark_delivered",
+    "order_mark_dispatched",
+    "order_mark_paid",
+    "order_mark_refunded",
+    "order_place",
+    "order_transition",
+]

@@ -1,0 +1,148 @@
+"""Placing an order: one transaction that takes stock and prescription units, or nothing."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.caching import invalidate_drug_pages
+from catalog.models import Package
+from prescriptions.selectors import usable_prescriptions
+from prescriptions.services import prescription_reserve_units
+
+from ..cart import CartLine
+from ..models import DeliveryAddress, Order, OrderLine, OrderStatus, OrderStatusChange
+
+
+@dataclass
+class CheckoutProblem:
+    package: Package
+    kind: str  # "no_prescription" | "not_enough_units" | "out_of_stock" | "unavailable"
+    message: str
+
+
+class CheckoutError(Exception):
+    """Why an order could not be placed, line by line; nothing was changed."""
+
+    def __init__(self, problems: list[CheckoutProblem]):
+        self.problems = problems
+        super().__init__("; ".join(p.message for p in problems))
+
+
+def coverage(*, patient, lines: list[CartLine]) -> dict[int, int]:
+    """Units the patient may still buy per package, from their usable prescriptions."""
+    available = {}
+    for line in lines:
+        prescriptions = usable_prescriptions(patient=patient, formulation=line.package.formulation)
+        available[line.package.pk] = sum(p.units_remaining for p in prescriptions)
+    return available
+
+
+def _take_stock(package: Package, packs: int) -> bool:
+    """A conditional update: never below zero, whoever else is buying the same box."""
+    taken = Package.objects.filter(pk=package.pk, stock__gte=packs).update(stock=F("stock") - packs)
+    return taken == 1
+
+
+def _reserve_units(*, patient, package: Package, units: int):
+    """Reserve the units on one prescription that has them all (soonest expiry first)."""
+    for prescription in usable_prescriptions(patient=patient, formulation=package.formulation):
+        if prescription.units_remaining >= units and prescription_reserve_units(
+            prescription_id=prescription.pk, units=units
+        ):
+            return prescription
+    return None
+
+
+def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order:
+    """Create an order waiting for payment, or raise CheckoutError and change nothing.
+
+    Prices come from the database, never from the form. Each line needs a verified,
+    unexpired prescription of this patient for that drug and strength with enough
+    units left; the units are reserved and the stock taken in the same transaction,
+    by conditional updates, so two patients racing for the last box cannot both win.
+    """
+    if not lines:
+        raise CheckoutError([])
+    with transaction.atomic():
+        # Read the packages afresh: the price charged is the database's, now.
+        fresh = (
+            Package.objects.purchasable()
+            .select_related("formulation__drug")
+            .in_bulk([line.package.pk for line in lines])
+        )
+        problems = [
+            CheckoutProblem(line.package, "unavailable", f"{line.package.label}: no longer sold.")
+            for line in lines
+            if line.package.pk not in fresh
+        ]
+        lines = [
+            CartLine(fresh[ln.package.pk], ln.quantity) for ln in lines if ln.package.pk in fresh
+        ]
+        reserved = []
+        for line in lines:
+            package = line.package
+            prescription = _reserve_units(patient=patient, package=package, units=line.units)
+            if prescription is None:
+                left = coverage(patient=patient, lines=[line])[package.pk]
+                kind = "not_enough_units" if left else "no_prescription"
+                message = (
+                    f"{package.label}: your prescriptions cover {left} more units, "
+                    f"this needs {line.units}."
+                    if left
+                    else f"{package.label}: no verified prescription of yours covers it."
+                )
+                problems.append(CheckoutProblem(package, kind, message))
+                continue
+            if not _take_stock(package, line.quantity):
+                problems.append(
+                    CheckoutProblem(package, "out_of_stock", f"{package.label}: out of stock.")
+                )
+                continue
+            reserved.append((line, prescription))
+        if problems:
+            transaction.set_rollback(True)
+            raise CheckoutError(problems)
+        now = timezone.now()
+        order = Order.objects.create(
+            patient=patient,
+            total=sum((line.line_total for line, _ in reserved), Decimal("0.00")),
+            ship_name=address.full_name,
+            ship_line1=address.line1,
+            ship_line2=address.line2,
+            ship_city=address.city,
+            ship_state=address.state,
+            ship_zip=address.zip_code,
+            ship_phone=address.phone,
+            created_at=now,
+            payment_due_by=now + timedelta(minutes=settings.ORDER_PAYMENT_MINUTES),
+        )
+        OrderLine.objects.bulk_create(
+            OrderLine(
+                order=order,
+                package=line.package,
+                prescription=prescription,
+                description=f"{line.package.formulation.drug.name} {line.package.label}",
+                unit_price=line.package.price,
+                quantity=line.quantity,
+                pills_per_package=line.package.pill_count,
+                monograph_version=line.package.formulation.drug.monograph_version,
+            )
+            for line, prescription in reserved
+        )
+        OrderStatusChange.objects.create(
+            order=order, to_status=OrderStatus.PENDING_PAYMENT, actor=patient
+        )
+        invalidate_drug_pages(*{line.package.formulation.drug.slug for line, _ in reserved})
+    return order
+
+
+@transaction.atomic
+def address_save(*, patient, data: dict) -> DeliveryAddress:
+    """Keep the delivery address on the account for next time."""
+    address, _ = DeliveryAddress.objects.update_or_create(user=patient, defaults=data)
+    return address

@@ -1,0 +1,175 @@
+import logging
+
+import stripe
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from . import services
+from .cart import Cart
+from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
+from .models import DeliveryAddress, Order, OrderStatus
+from .services.checkout import coverage
+
+logger = logging.getLogger(__name__)
+ORDERS_PER_PAGE = 10
+
+
+def _cart_context(request, cart: Cart) -> dict:
+    lines = cart.lines()
+    covered = coverage(patient=request.user, lines=lines) if request.user.is_authenticated else {}
+    rows = [
+        {
+            "line": line,
+            "available": covered.get(line.package.pk),
+            "covered": covered.get(line.package.pk, 0) >= line.units,
+        }
+        for line in lines
+    ]
+    return {
+        "rows": rows,
+        "total": Cart.total(lines),
+        "all_covered": bool(rows) and all(row["covered"] for row in rows),
+    }
+
+
+def cart_view(request):
+    return render(request, "orders/cart.html", _cart_context(request, Cart(request.session)))
+
+
+@require_POST
+def cart_add(request):
+    form = CartAddForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("orders:cart")
+    package = form.cleaned_data["package"]
+    quantity = Cart(request.session).add(package, form.cleaned_data["quantity"])
+    messages.success(
+        request,
+        f"Added to your cart: {package.formulation.drug.name} {package.label} (now {quantity}).",
+    )
+    return redirect("orders:cart")
+
+
+@require_POST
+def cart_update(request):
+    form = CartUpdateForm(request.POST)
+    if form.is_valid():
+        Cart(request.session).set_quantity(
+            form.cleaned_data["package"], form.cleaned_data["quantity"]
+        )
+        messages.success(request, "Your cart was updated.")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("orders:cart")
+
+
+@login_required
+def checkout(request):
+    cart = Cart(request.session)
+    address = DeliveryAddress.objects.filter(user=request.user).first()
+    initial = {} if address else {"full_name": request.user.get_full_name()}
+    form = DeliveryAddressForm(request.POST or None, instance=address, initial=initial)
+    problems = []
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            lines = cart.lines()
+            try:
+                order = services.order_place(
+                    patient=request.user,
+                    lines=lines,
+                    address=services.address_save(patient=request.user, data=form.cleaned_data),
+                )
+            except services.CheckoutError as exc:
+                problems = exc.problems or []
+                status = 409
+                if not lines:
+                    messages.error(request, "Your cart is empty.")
+                    return redirect("orders:cart")
+            else:
+                cart.clear()
+                return _go_to_payment(request, order)
+        else:
+            status = 400
+    context = {**_cart_context(request, cart), "form": form, "problems": problems}
+    if not context["rows"] and request.method == "GET":
+        messages.info(request, "Your cart is empty: add a package from a medicine's page first.")
+        return redirect("orders:cart")
+    return render(request, "orders/checkout.html", context, status=status)
+
+
+def _go_to_payment(request, order: Order):
+    """To Stripe's hosted page; if Stripe cannot be reached, back to the order page."""
+    from .payments import checkout_session_for
+
+    try:
+        return redirect(checkout_session_for(order))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except stripe.StripeError:
+        logger.exception("Could not open a Stripe Checkout Session for order %s", order.number)
+        messages.error(
+            request,
+            "We could not reach the payment service. Your order is saved and its stock is held; "
+            "please try “Pay now” again in a minute.",
+        )
+    return redirect(order)
+
+
+def _own_order(request, number: str) -> Order:
+    order = (
+        Order.objects.filter(number=number, patient=request.user)
+        .prefetch_related("lines", "status_changes")
+        .select_related("shipment")
+        .first()
+    )
+    if order is None:
+        raise Http404
+    return order
+
+
+@login_required
+def order_list(request):
+    orders = Order.objects.filter(patient=request.user).prefetch_related("lines")
+    page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "orders/order_list.html", {"page_obj": page})
+
+
+@login_required
+def order_detail(request, number: str):
+    order = _own_order(request, number)
+    waiting = order.status == OrderStatus.PAID or (
+        order.status == OrderStatus.PENDING_PAYMENT and request.GET.get("paid") == "1"
+    )
+    return render(request, "orders/order_detail.html", {"order": order, "refresh": waiting})
+
+
+@login_required
+@require_POST
+def order_pay(request, number: str):
+    return _go_to_payment(request, _own_order(request, number))
+
+
+@login_required
+@require_POST
+def order_cancel(request, number: str):
+    order = _own_order(request, number)
+    try:
+        services.order_cancel(
+            order_id=order.pk, actor=request.user, note="Cancelled by the patient"
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Order {order.number} was cancelled. Nothing was charged.")
+    return redirect(order)

@@ -1,0 +1,81 @@
+"""Orders built with the real services: a verified prescription, checkout, payment."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from catalog.models import Package
+from orders import services
+from orders.cart import CartLine
+from orders.models import DeliveryAddress, Order
+from prescriptions.models import Prescription
+from prescriptions.services import prescription_verify
+from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+
+
+def baclofen_package(strength: str = "10 mg") -> Package:
+    return Package.objects.select_related("formulation__drug").get(
+        formulation__drug__slug="baclofen", formulation__strength_label=strength
+    )
+
+
+def make_patient(**fields):
+    fields.setdefault("first_name", "Pat")
+    fields.setdefault("last_name", "Jordan")
+    return make_user_with_verified_email(**fields)
+
+
+def make_verified_prescription(*, patient, **overrides) -> Prescription:
+    """A baclofen 10 mg e-prescription (1 tablet three times a day), verified."""
+    prescription = make_e_prescription(patient=patient, **overrides)
+    return prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+
+
+def make_address(patient) -> DeliveryAddress:
+    address, _ = DeliveryAddress.objects.get_or_create(
+        user=patient,
+        defaults={
+            "full_name": f"{patient.first_name} {patient.last_name}".strip() or "Pat Jordan",
+            "line1": "12 Elm Street",
+            "line2": "Apt 3",
+            "city": "Springfield",
+            "state": "NY",
+            "zip_code": "10001",
+        },
+    )
+    return address
+
+
+def place_order(*, patient, package: Package | None = None, quantity: int = 1) -> Order:
+    """An order waiting for payment; the patient needs a usable prescription."""
+    return services.order_place(
+        patient=patient,
+        lines=[CartLine(package or baclofen_package(), quantity)],
+        address=make_address(patient),
+    )
+
+
+def pay(order: Order, capture_on_commit) -> Order:
+    """Pay as the payment task does, running what is queued after commit (dispatch, emails)."""
+    with capture_on_commit(execute=True):
+        services.order_mark_paid(order_id=order.pk, payment_intent="pi_test")
+    order.refresh_from_db()
+    return order
+
+
+def pay_without_side_effects(order: Order, capture_on_commit) -> Order:
+    """Paid, with the dispatch and receipt tasks queued but never run."""
+    with capture_on_commit(execute=False):
+        services.order_mark_paid(order_id=order.pk, payment_intent="pi_test")
+    order.refresh_from_db()
+    return order
+
+
+def make_overdue(order: Order, *, minutes: int = 1) -> Order:
+    Order.objects.filter(pk=order.pk).update(
+        payment_due_by=timezone.now() - timedelta(minutes=minutes)
+    )
+    order.refresh_from_db()
+    return order

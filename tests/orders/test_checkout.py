@@ -1,0 +1,214 @@
+"""Cart and checkout: prescriptions cover every line, prices come from the database,
+stock and units are taken in one transaction, or nothing happens."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from catalog.models import Package
+from orders import services
+from orders.cart import CartLine
+from orders.models import DeliveryAddress, Order, OrderStatus
+from prescriptions.models import Prescription
+from prescriptions.services import prescription_verify
+from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+
+CART = "/cart/"
+CHECKOUT = "/checkout/"
+ADDRESS = {
+    "full_name": "Pat Jordan",
+    "line1": "1 Main St",
+    "line2": "",
+    "city": "Albany",
+    "state": "NY",
+    "zip_code": "12207",
+    "phone": "",
+}
+
+
+@pytest.fixture
+def package(baclofen) -> Package:
+    return Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
+
+
+@pytest.fixture
+def patient(db):
+    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
+
+
+@pytest.fixture
+def verified(patient, baclofen):
+    """A verified prescription for 90 tablets of 10 mg, with one refill (180 units)."""
+    prescription = make_e_prescription(patient=patient, quantity=90, refills=1)
+    prescription_verify(prescription_id=prescription.pk, pharmacist=make_pharmacist())
+    return prescription
+
+
+@pytest.fixture
+def patient_client(patient):
+    client = Client()
+    client.force_login(patient)
+    return client
+
+
+def add(client, package, quantity=1):
+    return client.post("/cart/add/", {"package": package.pk, "quantity": quantity})
+
+
+def test_anonymous_visitor_fills_a_cart_that_survives_signing_in(client, package, patient):
+    assert add(client, package, 2).status_code == 302
+    html = client.get(CART).content.decode()
+    assert "Baclofen" in html and "$93.06" in html
+    assert client.get(CHECKOUT)["Location"].startswith("/accounts/login/")
+    client.post("/accounts/login/", {"login": patient.email, "password": "a-long-test-password-1"})
+    assert 'value="2"' in client.get(CART).content.decode()
+
+
+def test_cart_quantities_change_and_lines_go(patient_client, package):
+    add(patient_client, package)
+    patient_client.post("/cart/update/", {"package": package.pk, "quantity": 3})
+    assert 'value="3"' in patient_client.get(CART).content.decode()
+    patient_client.post("/cart/update/", {"package": package.pk, "quantity": 0})
+    assert "Your cart is empty" in patient_client.get(CART).content.decode()
+
+
+@pytest.mark.parametrize("data", [{"package": 999999, "quantity": 1}, {"quantity": 1}])
+def test_adding_an_unknown_package_says_so(patient_client, package, data):
+    response = patient_client.post("/cart/add/", data, follow=True)
+    assert "not available" in response.content.decode() or "required" in response.content.decode()
+    assert "Your cart is empty" in response.content.decode()
+
+
+def test_cart_shows_whether_a_prescription_covers_each_line(patient_client, package, verified):
+    add(patient_client, package)
+    html = patient_client.get(CART).content.decode()
+    assert "Covered" in html
+    assert "180 units left on your prescriptions; this needs 10." in html
+
+
+def test_checkout_without_a_prescription_explains_and_links_to_upload(patient_client, package):
+    add(patient_client, package)
+    response = patient_client.post(CHECKOUT, ADDRESS)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "no verified prescription of yours covers it" in html
+    assert "/account/prescriptions/new/?drug=baclofen" in html
+    assert not Order.objects.exists()
+    package.refresh_from_db()
+    assert package.stock == 100
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("zip_code", "1234", "ZIP code like 10001"),
+        ("state", "XX", "Select a valid choice"),
+        ("line1", "", "This field is required"),
+    ],
+)
+def test_a_bad_address_is_refused_and_nothing_ordered(
+    patient_client, package, verified, field, value, message
+):
+    add(patient_client, package)
+    response = patient_client.post(CHECKOUT, {**ADDRESS, field: value})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Order.objects.exists()
+
+
+def test_placing_an_order_takes_stock_and_units_at_database_prices(patient, package, verified):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    line = CartLine(package, 2)
+    package.price = "0.01"  # a tampered in-memory price is never charged
+    order = services.order_place(patient=patient, lines=[line], address=address)
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    stored = order.lines.get()
+    assert str(stored.unit_price) == "46.53"
+    assert str(order.total) == "93.06"
+    package.refresh_from_db()
+    assert package.stock == 98
+    verified.refresh_from_db()
+    assert verified.units_used == 20
+    assert stored.monograph_version == package.formulation.drug.monograph_version
+
+
+def test_asking_for_more_units_than_the_prescription_left_is_refused(patient, package, verified):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    with pytest.raises(services.CheckoutError) as excinfo:
+        services.order_place(patient=patient, lines=[CartLine(package, 19)], address=address)
+    assert excinfo.value.problems[0].kind == "not_enough_units"
+    verified.refresh_from_db()
+    package.refresh_from_db()
+    assert (verified.units_used, package.stock) == (0, 100)
+
+
+def test_out_of_stock_refuses_the_whole_order_and_keeps_the_units(patient, package, verified):
+    Package.objects.filter(pk=package.pk).update(stock=1)
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    with pytest.raises(services.CheckoutError) as excinfo:
+        services.order_place(patient=patient, lines=[CartLine(package, 2)], address=address)
+    assert [p.kind for p in excinfo.value.problems] == ["out_of_stock"]
+    assert Prescription.objects.get(pk=verified.pk).units_used == 0
+    assert Package.objects.get(pk=package.pk).stock == 1
+    assert not Order.objects.exists()
+
+
+def test_cancelling_gives_stock_and_units_back_once(patient, package, verified):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    order = services.order_place(patient=patient, lines=[CartLine(package, 3)], address=address)
+    assert services.order_cancel(order_id=order.pk, actor=patient)
+    assert not services.order_cancel(order_id=order.pk, actor=patient)
+    package.refresh_from_db()
+    verified.refresh_from_db()
+    assert (package.stock, verified.units_used) == (100, 0)
+    assert [c.to_status for c in order.status_changes.all()] == ["pending_payment", "cancelled"]
+
+
+def test_another_patients_order_is_not_found(patient, package, verified):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+    other = Client()
+    other.force_login(make_user_with_verified_email(email="other@example.com"))
+    assert other.get(order.get_absolute_url()).status_code == 404
+    assert other.post(reverse("orders:cancel", args=[order.number])).status_code == 404
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
+
+
+def test_patient_sees_order_history_and_cancels_an_unpaid_order(
+    patient_client, patient, package, verified
+):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+    assert order.number in patient_client.get("/orders/").content.decode()
+    page = patient_client.get(order.get_absolute_url()).content.decode()
+    assert "Pay now ($46.53)" in page and "Cancel order" in page
+    patient_client.post(reverse("orders:cancel", args=[order.number]))
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.CANCELLED
+
+
+def test_empty_order_history_says_so(patient_client):
+    assert "You have not ordered anything yet." in patient_client.get("/orders/").content.decode()
+
+
+def test_drug_page_add_to_cart_form_carries_the_visitors_csrf_token(baclofen, package):
+    client = Client(enforce_csrf_checks=True)
+    html = client.get(baclofen.get_absolute_url()).content.decode()
+    assert "@@personal:csrf@@" not in html
+    token = client.cookies["csrftoken"].value
+    assert token
+    import re
+
+    form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = client.post(
+        "/cart/add/", {"package": package.pk, "quantity": 1, "csrfmiddlewaretoken": form_token}
+    )
+    assert response.status_code == 302
+    other = Client(enforce_csrf_checks=True)
+    other.get(baclofen.get_absolute_url())  # the cached page, with a token of its own
+    assert other.post("/cart/add/", {"package": package.pk, "quantity": 1}).status_code == 403
+
+
+def test_cart_page_query_count(patient_client, package, verified, django_assert_max_num_queries):
+    add(patient_client, package)
+    with django_assert_max_num_queries(6):
+        assert patient_client.get(CART).status_code == 200

@@ -1,0 +1,75 @@
+"""Patients racing for the last boxes, with real concurrent transactions on PostgreSQL."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from catalog.models import Drug, Package
+from orders import services
+from orders.cart import CartLine
+from orders.models import DeliveryAddress, Order
+from prescriptions.services import prescription_verify
+from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+
+RACERS = 20
+BOXES = 5
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="needs real concurrent transactions (PostgreSQL)"
+    ),
+]
+
+
+def test_twenty_patients_racing_for_five_boxes_buy_exactly_five():
+    baclofen = Drug.objects.get(slug="baclofen")
+    package = Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
+    Package.objects.filter(pk=package.pk).update(stock=BOXES)
+    pharmacist = make_pharmacist()
+    patients = []
+    for n in range(RACERS):
+        patient = make_user_with_verified_email(email=f"racer{n}@example.com")
+        prescription_verify(
+            prescription_id=make_e_prescription(patient=patient).pk, pharmacist=pharmacist
+        )
+        DeliveryAddress.objects.create(
+            user=patient, full_name="R", line1="1 St", city="Troy", state="NY", zip_code="12180"
+        )
+        patients.append(patient)
+
+    start = threading.Barrier(RACERS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def race(patient):
+        try:
+            start.wait()
+            try:
+                services.order_place(
+                    patient=patient,
+                    lines=[CartLine(Package.objects.get(pk=package.pk), 1)],
+                    address=patient.delivery_address,
+                )
+                outcome = "ordered"
+            except services.CheckoutError as exc:
+                outcome = exc.problems[0].kind
+            with lock:
+                outcomes.append(outcome)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=race, args=(p,)) for p in patients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["ordered"] * BOXES + ["out_of_stock"] * (RACERS - BOXES)
+    assert Order.objects.count() == BOXES
+    assert Package.objects.get(pk=package.pk).stock == 0
+    # The losers' prescription units were never taken.
+    reserved = sorted(p.prescriptions.get().units_used for p in patients)
+    assert reserved == [0] * (RACERS - BOXES) + [10] * BOXES
