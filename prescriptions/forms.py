@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from catalog.models import Drug, MedicationClass
 
+from .checks import ALCOHOL_CLASS
 from .models import MedicalProfile
 from .selectors import PROFILE_FIELDS
 from .uploads import DocumentsField
@@ -19,7 +20,8 @@ class MedicalProfileForm(forms.ModelForm):
         help_text=MedicalProfile._meta.get_field("date_of_birth").help_text,
     )
     medication_classes = forms.ModelMultipleChoiceField(
-        queryset=MedicationClass.objects.order_by("name"),
+        # Alcohol has a question of its own below.
+        queryset=MedicationClass.objects.exclude(slug=ALCOHOL_CLASS).order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Medicines you take",

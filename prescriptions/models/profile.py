@@ -42,7 +42,7 @@ class MedicalProfile(models.Model):
         max_length=20,
         choices=KidneyDisease,
         default=KidneyDisease.NONE,
-        help_text="Baclofen leaves the body through the kidneys; kidney disease changes the dose.",
+        help_text="Many medicines leave the body through the kidneys; kidney disease changes the dose.",
     )
     pregnant = models.BooleanField(
         "pregnant or planning a pregnancy",

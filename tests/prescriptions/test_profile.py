@@ -59,7 +59,7 @@ def test_patient_fills_in_the_profile(patient_client, patient):
 def test_profile_form_says_why_each_field_is_asked(patient_client):
     page = patient_client.get(PROFILE).content.decode()
     assert "dose is set by body weight" in page
-    assert "leaves the body through the kidneys" in page
+    assert "leave the body through the kidneys" in page
     assert "Alcohol adds to the drowsiness" in page
 
 
