@@ -12,6 +12,8 @@ import zlib
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 from pypdf import PdfWriter
 
+from prescriptions.demo import prescription_pdf  # noqa: F401 - the documents tests upload
+
 # Written into the metadata of the photos below; none of it may survive an upload.
 SECRET_MAKE = "SecretPhoneMaker"
 SECRET_COMMENT = b"patient home address in a comment"
@@ -25,41 +27,6 @@ def blank_pdf(pages: int = 1) -> bytes:
     for _ in range(pages):
         writer.add_blank_page(width=612, height=792)
     return _written(writer)
-
-
-def prescription_pdf(text_lines: list[str]) -> bytes:
-    """A one-page PDF that shows `text_lines` in Helvetica, as a scanned prescription would.
-
-    Written by hand (objects, xref table, trailer) so that the text is real page content
-    that a browser displays and pypdf extracts. Characters outside Latin-1 become "?".
-    """
-    commands = ["BT", "/F1 14 Tf", "18 TL", "72 720 Td"]
-    for line in text_lines:
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        commands.append(f"({escaped}) Tj T*")
-    commands.append("ET")
-    stream = "\n".join(commands).encode("latin-1", errors="replace")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-    ]
-    pdf = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(pdf)
 
 
 def encrypted_pdf(user_password: str = PDF_PASSWORD, owner_password: str | None = None) -> bytes:

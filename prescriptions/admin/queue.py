@@ -1,3 +1,5 @@
+"""The pharmacist's verification queue and the decision on each prescription."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,77 +13,18 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
-from .audit import record_access
-from .models import (
+from .. import services
+from ..models import (
     AuditEvent,
     MedicalProfile,
     Prescription,
     Status,
-    TelemedicinePartner,
 )
-from .selectors import PROFILE_FIELDS, profile_changes
-from .services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
+from ..selectors import profile_changes
+from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
+from .mixins import AuditedAdminMixin
 
 VERIFY_PERMISSION = "prescriptions.verify_prescription"
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(MedicalProfile)
-class MedicalProfileAdmin(ReadOnlyAdminMixin, SimpleHistoryAdmin):
-    """Read-only for everyone: a profile is the patient's own statement."""
-
-    list_display = ("user", "patient_name", "date_of_birth", "age", "kidney_disease", "updated_at")
-    list_filter = (
-        "kidney_disease",
-        "pregnant",
-        "breastfeeding",
-        "alcohol_use",
-        "active_peptic_ulcer",
-        "epilepsy",
-        "psychiatric_disorder",
-    )
-    search_fields = ("user__email", "user__first_name", "user__last_name")
-    list_select_related = ("user",)
-    date_hierarchy = "updated_at"
-    fields = ["user", *PROFILE_FIELDS, "updated_at", "change_log"]
-    readonly_fields = fields
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        profile = MedicalProfile.objects.filter(pk=object_id).select_related("user").first()
-        if profile:
-            record_access(
-                request,
-                action=AuditEvent.Action.VIEW_PROFILE,
-                patient=profile.user,
-                obj=profile,
-                allowed=self.has_view_permission(request, profile),
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    @admin.display(description="Name")
-    def patient_name(self, obj):
-        return obj.user.get_full_name()
-
-    @admin.display(description="Age")
-    def age(self, obj):
-        return obj.age_on(timezone.localdate())
-
-    @admin.display(description="Changes (newest first)")
-    def change_log(self, obj):
-        return render_to_string(
-            "prescriptions/includes/_profile_changes.html", {"entries": profile_changes(obj)}
-        )
 
 
 class DecisionForm(forms.Form):
@@ -98,8 +41,10 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(SimpleHistoryAdmin):
+class PrescriptionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     """The pharmacist's verification queue: open prescriptions first, oldest first."""
+
+    audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
 
     change_form_template = "admin/prescriptions/prescription/change_form.html"
     list_display = (
@@ -230,16 +175,11 @@ class PrescriptionAdmin(SimpleHistoryAdmin):
                 prescription_id=obj.pk, actor=request.user, details=details
             )
 
+    def audit_patient(self, obj):
+        return obj.patient
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        prescription = Prescription.objects.filter(pk=object_id).select_related("patient").first()
-        if prescription:
-            record_access(
-                request,
-                action=AuditEvent.Action.VIEW_PRESCRIPTION,
-                patient=prescription.patient,
-                obj=prescription,
-                allowed=self.has_view_permission(request, prescription),
-            )
+        prescription = Prescription.objects.filter(pk=object_id).first()
         extra_context = extra_context or {}
         if prescription and prescription.status == Status.NEEDS_INFO:
             extra_context["waiting_for_patient"] = True
@@ -375,46 +315,4 @@ class PrescriptionAdmin(SimpleHistoryAdmin):
         return render_to_string(
             "admin/prescriptions/includes/_status_history.html",
             {"changes": obj.status_changes.select_related("actor")},
-        )
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "at",
-        "actor",
-        "action",
-        "allowed_display",
-        "patient",
-        "object_repr",
-        "ip_address",
-    )
-    list_filter = ("allowed", "action")
-    search_fields = ("actor__email", "patient__email", "object_repr", "path", "ip_address")
-    list_select_related = ("actor", "patient")
-    date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def get_actions(self, request):
-        return {}
-
-    @admin.display(description="Allowed", boolean=True, ordering="allowed")
-    def allowed_display(self, obj):
-        return obj.allowed
-
-
-@admin.register(TelemedicinePartner)
-class TelemedicinePartnerAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "active", "created_at", "prescriptions_received")
-    list_filter = ("active",)
-    search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name",)}
-
-    @admin.display(description="Prescriptions received")
-    def prescriptions_received(self, obj):
-        return format_html(
-            '<a href="{}?partner__id__exact={}">{}</a>',
-            reverse("admin:prescriptions_prescription_changelist"),
-            obj.pk,
-            obj.prescription_set.count(),
         )

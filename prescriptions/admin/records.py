@@ -1,0 +1,94 @@
+"""Admin for what pharmacists read but nobody edits: profiles, the audit trail; and partners."""
+
+from django.contrib import admin
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from ..models import AuditEvent, MedicalProfile, TelemedicinePartner
+from ..selectors import PROFILE_FIELDS, profile_changes
+from .mixins import AuditedAdminMixin, ReadOnlyAdminMixin
+
+
+@admin.register(MedicalProfile)
+class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
+    """Read-only for everyone: a profile is the patient's own statement."""
+
+    audit_action = AuditEvent.Action.VIEW_PROFILE
+
+    list_display = ("user", "patient_name", "date_of_birth", "age", "kidney_disease", "updated_at")
+    list_filter = (
+        "kidney_disease",
+        "pregnant",
+        "breastfeeding",
+        "alcohol_use",
+        "active_peptic_ulcer",
+        "epilepsy",
+        "psychiatric_disorder",
+    )
+    search_fields = ("user__email", "user__first_name", "user__last_name")
+    list_select_related = ("user",)
+    date_hierarchy = "updated_at"
+    fields = ["user", *PROFILE_FIELDS, "updated_at", "change_log"]
+    readonly_fields = fields
+
+    def audit_patient(self, obj):
+        return obj.user
+
+    @admin.display(description="Name")
+    def patient_name(self, obj):
+        return obj.user.get_full_name()
+
+    @admin.display(description="Age")
+    def age(self, obj):
+        return obj.age_on(timezone.localdate())
+
+    @admin.display(description="Changes (newest first)")
+    def change_log(self, obj):
+        return render_to_string(
+            "prescriptions/includes/_profile_changes.html", {"entries": profile_changes(obj)}
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "at",
+        "actor",
+        "action",
+        "allowed_display",
+        "patient",
+        "object_repr",
+        "ip_address",
+    )
+    list_filter = ("allowed", "action")
+    search_fields = ("actor__email", "patient__email", "object_repr", "path", "ip_address")
+    list_select_related = ("actor", "patient")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def get_actions(self, request):
+        return {}
+
+    @admin.display(description="Allowed", boolean=True, ordering="allowed")
+    def allowed_display(self, obj):
+        return obj.allowed
+
+
+@admin.register(TelemedicinePartner)
+class TelemedicinePartnerAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "active", "created_at", "prescriptions_received")
+    list_filter = ("active",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(description="Prescriptions received")
+    def prescriptions_received(self, obj):
+        return format_html(
+            '<a href="{}?partner__id__exact={}">{}</a>',
+            reverse("admin:prescriptions_prescription_changelist"),
+            obj.pk,
+            obj.prescription_set.count(),
+        )
