@@ -77,6 +77,8 @@ def site_env(database_url: str, static_root: str, redis_url: str = "") -> dict:
         SECRET_KEY=secrets.token_urlsafe(40),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         HTTPS="off",  # plain HTTP on loopback; everything else as in production
+        STRIPE_SECRET_KEY="sk_test_bench_placeholder",  # required; no payment is made
+        STRIPE_WEBHOOK_SECRET="whsec_bench_placeholder",
         STATIC_ROOT=static_root,
         LOG_LEVEL="WARNING",
     )
