@@ -3,7 +3,15 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from . import services
-from .models import DeliveryAddress, Order, OrderLine, OrderStatusChange, PaymentEvent, Shipment
+from .models import (
+    DeliveryAddress,
+    Discrepancy,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    PaymentEvent,
+    Shipment,
+)
 
 REFUND_PERMISSION = "orders.refund_order"
 
@@ -169,3 +177,21 @@ class DeliveryAddressAdmin(admin.ModelAdmin):
     list_display = ("user", "full_name", "city", "state", "zip_code")
     search_fields = ("user__email", "full_name", "zip_code")
     list_filter = ("state",)
+
+
+@admin.register(Discrepancy)
+class DiscrepancyAdmin(admin.ModelAdmin):
+    """What the nightly reconciliation found; staff write how each was resolved."""
+
+    list_display = ("detected_at", "kind", "order", "stripe_session_id", "amount", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("order__number", "stripe_session_id", "detail")
+    list_select_related = ("order",)
+    readonly_fields = ("kind", "order", "stripe_session_id", "amount", "detail", "detected_at")
+    fields = (*readonly_fields, "resolved_at", "resolution")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -249,3 +249,28 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.order}"
+
+
+class Discrepancy(models.Model):
+    """A mismatch between Stripe and the orders, found by the nightly reconciliation."""
+
+    class Kind(models.TextChoices):
+        PAID_NO_ORDER = "paid_no_order", "Paid at Stripe, no paid order"
+        ORDER_NO_PAYMENT = "order_no_payment", "Paid order, no payment at Stripe"
+
+    kind = models.CharField(max_length=30, choices=Kind)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="discrepancies"
+    )
+    stripe_session_id = models.CharField(max_length=255, blank=True)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    detail = models.CharField(max_length=300)
+    detected_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.detail}"

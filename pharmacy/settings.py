@@ -98,7 +98,9 @@ if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            # Best another Redis database than the broker's, so clearing the cache can
+            # never drop queued tasks.
+            "LOCATION": env.str("CACHE_URL", default="") or REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pharmacy"),
         }
     }
@@ -171,6 +173,11 @@ STORAGES = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pharmacy <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who gets operational email (payment reconciliation, errors): "Name <a@b>,Other <c@d>".
+ADMINS = [
+    (address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())
+    for address in env.list("ADMINS", default=[])
+]
 
 # HTTPS: on whenever DEBUG is off. HTTPS=off exists only for tests that talk plain
 # HTTP to a production-configured site (the test client, the browser journey).
@@ -207,6 +214,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_TIMEZONE = TIME_ZONE
+# Payment confirmations have their own queue, listed first by the workers
+# (`celery worker -Q payments,celery`), so they never wait behind dispatches and emails.
+CELERY_TASK_ROUTES = {"orders.tasks.payments.*": {"queue": "payments"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.tasks.delivery.expire_unpaid_orders", "schedule": 300},
     "refresh-shipments": {"task": "orders.tasks.delivery.refresh_shipments", "schedule": 60},
@@ -219,6 +229,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
     },
     "resume-lost-work": {"task": "orders.tasks.delivery.resume_lost_work", "schedule": 120},
+    "reconcile-payments": {"task": "orders.tasks.payments.reconcile_payments", "schedule": 86400},
 }
 
 # Orders: an order not paid within this many minutes is cancelled and its stock

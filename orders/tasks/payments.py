@@ -92,3 +92,11 @@ def retry_unprocessed_events() -> int:
 def expire_checkout_session(order_id: int) -> bool:
     """Close a cancelled order's Stripe page, so it cannot be paid after all."""
     return payments.checkout_session_expire(order_id=order_id)
+
+
+@shared_task(**TASK_OPTIONS)
+def reconcile_payments() -> int:
+    """Nightly: compare Stripe's paid sessions with the paid orders; returns new findings."""
+    from ..reconciliation import reconcile
+
+    return len(reconcile())

@@ -90,6 +90,8 @@ def test_roles_hold_exactly_their_permissions():
         "orders.refund_order",
         "orders.view_paymentevent",
         "orders.view_shipment",
+        "orders.view_discrepancy",
+        "orders.change_discrepancy",
     }
     catalog = group_permissions(CATALOG_STAFF)
     assert all(p.startswith("catalog.") for p in catalog)

@@ -120,8 +120,10 @@ def test_an_exception_in_a_task_is_logged_in_one_line(db, settings, monkeypatch,
     assert "\n" not in error
 
 
-def test_run_scheduler_refuses_when_tasks_go_to_a_broker(settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+def test_run_scheduler_refuses_when_tasks_go_to_a_broker():
+    from pharmacy.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = False  # tests/conftest.py puts it back
     with pytest.raises(CommandError, match="celery -A pharmacy beat"):
         call_command("run_scheduler", "--once")
 

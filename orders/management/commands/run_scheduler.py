@@ -74,7 +74,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once: bool, tick: float, **options):
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
+        if not app.conf.task_always_eager:
             raise CommandError(
                 "run_scheduler runs tasks in this process and is only for the embedded "
                 "default (CELERY_TASK_ALWAYS_EAGER on, no REDIS_URL). With a broker the "
