@@ -1,5 +1,6 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from . import caching, selectors
 from .forms import DrugSearchForm
@@ -7,6 +8,7 @@ from .forms import DrugSearchForm
 DRUGS_PER_PAGE = 12
 
 
+@require_safe
 def drug_list(request):
     form = DrugSearchForm(request.GET or None)
     query = ""
@@ -26,6 +28,7 @@ def drug_list(request):
     )
 
 
+@require_safe
 def drug_detail(request, slug):
     def build() -> str:
         return caching.render_shared("catalog/drug_detail.html", selectors.drug_page(slug=slug))

@@ -70,7 +70,12 @@ PYTHON = sys.executable
 # dispatches and emails.
 QUEUES = ("payments", "celery")
 # Inherited variables that would change what the processes are, not where they connect.
-NOT_INHERITED = ("DEBUG", "STRIPE_API_BASE", "TEST_ONLY_ALLOW_STRIPE_STANDIN")
+NOT_INHERITED = (
+    "DEBUG",
+    "STRIPE_API_BASE",
+    "TEST_ONLY_ALLOW_STRIPE_STANDIN",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests' own process, never the site
+)
 
 T = TypeVar("T")
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -47,6 +47,9 @@ class PrescriptionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
     audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
 
     change_form_template = "admin/prescriptions/prescription/change_form.html"
+
+    class Media:
+        css = {"all": ["css/admin-prescriptions.css"]}
     list_display = (
         "number",
         "patient_display",
@@ -256,9 +259,7 @@ class PrescriptionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
             return "✓ clear"
         parts = []
         if blocks:
-            parts.append(
-                format_html('<strong style="color:#a4161a">⛔ {} blocking</strong>', blocks)
-            )
+            parts.append(format_html('<strong class="rx-blocking">⛔ {} blocking</strong>', blocks))
         if warnings:
             parts.append(format_html("⚠ {} warning{}", warnings, "s" if warnings > 1 else ""))
         return mark_safe("<br>".join(parts))  # noqa: S308 - every part went through format_html
