@@ -2,7 +2,10 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.template import loader
+from django.templatetags.static import static
+from django.views.decorators.http import require_safe
 from django.views.defaults import server_error as django_server_error
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -31,3 +34,9 @@ def server_error(request):
         response["Retry-After"] = "30"
         return response
     return django_server_error(request)
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page, the admin's included."""
+    return redirect(static("img/favicon.svg"), permanent=True)

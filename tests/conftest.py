@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
@@ -70,3 +72,68 @@ def patient_user(db):
 def staff_client(client, catalog_staff):
     client.force_login(catalog_staff)
     return client
+
+
+# Browsers ----------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless Debian Chromium; without the networking flags it keeps trying to reach
+# Google's servers, which this network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium for pytest-playwright: Playwright cannot download its own here."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": CHROMIUM_ARGS,
+        "headless": browser_type_launch_args.get("headless", True),
+    }
+
+
+# Playwright and serialized_rollback --------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def serialized_contents(django_db_setup) -> dict[str, str]:
+    """The migrations' rows as pytest-django serialized them, read before Playwright starts.
+
+    Django keeps them on the connection object, which lives in a context variable
+    (asgiref's Local). Once Playwright's sync API has started, the test thread runs in
+    another context, sees a new connection object without them, and `serialized_rollback`
+    silently restores nothing. Autouse and session-scoped, this runs before the
+    `playwright` fixture, in the context `django_db_setup` used.
+    """
+    from django.db import connections
+
+    return {
+        alias: connections[alias]._test_serialized_contents
+        for alias in connections
+        if hasattr(connections[alias], "_test_serialized_contents")
+    }
+
+
+@pytest.fixture(autouse=True)
+def migrated_rows(serialized_contents) -> None:
+    """Puts the migrations' rows back when `serialized_rollback` could not (see above).
+
+    Runs after pytest-django's own restore; restoring rows that exist only saves them
+    again, so this is harmless when that restore did happen. The connection of this
+    context then gets the contents, so that the next tests' restores work by themselves.
+    """
+    from django.db import connections
+
+    for alias, contents in serialized_contents.items():
+        connection = connections[alias]
+        if not hasattr(connection, "_test_serialized_contents"):
+            connection.creation.deserialize_db_from_string(contents)
+            connection._test_serialized_contents = contents

@@ -47,6 +47,7 @@ def each(status: int) -> tuple[int, ...]:
 # name, method, (anonymous, patient A, patient B, pharmacist, catalog staff, superuser)
 SITE = [
     Row("healthz", "GET", each(200)),
+    Row("favicon", "GET", each(301)),
     Row("catalog:drug_list", "GET", each(200)),
     Row("catalog:drug_list", "POST", each(405)),
     Row("catalog:drug_detail", "GET", each(200), args="drug"),

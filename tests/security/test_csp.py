@@ -64,12 +64,10 @@ def session_cookie(user) -> dict:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="needs Debian's chromium")
 def test_no_page_of_the_site_violates_its_policy_in_a_real_browser(
-    live_server, baclofen, monkeypatch
+    live_server, baclofen, monkeypatch, browser
 ):
     # Playwright's sync API runs an event loop in this thread; this test process only.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     patient = make_user_with_verified_email(email="csp-patient@example.com")
     pharmacist = make_pharmacist()
     prescription = rx.prescription_submit_upload(
@@ -93,31 +91,17 @@ def test_no_page_of_the_site_violates_its_policy_in_a_real_browser(
         ],
     }
     violations = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        for user, paths in visits.items():
-            context = browser.new_context()
-            context.add_init_script(LISTEN)
-            if user is not None:
-                context.add_cookies(
-                    [{"name": "sessionid", "value": session_cookie(user), "url": live_server.url}]
-                )
-            page = context.new_page()
-            for path in paths:
-                page.goto(live_server.url + path)
-                page.wait_for_load_state("load")
-                for violation in page.evaluate("window.__csp"):
-                    violations.append(f"{path}: {violation}")
-            context.close()
-        browser.close()
+    for user, paths in visits.items():
+        context = browser.new_context()
+        context.add_init_script(LISTEN)
+        if user is not None:
+            context.add_cookies(
+                [{"name": "sessionid", "value": session_cookie(user), "url": live_server.url}]
+            )
+        page = context.new_page()
+        for path in paths:
+            page.goto(live_server.url + path)
+            page.wait_for_load_state("load")
+            violations += [f"{path}: {v}" for v in page.evaluate("window.__csp")]
+        context.close()
     assert not violations, "\n".join(violations)

@@ -1,0 +1,336 @@
+"""The whole journey, in a browser, for the three roles, on the production stack.
+
+A visitor compares baclofen's packages and fills a cart; signs up (the confirmation
+link comes from the email the site sent), fills the medical profile and uploads a
+prescription; a pharmacist, through the admin's sign-in with TOTP, fills in the
+prescription's details and verifies it; the patient checks out, pays on the Stripe
+stand-in's hosted page and watches the order page turn to "Dispatched" by itself
+(webhook, Redis, worker); catalog staff change a price, which a new visitor sees at
+once while the patient's order keeps the price paid.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from catalog.models import Package
+from orders.models import Order, OrderStatus
+from prescriptions.demo import prescription_pdf
+from prescriptions.models import Prescription, Status
+from tests.e2e.conftest import (
+    DESKTOP,
+    PACKAGE_10_MG,
+    PACKAGE_20_MG,
+    PHONE,
+    SLOW_TIMEOUT_MS,
+    Stack,
+    admin_sign_in,
+    both_sizes,
+    labelled,
+    latest_email,
+    price_row,
+    shot,
+)
+from tests.factories import make_catalog_staff, make_pharmacist, valid_npi
+
+DRUG_PATH = "/medicines/baclofen/"
+NEW_PRICE = Decimal("39.90")
+
+
+@dataclass
+class Patient:
+    first_name: str
+    last_name: str
+    email: str
+    password: str
+
+
+def package_20mg() -> Package:
+    return Package.objects.get(
+        formulation__drug__slug="baclofen", formulation__strength_label="20 mg"
+    )
+
+
+# 1. The visitor ------------------------------------------------------------------
+
+
+def visitor_compares_packages_and_fills_the_cart(page: Page, stack: Stack) -> None:
+    page.goto(stack.url + DRUG_PATH)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Baclofen")
+    expect(page.get_by_role("heading", name="Prescription required")).to_be_visible()
+    for label, price, per_pill in (
+        (PACKAGE_10_MG, "$46.53", "$4.65"),
+        (PACKAGE_20_MG, "$41.71", "$4.17"),
+    ):
+        row = price_row(page, label)
+        expect(row.locator("td").nth(0)).to_have_text(price)
+        expect(row.locator("td").nth(1)).to_have_text(per_pill)
+        expect(row).to_contain_text("In stock")
+    both_sizes(page, "01-drug-page-prices", full_page=False, scroll_to="section.prices")
+
+    price_row(page, PACKAGE_20_MG).get_by_role("button", name=re.compile("^Add to cart")).click()
+    expect(page).to_have_url(re.compile(r"/cart/$"))
+    expect(page.locator(".messages")).to_contain_text(
+        f"Added to your cart: Baclofen {PACKAGE_20_MG} (now 1)."
+    )
+    cart_row = page.locator("table.cart tbody tr")
+    expect(cart_row).to_have_count(1)
+    expect(cart_row).to_contain_text(PACKAGE_20_MG)
+    expect(cart_row).to_contain_text("$41.71")
+    expect(cart_row).to_contain_text("Sign in to check")
+    expect(page.get_by_role("link", name="Sign in to check out")).to_be_visible()
+    both_sizes(page, "02-cart-asks-to-sign-in")
+
+
+# 2. Sign-up, profile, prescription ------------------------------------------------
+
+
+def visitor_signs_up_and_confirms_the_email(page: Page, stack: Stack, patient: Patient) -> None:
+    page.get_by_role("link", name="Create an account").click()
+    expect(page).to_have_url(re.compile(r"/accounts/signup/"))
+    page.get_by_label("First name").fill(patient.first_name)
+    page.get_by_label("Last name").fill(patient.last_name)
+    labelled(page, "Email").fill(patient.email)
+    labelled(page, "Password").fill(patient.password)
+    labelled(page, "Password (again)").fill(patient.password)
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("verify", re.I))
+
+    mail = latest_email(stack, to=patient.email, subject_contains="Confirm")
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+", mail.body)
+    assert link, f"no confirmation link in the email:\n{mail.body}"
+    assert link.group(0).startswith(stack.url), "the link must lead back to this site"
+    page.goto(link.group(0))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm Email Address")
+    page.get_by_role("button", name="Confirm").click()
+    # Confirming signs the patient in (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION).
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("^Your account"))).to_be_visible()
+
+
+def patient_fills_the_medical_profile(page: Page, stack: Stack) -> None:
+    page.goto(stack.url + "/account/profile/")
+    page.get_by_label("Date of birth").fill("1984-03-15")
+    page.get_by_label("Weight (kg)").fill("72.5")
+    page.get_by_label("No kidney disease").check()
+    page.get_by_label("I do not drink alcohol").check()
+    page.get_by_label("Other allergies and hypersensitivities").fill("Penicillin (rash)")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator(".messages")).to_contain_text("Your medical profile was saved.")
+    expect(page.get_by_label("Date of birth")).to_have_value("1984-03-15")
+    both_sizes(page, "03-medical-profile-saved")
+
+
+def patient_uploads_a_prescription(
+    page: Page, stack: Stack, patient: Patient, tmp_path: Path
+) -> Prescription:
+    pdf = tmp_path / "baclofen-prescription.pdf"
+    pdf.write_bytes(
+        prescription_pdf(
+            [
+                "Dr. Grace Hopper, MD - NPI " + valid_npi(),
+                f"Patient: {patient.first_name} {patient.last_name}",
+                "Rx: Baclofen 20 mg tablets",
+                "Sig: 1 tablet by mouth three times a day",
+                "Disp: 30 tablets, no refills",
+                f"Date: {timezone.localdate():%B %d, %Y}  ref {secrets.token_hex(4)}",
+            ]
+        )
+    )
+    page.goto(stack.url + "/account/prescriptions/new/?drug=baclofen")
+    page.get_by_label("Prescription files").set_input_files(str(pdf))
+    expect(page.get_by_label("Medicine (if you know it)")).to_have_value(
+        re.compile(r"^\d+$")  # Baclofen, chosen from the drug page's link
+    )
+    page.get_by_label("Note for the pharmacist (optional)").fill("The 20 mg tablets, please.")
+    page.get_by_role("button", name="Send to the pharmacist").click()
+    expect(page).to_have_url(re.compile(r"/account/prescriptions/\d+/$"))
+    expect(page.locator(".messages")).to_contain_text("we received your prescription")
+    expect(page.locator(".lead .status")).to_have_text("Submitted")
+    expect(page.get_by_role("link", name=pdf.name)).to_be_visible()
+    both_sizes(page, "04-prescription-submitted")
+    return Prescription.objects.get(patient__email=patient.email)
+
+
+# 3. The pharmacist -------------------------------------------------------------------
+
+
+def pharmacist_verifies_the_prescription(page: Page, stack: Stack, prescription) -> None:
+    pharmacist = make_pharmacist(first_name="Rita", last_name="Chen")
+    admin_sign_in(page, stack, pharmacist)
+
+    page.goto(stack.url + "/admin/prescriptions/prescription/")
+    page.get_by_role("link", name=f"#{prescription.pk}", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/admin/prescriptions/prescription/{prescription.pk}/"))
+    checks = page.locator(".field-checks_table")
+    expect(checks).to_contain_text("Prescription details to fill in")
+    preview = page.locator(".field-documents_preview iframe")
+    expect(preview).to_be_visible()
+    document = page.request.get(stack.url + preview.get_attribute("src"))
+    assert document.ok
+    assert document.headers["content-type"] == "application/pdf"
+    assert document.headers["content-disposition"].startswith("inline")
+
+    page.get_by_label("Prescriber name").fill("Dr. Grace Hopper")
+    page.get_by_label("Prescriber NPI").fill(valid_npi())
+    page.get_by_label("Prescriber state licence").fill("NY-123456")
+    page.locator("#id_drug").select_option(label="Baclofen")
+    page.locator("#id_formulation").select_option(label="Baclofen 20 mg tablet")
+    page.get_by_label("Directions").fill("Take 1 tablet by mouth three times a day")
+    page.get_by_label("Units per dose").fill("1")
+    page.get_by_label("Doses per day").fill("3")
+    page.get_by_label("Quantity").fill("30")
+    page.get_by_label("Refills").fill("0")
+    page.locator("#id_date_written").fill(f"{timezone.localdate():%Y-%m-%d}")
+    page.get_by_role("button", name="Save and continue editing").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    expect(checks).not_to_contain_text("Prescription details to fill in")
+    expect(checks.locator(".rx-level--block")).to_have_count(0)
+    # Chromium paints the PDF viewer only while it is inside the viewport, and asynchronously:
+    # a viewport tall enough to hold the preview, then a moment for it to paint.
+    page.set_viewport_size({"width": DESKTOP["width"], "height": 1800})
+    page.wait_for_timeout(1500)
+    shot(page, "05-admin-prescription-checks-desktop")
+    page.set_viewport_size(DESKTOP)
+
+    decision = page.locator(".rx-decision")
+    decision.get_by_label("Verify").check()
+    if checks.locator(".rx-level--warn").count():
+        decision.get_by_label("I have reviewed every warning above").check()
+    decision.get_by_role("button", name="Record decision").click()
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Prescription #{prescription.pk} verified."
+    )
+    prescription.refresh_from_db()
+    assert prescription.status == Status.VERIFIED
+    assert prescription.decided_by == pharmacist
+
+
+# 4. Checkout and payment -----------------------------------------------------------
+
+
+def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> Order:
+    page.goto(stack.url + "/cart/")
+    expect(page.locator("table.cart tbody tr")).to_contain_text("Covered")
+    page.get_by_role("link", name="Check out").click()
+    expect(page).to_have_url(re.compile(r"/checkout/$"))
+    expect(page.get_by_label("Full name")).to_have_value(
+        f"{patient.first_name} {patient.last_name}"
+    )
+    labelled(page, "Address").fill("42 Harbor Road")
+    page.get_by_label("Apartment, suite, etc.").fill("Unit 5")
+    page.get_by_label("City").fill("Albany")
+    page.get_by_label("State").select_option("NY")
+    page.get_by_label("ZIP code").fill("12207")
+    both_sizes(page, "06-checkout-address")
+    page.get_by_role("button", name="Place order and pay").click()
+
+    # Stripe's hosted page, played by the stand-in in its own process.
+    expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/pay/cs_"))
+    assert not page.url.startswith(stack.url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Pay $41.71")
+    page.set_viewport_size(PHONE)
+    shot(page, "07-stripe-standin-pay-phone")
+    page.get_by_role("button", name="Pay $41.71").click()
+
+    # Back on the order page, which refreshes itself until the worker has dispatched it.
+    expect(page).to_have_url(re.compile(rf"^{re.escape(stack.url)}/orders/[^/]+/\?paid=1$"))
+    order = Order.objects.get(patient__email=patient.email)
+    status = page.locator("#order-status")
+    # Nobody reloads: the page's own refresh picks up what the webhook and the worker did.
+    reloads: list[str] = []
+
+    def record(frame) -> None:
+        if frame is page.main_frame:
+            reloads.append(frame.url)
+
+    page.on("framenavigated", record)
+    expect(status).to_have_text(re.compile("^(Paid|Dispatched)$"), timeout=SLOW_TIMEOUT_MS)
+    expect(status).to_have_text("Dispatched", timeout=SLOW_TIMEOUT_MS)
+    page.remove_listener("framenavigated", record)
+    assert all(url.endswith(f"/orders/{order.number}/?paid=1") for url in reloads), reloads
+    expect(page.locator("#tracking-number")).to_have_text(re.compile(r"^LC\w+"))
+    timeline = page.locator("ol.timeline li")
+    expect(timeline).to_have_count(3)
+    expect(timeline.nth(0)).to_contain_text("Waiting for payment")
+    expect(timeline.nth(1)).to_contain_text("Paid")
+    expect(timeline.nth(2)).to_contain_text("Dispatched")
+    page.set_viewport_size(DESKTOP)
+    both_sizes(page, "08-order-dispatched")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPATCHED
+    assert order.total == Decimal("41.71")
+    assert page.locator("#tracking-number").inner_text() == order.shipment.tracking_number
+    # The worker (another process) ran the tasks and sent both emails.
+    assert "orders.tasks.payments.confirm_payment[" in stack.worker.log_text()
+    latest_email(stack, to=patient.email, subject_contains=f"Receipt for order {order.number}")
+    latest_email(stack, to=patient.email, subject_contains=f"Order {order.number} is on its way")
+    return order
+
+
+# 5. Catalog staff change a price ----------------------------------------------------
+
+
+def staff_change_the_price(page: Page, stack: Stack) -> None:
+    staff = make_catalog_staff(first_name="Sam", last_name="Ortiz")
+    admin_sign_in(page, stack, staff)
+    package = package_20mg()
+    page.goto(f"{stack.url}/admin/catalog/package/{package.pk}/change/")
+    expect(page.get_by_label("Price")).to_have_value("41.71")
+    page.get_by_label("Price").fill(str(NEW_PRICE))
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    shot(page, "09-admin-package-price-changed-desktop")
+    package.refresh_from_db()
+    assert package.price == NEW_PRICE
+    change = package.history.order_by("-history_date").first()
+    assert change.history_user == staff, "the change is kept with its author"
+
+
+def new_visitor_sees_the_new_price(page: Page, stack: Stack) -> None:
+    page.goto(stack.url + DRUG_PATH)
+    row = price_row(page, PACKAGE_20_MG)
+    expect(row.locator("td").nth(0)).to_have_text(f"${NEW_PRICE}")
+    expect(row.locator("td").nth(1)).to_have_text("$3.99")
+    expect(page.locator("section.prices")).not_to_contain_text("$41.71")
+    shot(page, "10-new-visitor-new-price-desktop", full_page=False, scroll_to="section.prices")
+
+
+def patient_order_keeps_the_old_price(page: Page, stack: Stack, order: Order) -> None:
+    page.goto(stack.url + order.get_absolute_url())
+    expect(page.locator(".order-lines")).to_contain_text("at $41.71")
+    expect(page.locator(".order-total")).to_contain_text("$41.71")
+    expect(page.locator("#order-status")).to_have_text("Dispatched")
+
+
+def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
+    page: Page, new_page, stack: Stack, tmp_path: Path
+):
+    patient = Patient(
+        first_name="Maria",
+        last_name="Lopez",
+        email=f"maria.lopez.{secrets.token_hex(3)}@example.com",
+        password="Spring-meadow-4271",
+    )
+
+    visitor_compares_packages_and_fills_the_cart(page, stack)
+    visitor_signs_up_and_confirms_the_email(page, stack, patient)
+    patient_fills_the_medical_profile(page, stack)
+    prescription = patient_uploads_a_prescription(page, stack, patient, tmp_path)
+
+    pharmacist_verifies_the_prescription(new_page(), stack, prescription)
+
+    order = patient_checks_out_and_pays(page, stack, patient)
+
+    staff_change_the_price(new_page(), stack)
+    new_visitor_sees_the_new_price(new_page(), stack)
+    patient_order_keeps_the_old_price(page, stack, order)
