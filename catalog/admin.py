@@ -1,5 +1,6 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from pharmacy.admin import HistoryAdmin
 
 from .models import (
     DosingGuideline,
@@ -57,7 +58,7 @@ class FormulationInline(admin.TabularInline):
 
 
 @admin.register(Drug)
-class DrugAdmin(SimpleHistoryAdmin):
+class DrugAdmin(HistoryAdmin):
     list_display = ("name", "also_known_as", "manufacturer", "is_published", "updated_at")
     list_filter = ("is_published", "prescription_required")
     search_fields = ("name", "also_known_as", "summary")
@@ -67,7 +68,7 @@ class DrugAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(MonographSection)
-class MonographSectionAdmin(SimpleHistoryAdmin):
+class MonographSectionAdmin(HistoryAdmin):
     list_display = ("heading", "drug", "position", "has_callout")
     list_filter = ("drug",)
     search_fields = ("heading", "body", "callout")
@@ -80,7 +81,7 @@ class MonographSectionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(DosingGuideline)
-class DosingGuidelineAdmin(SimpleHistoryAdmin):
+class DosingGuidelineAdmin(HistoryAdmin):
     list_display = (
         "patient_group",
         "drug",
@@ -96,7 +97,7 @@ class DosingGuidelineAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(SimpleHistoryAdmin):
+class InteractionAdmin(HistoryAdmin):
     list_display = ("name", "drug", "severity")
     list_filter = ("drug", "severity")
     search_fields = ("name", "effect", "medication_classes__name")
@@ -105,14 +106,14 @@ class InteractionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(MedicationClass)
-class MedicationClassAdmin(SimpleHistoryAdmin):
+class MedicationClassAdmin(HistoryAdmin):
     list_display = ("name", "slug")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(Formulation)
-class FormulationAdmin(SimpleHistoryAdmin):
+class FormulationAdmin(HistoryAdmin):
     list_display = ("__str__", "drug", "form", "strength_label", "sellable")
     list_filter = ("drug", "form", "sellable")
     search_fields = ("drug__name", "strength_label")
@@ -135,7 +136,7 @@ class StockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Package)
-class PackageAdmin(SimpleHistoryAdmin):
+class PackageAdmin(HistoryAdmin):
     list_display = ("__str__", "price", "unit_price", "stock", "active")
     list_editable = ("price", "stock", "active")
     list_filter = ("active", StockFilter, "formulation__drug", "formulation__form")

@@ -9,6 +9,7 @@ from catalog.models import Package
 SESSION_KEY = "cart"
 COUNT_KEY = "cart_count"
 MAX_PACKAGES_PER_LINE = 20
+MAX_ID = 2**63 - 1  # the largest primary key a database holds
 
 
 @dataclass
@@ -61,9 +62,10 @@ class Cart:
 
     def lines(self) -> list[CartLine]:
         """The lines with their packages, in one query; packages no longer sold drop out."""
+        ids = [int(pk) for pk in self.items if pk.isdigit() and int(pk) <= MAX_ID]
         packages = (
             Package.objects.purchasable()
-            .filter(pk__in=[int(pk) for pk in self.items])
+            .filter(pk__in=ids)
             .select_related("formulation__drug")
             .order_by("formulation__drug__name", "formulation__position", "pk")
         )

@@ -2,7 +2,7 @@ from django import forms
 
 from catalog.models import Package
 
-from .cart import MAX_PACKAGES_PER_LINE
+from .cart import MAX_ID, MAX_PACKAGES_PER_LINE
 from .models import DeliveryAddress
 
 
@@ -15,7 +15,7 @@ class CartAddForm(forms.Form):
 
 
 class CartUpdateForm(forms.Form):
-    package = forms.IntegerField(min_value=1)
+    package = forms.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = forms.IntegerField(
         min_value=0,
         max_value=MAX_PACKAGES_PER_LINE,
@@ -23,6 +23,14 @@ class CartUpdateForm(forms.Form):
             "max_value": f"You can order at most {MAX_PACKAGES_PER_LINE} of one package at a time."
         },
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        package, quantity = cleaned.get("package"), cleaned.get("quantity")
+        # Removing a line is always allowed; setting a quantity needs a package on sale.
+        if package and quantity and not Package.objects.purchasable().filter(pk=package).exists():
+            raise forms.ValidationError("That package is not available to order.")
+        return cleaned
 
 
 class DeliveryAddressForm(forms.ModelForm):

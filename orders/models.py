@@ -7,7 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-ZIP_CODE = RegexValidator(r"^\d{5}(-\d{4})?$", "Enter a ZIP code like 10001 or 10001-1234.")
+ZIP_CODE = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?\Z", "Enter a ZIP code like 10001 or 10001-1234.")
 
 US_STATES = [
     ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"),

@@ -1,10 +1,12 @@
 import logging
+import re
 
 import stripe
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -17,6 +19,7 @@ from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
 ORDERS_PER_PAGE = 10
+ORDER_NUMBER = re.compile(r"[23456789A-Z]{10,12}")
 
 
 def _cart_context(request, cart: Cart) -> dict:
@@ -85,11 +88,10 @@ def checkout(request):
         if form.is_valid():
             lines = cart.lines()
             try:
-                order = services.order_place(
-                    patient=request.user,
-                    lines=lines,
-                    address=services.address_save(patient=request.user, data=form.cleaned_data),
-                )
+                # One transaction: a refused order does not keep the address either.
+                with transaction.atomic():
+                    address = services.address_save(patient=request.user, data=form.cleaned_data)
+                    order = services.order_place(patient=request.user, lines=lines, address=address)
             except services.CheckoutError as exc:
                 problems = exc.problems or []
                 status = 409
@@ -127,6 +129,8 @@ def _go_to_payment(request, order: Order):
 
 
 def _own_order(request, number: str) -> Order:
+    if not ORDER_NUMBER.fullmatch(number):
+        raise Http404
     order = (
         Order.objects.filter(number=number, patient=request.user)
         .prefetch_related("lines", "status_changes")

@@ -3,6 +3,7 @@
 import time
 
 from django.core.cache import cache
+from django.core.validators import slug_re
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -32,7 +33,11 @@ def telemedicine_prescriptions(request):
     """201 with the new id; 200 with the same id for a prescription already received;
     400 naming each bad field; 401 for an unknown partner, a bad or replayed signature."""
     slug = request.headers.get(PARTNER_HEADER, "")
-    partner = TelemedicinePartner.objects.filter(slug=slug, active=True).first() if slug else None
+    partner = (
+        TelemedicinePartner.objects.filter(slug=slug, active=True).first()
+        if slug_re.fullmatch(slug)
+        else None
+    )
     if partner is None:
         return _unauthorised(
             f"Unknown or inactive partner: send your partner id in {PARTNER_HEADER}."

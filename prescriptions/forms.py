@@ -11,7 +11,26 @@ from .selectors import PROFILE_FIELDS
 from .uploads import DocumentsField
 
 MAX_AGE_YEARS = 130
+MAX_ID = 2**63 - 1
 WEIGHT_NEEDED_UNDER = 12
+
+
+class BoundedMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Refuses ids no database can hold before asking the database about them."""
+
+    def _check_values(self, value):
+        for pk in value:
+            try:
+                out_of_range = not -MAX_ID <= int(str(pk)) <= MAX_ID
+            except ValueError:
+                out_of_range = False  # not a number: the usual "invalid" message applies
+            if out_of_range:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": pk},
+                )
+        return super()._check_values(value)
 
 
 class MedicalProfileForm(forms.ModelForm):
@@ -19,7 +38,7 @@ class MedicalProfileForm(forms.ModelForm):
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
         help_text=MedicalProfile._meta.get_field("date_of_birth").help_text,
     )
-    medication_classes = forms.ModelMultipleChoiceField(
+    medication_classes = BoundedMultipleChoiceField(
         # Alcohol has a question of its own below.
         queryset=MedicationClass.objects.exclude(slug=ALCOHOL_CLASS).order_by("name"),
         required=False,
@@ -27,7 +46,7 @@ class MedicalProfileForm(forms.ModelForm):
         label="Medicines you take",
         help_text=MedicalProfile._meta.get_field("medication_classes").help_text,
     )
-    hypersensitive_to = forms.ModelMultipleChoiceField(
+    hypersensitive_to = BoundedMultipleChoiceField(
         queryset=Drug.objects.filter(is_published=True).order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,

@@ -184,6 +184,10 @@ _KINDS = (
 )
 
 
+# JSON can spell a lone surrogate ("\\ud800"); it is not text and no database stores it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _kind(value: object) -> str:
     """How a JSON value is named to a partner, e.g. "not a string"; bool before int."""
     return next((name for type_, name in _KINDS if isinstance(value, type_)), "null")
@@ -240,6 +244,8 @@ class _Reader:
         value = value.strip()
         if "\x00" in value:
             self.error(path, "Must not contain NUL (\\u0000) characters.")
+        elif _SURROGATE.search(value):
+            self.error(path, "Must not contain unpaired UTF-16 surrogates (\\ud800-\\udfff).")
         elif len(value) > max_length:
             self.error(path, f"Must be at most {max_length} characters (it has {len(value)}).")
         elif required and not value:

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import slug_re
 from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -69,7 +70,12 @@ def prescription_list(request):
 
 @login_required
 def prescription_new(request):
-    drug = Drug.objects.filter(slug=request.GET.get("drug", ""), is_published=True).first()
+    slug = request.GET.get("drug", "")
+    drug = (
+        Drug.objects.filter(slug=slug, is_published=True).first()
+        if slug_re.fullmatch(slug)
+        else None
+    )
     form = PrescriptionUploadForm(
         request.POST or None, request.FILES or None, initial={"drug": drug}
     )

@@ -1,3 +1,5 @@
+from django.contrib.admin.utils import unquote
+
 from ..audit import record_access
 
 
@@ -10,7 +12,7 @@ class AuditedAdminMixin:
         raise NotImplementedError
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.model.objects.filter(pk=object_id).first()
+        obj = self.get_object(request, unquote(object_id))  # None for a malformed id
         if obj is not None:
             record_access(
                 request,

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect
@@ -11,7 +12,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
-from simple_history.admin import SimpleHistoryAdmin
+
+from pharmacy.admin import HistoryAdmin
 
 from .. import services
 from ..models import (
@@ -41,7 +43,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
+class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
     """The pharmacist's verification queue: open prescriptions first, oldest first."""
 
     audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
@@ -50,6 +52,7 @@ class PrescriptionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
 
     class Media:
         css = {"all": ["css/admin-prescriptions.css"]}
+
     list_display = (
         "number",
         "patient_display",
@@ -182,7 +185,7 @@ class PrescriptionAdmin(AuditedAdminMixin, SimpleHistoryAdmin):
         return obj.patient
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        prescription = Prescription.objects.filter(pk=object_id).first()
+        prescription = self.get_object(request, unquote(object_id))
         extra_context = extra_context or {}
         if prescription and prescription.status == Status.NEEDS_INFO:
             extra_context["waiting_for_patient"] = True

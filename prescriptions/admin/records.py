@@ -5,7 +5,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
+
+from pharmacy.admin import HistoryAdmin
 
 from ..models import AuditEvent, MedicalProfile, TelemedicinePartner
 from ..selectors import PROFILE_FIELDS, profile_changes
@@ -13,7 +14,7 @@ from .mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
 
 @admin.register(MedicalProfile)
-class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
+class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, HistoryAdmin):
     """Read-only for everyone: a profile is the patient's own statement."""
 
     audit_action = AuditEvent.Action.VIEW_PROFILE

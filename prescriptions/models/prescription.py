@@ -90,7 +90,7 @@ class Prescription(models.Model):
         help_text="Empty while a telemedicine prescription waits for the patient to sign up.",
     )
     patient_email = models.EmailField(help_text="Matches the account it belongs to.")
-    patient_name = models.CharField(max_length=300, blank=True)
+    patient_name = models.CharField(max_length=301, blank=True)  # 150 + " " + 150
     patient_date_of_birth = models.DateField(null=True, blank=True)
     source = models.CharField(max_length=20, choices=Source, default=Source.UPLOAD)
     partner = models.ForeignKey(

@@ -66,8 +66,9 @@ def test_a_signed_prescription_is_accepted_and_joins_the_patient(partner, baclof
 
 
 def test_the_same_prescription_sent_twice_is_stored_once(partner, baclofen):
-    first = post(partner, payload())
-    second = post(partner, payload(), timestamp=int(time.time()) - 1)  # signed anew
+    now = int(time.time())
+    first = post(partner, payload(), timestamp=now)
+    second = post(partner, payload(), timestamp=now - 1)  # the same, signed anew
     assert second.status_code == 200
     assert second.json() == {**first.json(), "duplicate": True}
     assert Prescription.objects.count() == 1
