@@ -1,10 +1,10 @@
 """Demo prescriptions data for local development (refused with DEBUG off)."""
 
-import hashlib
 from datetime import date, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.demo import require_debug
@@ -19,6 +19,7 @@ from .services import (
     prescription_verify,
     profile_update,
 )
+from .uploads import clean_upload
 
 DEMO_PARTNER_SLUG = "demo-telehealth"
 DEMO_PARTNER_SECRET = "tmsec_demo_development_only"  # noqa: S105 - DEBUG only
@@ -63,18 +64,9 @@ def prescription_pdf(lines: list[str]) -> bytes:
     return bytes(pdf)
 
 
-def _document(name: str, content: bytes) -> SimpleNamespace:
-    digest = hashlib.sha256(content).hexdigest()
-    return SimpleNamespace(
-        content=content,
-        content_type="application/pdf",
-        extension=".pdf",
-        sha256=digest,
-        original_sha256=digest,
-        pages=1,
-        original_name=name,
-        size=len(content),
-    )
+def _document(name: str, content: bytes):
+    """The demo upload goes through the same checks as a patient's."""
+    return clean_upload(SimpleUploadedFile(name, content, content_type="application/pdf"))
 
 
 def ensure_demo_profile(patient) -> MedicalProfile:

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,15 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
+def playwright(playwright):
+    """Playwright's sync API runs an event loop in the test thread from here on, and
+    Django's ORM refuses to run beside one unless told. This test process only: the
+    site's own processes never inherit it (tests/processes.py drops it)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    return playwright
+
+
+@pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Debian's Chromium for pytest-playwright: Playwright cannot download its own here."""
     return {
@@ -123,7 +133,7 @@ def serialized_contents(django_db_setup) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def migrated_rows(serialized_contents) -> None:
+def migrated_rows(request, serialized_contents) -> None:
     """Puts the migrations' rows back when `serialized_rollback` could not (see above).
 
     Runs after pytest-django's own restore; restoring rows that exist only saves them
@@ -132,6 +142,10 @@ def migrated_rows(serialized_contents) -> None:
     """
     from django.db import connections
 
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("serialized_rollback"):
+        return
+    request.getfixturevalue("transactional_db")  # pytest-django's own restore goes first
     for alias, contents in serialized_contents.items():
         connection = connections[alias]
         if not hasattr(connection, "_test_serialized_contents"):

@@ -130,19 +130,9 @@ def make_e_prescription(*, patient=None, partner=None, **overrides):
 
 
 def clean_document(content: bytes, *, name: str = "prescription.pdf"):
-    """A document that passed upload validation (see prescriptions/uploads.py)."""
-    import hashlib
+    """A PDF after the upload checks a patient's file goes through."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from prescriptions.uploads import CleanDocument
+    from prescriptions.uploads import clean_upload
 
-    digest = hashlib.sha256(content).hexdigest()
-    return CleanDocument(
-        content=content,
-        content_type="application/pdf",
-        extension=".pdf",
-        sha256=digest,
-        original_sha256=digest,
-        pages=1,
-        original_name=name,
-        size=len(content),
-    )
+    return clean_upload(SimpleUploadedFile(name, content, content_type="application/pdf"))

@@ -32,11 +32,9 @@ from tests import processes
 from tests.conftest import CHROMIUM
 from tests.factories import PASSWORD
 
-# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to
-# run there unless told otherwise. This process only: `stack` removes it from the
-# environment of the site's processes.
+# Set for this test process by tests/conftest.py's `playwright` fixture; `stack` keeps
+# it out of the environment of the site's processes.
 ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
-os.environ[ASYNC_UNSAFE] = "true"
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

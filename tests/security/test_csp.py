@@ -63,11 +63,7 @@ def session_cookie(user) -> dict:
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="needs Debian's chromium")
-def test_no_page_of_the_site_violates_its_policy_in_a_real_browser(
-    live_server, baclofen, monkeypatch, browser
-):
-    # Playwright's sync API runs an event loop in this thread; this test process only.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def test_no_page_of_the_site_violates_its_policy_in_a_real_browser(live_server, baclofen, browser):
     patient = make_user_with_verified_email(email="csp-patient@example.com")
     pharmacist = make_pharmacist()
     prescription = rx.prescription_submit_upload(
