@@ -88,4 +88,7 @@ def invalidate_drug_pages(*slugs: str) -> None:
     keys = [drug_page_key(slug) for slug in slugs if slug]
     keys += [key + ANONYMOUS_SUFFIX for key in keys]
     if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        # `robust`: once the change has committed, a cache that cannot be reached (Redis
+        # down) must not turn it into an error page that says nothing was changed, nor
+        # stop the other on-commit work (emails, dispatch). The failure is logged.
+        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)

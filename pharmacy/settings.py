@@ -207,6 +207,19 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
+# A process that sends a task first subscribes to its result (Redis pub/sub), and Celery
+# retries that for 20 s by default when Redis is down: a web request that enqueues (a
+# Stripe webhook) would hang past Stripe's timeout, and a few of them would hold every
+# gunicorn thread. Give up as fast as the publish itself does; work whose task could not
+# be sent is stored and sent again by the sweeps.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {
+        "max_retries": 3,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -214,7 +227,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
-CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
+# The soft limit gives a task 30 s to clean up before the hard one, or half its time when
+# the limit is short: at or below zero it would be no soft limit at all, or one that fires
+# at once and moves the hard limit out to 30 s, past a short visibility timeout.
+CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, CELERY_TASK_TIME_LIMIT / 2)
 CELERY_TIMEZONE = TIME_ZONE
 # Payment confirmations have their own queue, listed first by the workers
 # (`celery worker -Q payments,celery`), so they never wait behind dispatches and emails.

@@ -11,6 +11,7 @@ admin.site.site_title = "Pharmacy admin"
 # The admin signs in through allauth, so its rate limits and MFA apply there too.
 admin.site.login = secure_admin_login(admin.site.login)
 
+handler400 = "pharmacy.views.bad_request"
 handler500 = "pharmacy.views.server_error"
 
 urlpatterns = [

@@ -40,7 +40,8 @@ Any other keyword overrides a variable; `None` removes it.
 
 The worker consumes the site's queues (`QUEUES`) on the Redis database of
 `REDIS_URL`; those queues, and any messages a killed worker left unacknowledged there, are purged
-before it starts, so tasks from an earlier run never leak into this one.
+before it starts, so tasks from an earlier run never leak into this one. `purge=False`
+keeps them, for a worker that is to take over what a killed one left unacknowledged.
 """
 
 from __future__ import annotations
@@ -278,14 +279,21 @@ def celery_worker(
     extra_args: Sequence[str] = (),
     log_dir: Path | None = None,
     timeout: float = 30.0,
+    purge: bool = True,
 ) -> Iterator[CeleryWorker]:
-    """A prefork worker of the `pharmacy` app, ready to consume when this yields."""
+    """A prefork worker of the `pharmacy` app, ready to consume when this yields.
+
+    `purge=False` leaves the queues and the unacknowledged messages in place, so that
+    this worker redelivers what a killed worker was running (after the visibility
+    timeout); by default they are dropped first.
+    """
     broker_url = env.get("REDIS_URL")
     if not broker_url:
         raise ValueError("A worker needs REDIS_URL in its environment (the broker).")
     if env.get("CELERY_TASK_ALWAYS_EAGER", "0").lower() not in ("0", "off", "false", "no"):
         raise ValueError("CELERY_TASK_ALWAYS_EAGER is on: nothing would reach the worker.")
-    purge_broker(broker_url)
+    if purge:
+        purge_broker(broker_url)
     nodename = f"test-{secrets.token_hex(4)}@%h"
     with _log_dir(log_dir, "worker") as folder:
         pidfile = folder / f"{nodename.split('@')[0]}.pid"

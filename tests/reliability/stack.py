@@ -1,0 +1,198 @@
+"""What the reliability tests share: their marks, the site's processes, orders and checks.
+
+Every test here runs real processes (gunicorn, a Celery worker, the Stripe stand-in)
+on the test's PostgreSQL database and the test's Redis, and stops or kills one of
+them, or the services themselves, on purpose. They are transactional
+(`serialized_rollback`): the other processes must see what a test creates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Sum
+from kombu import Connection
+
+from catalog.models import Package
+from orders.emails import SUBJECTS
+from orders.models import Notification, Order, OrderLine, OrderStatus, OrderStatusChange
+from prescriptions.models import Prescription
+from tests import processes
+from tests.orders.factories import baclofen_package, make_patient, make_verified_prescription
+from tests.orders.factories import place_order as _place_order
+from tests.reliability import faults
+
+SKIP_REASON = processes.missing_services() or faults.cannot_stop_services()
+
+MARKS = [
+    pytest.mark.slow,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or ""),
+]
+
+# Long enough for a task chain after a retry or two with backoff; a healthy chain takes
+# well under a second.
+DEADLINE = 30.0
+RECEIPT = SUBJECTS[Notification.Kind.CONFIRMED]
+DISPATCHED = SUBJECTS[Notification.Kind.DISPATCHED]
+REFUNDED = SUBJECTS[Notification.Kind.REFUNDED]
+
+
+@dataclass
+class Stack:
+    url: str
+    site: processes.ServiceProcess
+    worker: processes.CeleryWorker
+    env: dict[str, str]
+    folder: Path
+    exit_stack: ExitStack
+    standin: processes.ServiceProcess | None = None
+    retired: list[processes.CeleryWorker] = field(default_factory=list)
+
+    @property
+    def workers(self) -> list[processes.CeleryWorker]:
+        """Every worker this stack ran, the current one last."""
+        return [*self.retired, self.worker]
+
+    def replace_worker(self) -> processes.CeleryWorker:
+        """Start another worker, as a supervisor does after one exited."""
+        self.retired.append(self.worker)
+        self.worker = self.exit_stack.enter_context(
+            processes.celery_worker(self.env, log_dir=self.folder, purge=False)
+        )
+        return self.worker
+
+    def logs(self, lines: int = 80) -> str:
+        running = (self.site, *self.workers, self.standin)
+        return "\n".join(p.tail(lines) for p in running if p is not None)
+
+
+@contextmanager
+def running_stack(
+    folder: Path, *, port: int | None = None, **env_overrides: str | None
+) -> Iterator[Stack]:
+    """A worker and gunicorn on the test database, ready when this yields."""
+    env = processes.site_env(PRIVATE_MEDIA_ROOT=str(folder / "private"), **env_overrides)
+    with ExitStack() as running:
+        worker = running.enter_context(processes.celery_worker(env, log_dir=folder))
+        site = running.enter_context(processes.gunicorn_server(env, port=port, log_dir=folder))
+        assert site.url is not None
+        yield Stack(
+            url=site.url, site=site, worker=worker, env=env, folder=folder, exit_stack=running
+        )
+
+
+# Orders ------------------------------------------------------------------------------
+
+
+def new_patient():
+    patient = make_patient()
+    make_verified_prescription(patient=patient)
+    return patient
+
+
+def new_order() -> Order:
+    return _place_order(patient=new_patient())
+
+
+def stock() -> int:
+    return baclofen_package().stock
+
+
+def units_used(order: Order) -> int:
+    return Prescription.objects.get(pk=order.lines.get().prescription_id).units_used
+
+
+def moves(order: Order) -> list[tuple[str, str]]:
+    return list(
+        OrderStatusChange.objects.filter(order=order)
+        .order_by("pk")
+        .values_list("from_status", "to_status")
+    )
+
+
+def sent(order: Order) -> list[str]:
+    """The kinds of email sent about `order`, one entry per Notification row."""
+    rows = Notification.objects.filter(order=order, sent_at__isnull=False)
+    return sorted(rows.values_list("kind", flat=True))
+
+
+def emails_about(order: Order, *workers: processes.CeleryWorker, subject: str) -> int:
+    """How many emails with this subject the workers wrote to their logs (console backend)."""
+    text = f"Subject: {subject.format(number=order.number)}"
+    return sum(worker.log_text().count(text) for worker in workers)
+
+
+def wait_until_dispatched(order: Order, worker: processes.CeleryWorker) -> Order:
+    """Paid, handed to the courier and both emails sent, all by the worker."""
+
+    def done() -> bool:
+        order.refresh_from_db()
+        return order.status == OrderStatus.DISPATCHED and len(sent(order)) == 2
+
+    processes.wait_for(
+        done, timeout=DEADLINE, message=f"order {order.number} to be dispatched", process=worker
+    )
+    return order
+
+
+def assert_paid_and_dispatched_once(order: Order, *workers: processes.CeleryWorker) -> None:
+    """One payment, one shipment, one receipt and one dispatch email: nothing twice."""
+    order.refresh_from_db()
+    assert moves(order) == [
+        ("", OrderStatus.PENDING_PAYMENT),
+        (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID),
+        (OrderStatus.PAID, OrderStatus.DISPATCHED),
+    ]
+    assert order.paid_at is not None
+    assert hasattr(order, "shipment")
+    assert sent(order) == [Notification.Kind.CONFIRMED, Notification.Kind.DISPATCHED]
+    assert emails_about(order, *workers, subject=RECEIPT) == 1
+    assert emails_about(order, *workers, subject=DISPATCHED) == 1
+
+
+def assert_no_half_written_orders(*, initial_stock: int) -> None:
+    """Every order has its lines, and the stock and units taken match the live orders.
+
+    Stock and units are given back when an order is cancelled or refunded, so what is
+    missing from the package is exactly what the other orders hold, and each
+    prescription's units used are exactly its live lines' units.
+    """
+    package = baclofen_package()
+    assert not Order.objects.annotate(n=Count("lines")).filter(n=0).exists()
+    live = OrderLine.objects.exclude(
+        order__status__in=[OrderStatus.CANCELLED, OrderStatus.REFUNDED]
+    )
+    held = live.filter(package=package).aggregate(n=Sum("quantity"))["n"] or 0
+    assert Package.objects.get(pk=package.pk).stock == initial_stock - held
+    for prescription in Prescription.objects.all():  # units reserved without an order too
+        lines = live.filter(prescription=prescription)
+        units = sum(line.quantity * line.pills_per_package for line in lines)
+        assert prescription.units_used == units, prescription
+
+
+def waiting_on_this_connection() -> int:
+    """Backends waiting for a lock this test's connection holds.
+
+    pg_locks is read live, unlike pg_stat_activity, which is a snapshot per transaction.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks "
+            "WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+        )
+        return cursor.fetchone()[0]
+
+
+def broker_idle(broker_url: str) -> bool:
+    """Nothing queued on the site's queues and nothing handed out unacknowledged."""
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        queued = any(channel._size(queue) for queue in processes.QUEUES)
+        return not queued and not channel.client.hlen(channel.unacked_key)

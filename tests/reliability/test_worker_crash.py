@@ -1,0 +1,207 @@
+"""A Celery worker killed with SIGKILL in the middle of a task: the next worker does it, once.
+
+With `acks_late` a message stays in Redis's `unacked` hash until its task returns,
+so a worker that dies mid-task (OOM killer, a lost machine) leaves it there, and a
+worker that starts later puts it back on its queue once it is older than the
+visibility timeout. The tasks are idempotent, so the redelivery must finish the work
+and do nothing twice.
+
+The kill is deterministic: the test holds a lock the task needs, from its own
+database connection, so the task waits inside the service with its transaction open;
+once the worker's log shows the task and PostgreSQL shows it waiting on the test, the
+whole worker (main process and pool) gets SIGKILL, and only then is the lock released.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import Client
+from kombu import Connection
+
+from orders.models import Order, OrderStatus, PaymentEvent, Shipment
+from tests import processes
+from tests.orders import conftest as orders_fixtures
+from tests.orders.conftest import pay_at_standin, signed_event
+from tests.reliability import stack
+
+pytestmark = stack.MARKS
+
+stripe_standin = orders_fixtures.stripe_standin
+stripe_api = orders_fixtures.stripe_api
+
+VISIBILITY_TIMEOUT = 3
+# The hard time limit stays below the visibility timeout, or a task still running would
+# be handed to a second worker while the first is at it.
+SHORT_TIMEOUTS = {
+    "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+    "CELERY_TASK_TIME_LIMIT": "2",
+}
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where the worker dies: the task it is running, and the lock that holds it there."""
+
+    task: str
+    hold: Callable[[Order], None]
+    # Tasks that must have finished before the kill, so that only `task` is cut short.
+    finished_first: tuple[str, ...] = ()
+
+
+def _hold_order_row(order: Order) -> None:
+    # FOR NO KEY UPDATE, what an UPDATE of the order takes: it stops the task's
+    # FOR UPDATE, but not the webhook's insert of an event that references the order.
+    Order.objects.select_for_update(no_key=True).get(pk=order.pk)
+
+
+def _hold_shipments(order: Order) -> None:
+    # Reads go on; the shipment's INSERT waits, with the order row locked by the task.
+    with connection.cursor() as cursor:
+        cursor.execute(f'LOCK TABLE "{Shipment._meta.db_table}" IN SHARE MODE')
+
+
+KILL_POINTS = {
+    "confirm_payment": KillPoint("orders.tasks.payments.confirm_payment", _hold_order_row),
+    "dispatch_order": KillPoint(
+        "orders.tasks.delivery.dispatch_order",
+        _hold_shipments,
+        finished_first=(
+            "orders.tasks.payments.confirm_payment",
+            "orders.tasks.delivery.send_order_email",
+        ),
+    ),
+}
+
+
+def deliver_webhook(payload: bytes, signature: str) -> int:
+    """The webhook, from another thread (its own connection), while the test holds a lock."""
+    statuses: list[int] = []
+
+    def post() -> None:
+        try:
+            response = Client().post(
+                "/payments/stripe/webhook/",
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=signature,
+            )
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    thread.join(timeout=30)
+    assert statuses, "the webhook did not answer"
+    return statuses[0]
+
+
+def task_ids(worker: processes.CeleryWorker, task: str, state: str) -> list[str]:
+    """Ids of `task` in the worker's log with `state` ("received", "succeeded")."""
+    pattern = rf"Task {re.escape(task)}\[([0-9a-f-]+)\] {state}"
+    return re.findall(pattern, worker.log_text())
+
+
+def unacked(broker_url: str) -> list[float]:
+    """When each unacknowledged message was handed to a worker (epoch seconds)."""
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        index = channel.client.zrange(channel.unacked_index_key, 0, -1, withscores=True)
+        assert channel.client.hlen(channel.unacked_key) == len(index)
+        return [score for _, score in index]
+
+
+def time_limits(env: dict[str, str]) -> tuple[float, float, float]:
+    """(soft, hard, visibility timeout) as a worker started with `env` reads them."""
+    code = (
+        "import json; from pharmacy.celery import app; c = app.conf; print(json.dumps("
+        "[c.task_soft_time_limit, c.task_time_limit, "
+        "c.broker_transport_options['visibility_timeout']]))"
+    )
+    result = subprocess.run(
+        [processes.PYTHON, "-c", code],
+        cwd=processes.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    soft, hard, visibility = json.loads(result.stdout.strip().splitlines()[-1])
+    return soft, hard, visibility
+
+
+@pytest.mark.parametrize("where", list(KILL_POINTS))
+def test_a_worker_killed_mid_task_leaves_it_to_the_next_worker_which_does_it_once(
+    where, stripe_api, tmp_path
+):
+    point = KILL_POINTS[where]
+    # The killed worker runs with production's timeouts; the next one is told to take
+    # over a message left unacknowledged for a few seconds instead of an hour.
+    env = processes.site_env(PRIVATE_MEDIA_ROOT=str(tmp_path / "private"))
+    takeover_env = {**env, **SHORT_TIMEOUTS}
+    soft, hard, visibility = time_limits(takeover_env)
+    assert 0 < soft < hard < visibility, (soft, hard, visibility)
+    order = stack.new_order()
+    payload, signature = signed_event(pay_at_standin(stripe_api, order))
+    broker_url = env["REDIS_URL"]
+
+    with processes.celery_worker(env, log_dir=tmp_path) as first, transaction.atomic():
+        point.hold(order)
+        assert deliver_webhook(payload, signature) == 200
+
+        def task_blocked() -> bool:
+            done = all(task_ids(first, name, "succeeded") for name in point.finished_first)
+            return bool(
+                done
+                and task_ids(first, point.task, "received")
+                and stack.waiting_on_this_connection()
+            )
+
+        processes.wait_for(
+            task_blocked, timeout=stack.DEADLINE, message=f"{where} to wait", process=first
+        )
+        [killed_task] = task_ids(first, point.task, "received")
+        os.killpg(first.pid, signal.SIGKILL)  # the main process and its pool
+        first.popen.wait(timeout=10)
+        # Leaving the block releases the lock; the killed task's backend then finds its
+        # client gone and rolls back.
+
+    assert not task_ids(first, point.task, "succeeded")
+    [handed_out] = unacked(broker_url)
+    order.refresh_from_db()
+    assert not Shipment.objects.filter(order=order).exists()
+    if where == "confirm_payment":
+        assert order.status == OrderStatus.PENDING_PAYMENT
+        assert PaymentEvent.objects.get(order=order).processed_at is None
+    else:
+        assert order.status == OrderStatus.PAID
+
+    # Redis hands the message to another worker only once it is older than the timeout.
+    time.sleep(max(0.0, handed_out + VISIBILITY_TIMEOUT + 0.5 - time.time()))
+    with processes.celery_worker(takeover_env, log_dir=tmp_path, purge=False) as second:
+        stack.wait_until_dispatched(order, second)
+        second.wait_idle(timeout=stack.DEADLINE)
+        assert killed_task in task_ids(second, point.task, "succeeded"), second.tail()
+
+    assert unacked(broker_url) == []
+    order.refresh_from_db()
+    assert PaymentEvent.objects.get(order=order).outcome == "paid"
+    assert Shipment.objects.filter(order=order).count() == 1
+    assert stack.moves(order) == [
+        ("", OrderStatus.PENDING_PAYMENT),
+        (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID),
+        (OrderStatus.PAID, OrderStatus.DISPATCHED),
+    ]
+    assert stack.sent(order) == ["confirmed", "dispatched"]
+    for subject in (stack.RECEIPT, stack.DISPATCHED):
+        assert stack.emails_about(order, first, second, subject=subject) == 1, subject
