@@ -8,6 +8,7 @@ the same cached monograph and their own header. A visitor with no cookies at all
 drops the cached pages once the edit has committed.
 """
 
+import hashlib
 import re
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template import Context
 from django.template.loader import get_template, render_to_string
+from django.utils.functional import SimpleLazyObject
 
 from pharmacy.context_processors import site
 
@@ -31,8 +33,22 @@ ANONYMOUS_SUFFIX = ":anonymous"
 _INDENT = re.compile(r"\n\s+")
 
 
+LIST_VERSION_KEY = f"{PAGE_KEY_PREFIX}list-version"
+
+
 def drug_page_key(slug: str) -> str:
     return f"{PAGE_KEY_PREFIX}drug:{slug}"
+
+
+def list_page_key(query: str, page: str) -> str:
+    """The drug list for a search and page, in the current version of the catalog.
+
+    Searches are too many to delete one by one, so a catalog edit moves the version
+    and the old pages simply expire.
+    """
+    version = cache.get_or_set(LIST_VERSION_KEY, 1, None)
+    digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+    return f"{PAGE_KEY_PREFIX}list:v{version}:{digest}:{page}"
 
 
 def render_shared(template_name: str, context: dict) -> str:
@@ -54,7 +70,8 @@ def personalise(request, html: str) -> str:
             "request": request,
             "user": request.user,
             "messages": get_messages(request),
-            "csrf_token": get_token(request),
+            # Lazy: only a signed-in header (its sign-out form) needs the token.
+            "csrf_token": SimpleLazyObject(lambda: get_token(request)),
         }
     )
     nav = get_template("includes/_account_nav.html").template.render(context)
@@ -79,7 +96,12 @@ def cached_page(request, key: str, build: Callable[[], str]) -> HttpResponse:
             cache.set(key, shared, settings.CATALOG_PAGE_CACHE_SECONDS)
         html = personalise(request, shared)
         if anonymous:
+            html = html.replace(CSRF_MARK, "")
             cache.set(key + ANONYMOUS_SUFFIX, html, settings.CATALOG_PAGE_CACHE_SECONDS)
+    if anonymous:
+        # Nothing per visitor at all: orders.views.cart_add needs no token from a
+        # visitor without a session, so this page is the same bytes for everyone.
+        return HttpResponse(html)
     return HttpResponse(html.replace(CSRF_MARK, get_token(request)))
 
 
@@ -91,4 +113,12 @@ def invalidate_drug_pages(*slugs: str) -> None:
         # `robust`: once the change has committed, a cache that cannot be reached (Redis
         # down) must not turn it into an error page that says nothing was changed, nor
         # stop the other on-commit work (emails, dispatch). The failure is logged.
-        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+        transaction.on_commit(lambda: _drop(keys), robust=True)
+
+
+def _drop(keys: list[str]) -> None:
+    cache.delete_many(keys)
+    try:
+        cache.incr(LIST_VERSION_KEY)  # every drug list page, whatever its search
+    except ValueError:
+        cache.set(LIST_VERSION_KEY, 1, None)

@@ -11,21 +11,21 @@ DRUGS_PER_PAGE = 12
 @require_safe
 def drug_list(request):
     form = DrugSearchForm(request.GET or None)
-    query = ""
-    status = 200
-    if form.is_bound:
-        if form.is_valid():
-            query = form.cleaned_data["q"]
-        else:
-            status = 400
-    drugs = selectors.published_drugs(query=query) if status == 200 else []
-    page = Paginator(drugs, DRUGS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "catalog/drug_list.html",
-        {"form": form, "query": query, "page_obj": page},
-        status=status,
-    )
+    if form.is_bound and not form.is_valid():
+        page = Paginator([], DRUGS_PER_PAGE).get_page(1)
+        context = {"form": form, "query": "", "page_obj": page}
+        return render(request, "catalog/drug_list.html", context, status=400)
+    query = form.cleaned_data["q"] if form.is_bound else ""
+    number = request.GET.get("page", "1")
+    number = number if number.isdigit() and len(number) < 6 else "1"
+
+    def build() -> str:
+        drugs = selectors.published_drugs(query=query)
+        page = Paginator(drugs, DRUGS_PER_PAGE).get_page(number)
+        context = {"form": DrugSearchForm(initial={"q": query}), "query": query, "page_obj": page}
+        return caching.render_shared("catalog/drug_list.html", context)
+
+    return caching.cached_page(request, caching.list_page_key(query, number), build)
 
 
 @require_safe

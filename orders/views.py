@@ -2,6 +2,7 @@ import logging
 import re
 
 import stripe
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -9,12 +10,14 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from . import services
 from .cart import Cart
 from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
 from .models import DeliveryAddress, Order, OrderStatus
+from .selectors import matching_pending_order
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -44,8 +47,7 @@ def cart_view(request):
     return render(request, "orders/cart.html", _cart_context(request, Cart(request.session)))
 
 
-@require_POST
-def cart_add(request):
+def _add_to_cart(request):
     form = CartAddForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -59,6 +61,25 @@ def cart_add(request):
         f"Added to your cart: {package.formulation.drug.name} {package.label} (now {quantity}).",
     )
     return redirect("orders:cart")
+
+
+_add_to_cart_protected = csrf_protect(_add_to_cart)
+
+
+@require_POST
+@csrf_exempt
+def cart_add(request):
+    """Add a package; CSRF-checked for every visitor who has a session.
+
+    CSRF protects what a visitor already has: an account, a cart. A visitor without
+    any session has nothing a forged request could use (it would only start a new,
+    empty-handed session of theirs), so the cached drug page needs no per-visitor
+    token for them, and stays as cheap as a static page. Everyone else must send
+    the token their page carries.
+    """
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return _add_to_cart_protected(request)
+    return _add_to_cart(request)
 
 
 @require_POST
@@ -87,6 +108,10 @@ def checkout(request):
     if request.method == "POST":
         if form.is_valid():
             lines = cart.lines()
+            existing = matching_pending_order(patient=request.user, lines=lines) if lines else None
+            if existing is not None:
+                cart.clear()
+                return _go_to_payment(request, existing)
             try:
                 # One transaction: a refused order does not keep the address either.
                 with transaction.atomic():

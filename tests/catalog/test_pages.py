@@ -149,3 +149,19 @@ def test_drug_page_for_a_signed_in_patient_needs_at_most_four_queries(
         html = client.get(drug_url).content.decode()
     assert "Sign out" in html
     assert "$46.53" in html
+
+
+def test_drug_list_and_searches_are_cached_and_follow_every_edit(
+    client, baclofen, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    assert "From $41.71" in client.get("/").content.decode()
+    client.get("/", {"q": "baclo"})
+    with django_assert_num_queries(0):
+        assert "From $41.71" in client.get("/").content.decode()
+        assert baclofen.get_absolute_url() in client.get("/", {"q": "baclo"}).content.decode()
+    package = Package.objects.filter(formulation__drug=baclofen).order_by("price").first()
+    package.price = "30.00"
+    with django_capture_on_commit_callbacks(execute=True):
+        package.save()
+    assert "From $30.00" in client.get("/").content.decode()
+    assert "From $30.00" in client.get("/", {"q": "baclo"}).content.decode()

@@ -190,25 +190,48 @@ def test_empty_order_history_says_so(patient_client):
     assert "You have not ordered anything yet." in patient_client.get("/orders/").content.decode()
 
 
-def test_drug_page_add_to_cart_form_carries_the_visitors_csrf_token(baclofen, package):
+def test_add_to_cart_is_csrf_checked_for_every_visitor_with_a_session(baclofen, package):
+    import re
+
     client = Client(enforce_csrf_checks=True)
     html = client.get(baclofen.get_absolute_url()).content.decode()
     assert "@@personal:csrf@@" not in html
-    token = client.cookies["csrftoken"].value
-    assert token
-    import re
-
-    form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    assert "csrftoken" not in client.cookies  # the cached page is the same for everyone
+    # Without a session there is nothing to forge a request against: the first add
+    # starts the visitor's session.
+    assert client.post("/cart/add/", {"package": package.pk, "quantity": 1}).status_code == 302
+    assert "sessionid" in client.cookies
+    # From then on the page carries this visitor's token, and the cart needs it.
+    html = client.get(baclofen.get_absolute_url()).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    assert client.post("/cart/add/", {"package": package.pk, "quantity": 1}).status_code == 403
     response = client.post(
-        "/cart/add/", {"package": package.pk, "quantity": 1, "csrfmiddlewaretoken": form_token}
+        "/cart/add/", {"package": package.pk, "quantity": 1, "csrfmiddlewaretoken": token}
     )
     assert response.status_code == 302
-    other = Client(enforce_csrf_checks=True)
-    other.get(baclofen.get_absolute_url())  # the cached page, with a token of its own
-    assert other.post("/cart/add/", {"package": package.pk, "quantity": 1}).status_code == 403
+    assert 'value="2"' in client.get("/cart/").content.decode()
 
 
 def test_cart_page_query_count(patient_client, package, verified, django_assert_max_num_queries):
     add(patient_client, package)
     with django_assert_max_num_queries(6):
         assert patient_client.get(CART).status_code == 200
+
+
+def test_a_checkout_submitted_again_leads_to_the_same_order(
+    patient_client, patient, package, verified, settings
+):
+    """The answer to the first submit was lost (an outage after the commit): the
+    patient submits the same cart again and must not end with two orders."""
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # payment cannot start: back to the order
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    add(patient_client, package)
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    first = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+    response = patient_client.post(CHECKOUT, ADDRESS)
+    assert response.status_code == 302
+    assert Order.objects.filter(patient=patient).count() == 1
+    package.refresh_from_db()
+    assert package.stock == 99
+    assert "Your cart is empty" in patient_client.get(CART).content.decode()
+    assert response["Location"] == first.get_absolute_url()
