@@ -203,7 +203,10 @@ def test_a_postgres_restart_under_load_answers_503_not_500_and_loses_nothing(sit
     stack.assert_paid_and_dispatched_once(paying, site.worker)
 
     # Whatever was cut short left nothing half-done.
+    # A shopper checking out the same one-box cart again while an identical order
+    # waits for payment is sent to pay that order (orders.selectors), so there are at
+    # most as many orders as successful checkouts, and at least one.
     placed = sum(shopper.orders for shopper in shoppers)
-    assert placed > 0
-    assert Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).count() >= placed
+    pending = Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).count()
+    assert 0 < pending <= placed
     stack.assert_no_half_written_orders(initial_stock=initial_stock)
