@@ -105,19 +105,23 @@ def cached_page(request, key: str, build: Callable[[], str]) -> HttpResponse:
     return HttpResponse(html.replace(CSRF_MARK, get_token(request)))
 
 
-def invalidate_drug_pages(*slugs: str) -> None:
-    """Drop the cached pages of these drugs after the current transaction commits."""
+def invalidate_drug_pages(*slugs: str, lists: bool = True) -> None:
+    """Drop the cached pages of these drugs after the current transaction commits,
+    and every drug list page too unless `lists` is False (a change the lists do not
+    show, such as a package going out of stock)."""
     keys = [drug_page_key(slug) for slug in slugs if slug]
     keys += [key + ANONYMOUS_SUFFIX for key in keys]
     if keys:
         # `robust`: once the change has committed, a cache that cannot be reached (Redis
         # down) must not turn it into an error page that says nothing was changed, nor
         # stop the other on-commit work (emails, dispatch). The failure is logged.
-        transaction.on_commit(lambda: _drop(keys), robust=True)
+        transaction.on_commit(lambda: _drop(keys, lists), robust=True)
 
 
-def _drop(keys: list[str]) -> None:
+def _drop(keys: list[str], lists: bool) -> None:
     cache.delete_many(keys)
+    if not lists:
+        return
     try:
         cache.incr(LIST_VERSION_KEY)  # every drug list page, whatever its search
     except ValueError:

@@ -6,11 +6,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from catalog.caching import invalidate_drug_pages
 from catalog.models import Package
+from catalog.stock import take_stock
 from prescriptions.selectors import usable_prescriptions
 from prescriptions.services import prescription_reserve_units
 
@@ -40,12 +39,6 @@ def coverage(*, patient, lines: list[CartLine]) -> dict[int, int]:
         prescriptions = usable_prescriptions(patient=patient, formulation=line.package.formulation)
         available[line.package.pk] = sum(p.units_remaining for p in prescriptions)
     return available
-
-
-def _take_stock(package: Package, packs: int) -> bool:
-    """A conditional update: never below zero, whoever else is buying the same box."""
-    taken = Package.objects.filter(pk=package.pk, stock__gte=packs).update(stock=F("stock") - packs)
-    return taken == 1
 
 
 def _reserve_units(*, patient, package: Package, units: int):
@@ -98,7 +91,7 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
                 )
                 problems.append(CheckoutProblem(package, kind, message))
                 continue
-            if not _take_stock(package, line.quantity):
+            if not take_stock(package.pk, line.quantity):
                 problems.append(
                     CheckoutProblem(package, "out_of_stock", f"{package.label}: out of stock.")
                 )
@@ -137,7 +130,6 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
         OrderStatusChange.objects.create(
             order=order, to_status=OrderStatus.PENDING_PAYMENT, actor=patient
         )
-        invalidate_drug_pages(*{line.package.formulation.drug.slug for line, _ in reserved})
     return order
 
 

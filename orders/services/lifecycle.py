@@ -8,11 +8,9 @@ once, they are given back exactly once.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from catalog.caching import invalidate_drug_pages
-from catalog.models import Package
+from catalog.stock import return_stock
 from prescriptions.services import prescription_release_units
 
 from ..models import (
@@ -39,12 +37,9 @@ def notify(order: Order, kind: str) -> None:
 
 
 def _release(order: Order) -> None:
-    slugs = set()
-    for line in order.lines.select_related("package__formulation__drug"):
-        Package.objects.filter(pk=line.package_id).update(stock=F("stock") + line.quantity)
+    for line in order.lines.all():
+        return_stock(line.package_id, line.quantity)
         prescription_release_units(prescription_id=line.prescription_id, units=line.units)
-        slugs.add(line.package.formulation.drug.slug)
-    invalidate_drug_pages(*slugs)
 
 
 def order_transition(order: Order, to_status: str, *, actor=None, note: str = "") -> bool:

@@ -164,6 +164,36 @@ def test_cancelling_gives_stock_and_units_back_once(patient, package, verified):
     assert [c.to_status for c in order.status_changes.all()] == ["pending_payment", "cancelled"]
 
 
+def test_the_drug_page_follows_the_last_box_out_and_back_but_is_not_rebuilt_for_each_order(
+    client,
+    patient,
+    package,
+    verified,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    Package.objects.filter(pk=package.pk).update(stock=2)
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    url = package.formulation.drug.get_absolute_url()
+    assert client.get(url).content.decode().count("In stock") == 2
+
+    def place() -> Order:
+        with django_capture_on_commit_callbacks(execute=True):
+            return services.order_place(
+                patient=patient, lines=[CartLine(package, 1)], address=address
+            )
+
+    place()  # one box left: the page does not change, so the cached copy is kept
+    with django_assert_num_queries(0):
+        assert client.get(url).content.decode().count("In stock") == 2
+    last = place()
+    html = client.get(url).content.decode()
+    assert html.count("In stock") == 1 and "Out of stock" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        services.order_cancel(order_id=last.pk, actor=patient)
+    assert client.get(url).content.decode().count("In stock") == 2
+
+
 def test_another_patients_order_is_not_found(patient, package, verified):
     address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
     order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
