@@ -10,7 +10,7 @@ RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=1 SITE_URL=http://127.0.0.1:$(
 	STRIPE_SECRET_KEY=sk_test_local STRIPE_WEBHOOK_SECRET=whsec_local_development \
 	STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_STANDIN_PORT)
 
-.PHONY: install run test lint format chromium
+.PHONY: install run test lint format system-packages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,16 +31,21 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py run_scheduler & \
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install chromium
+test: install system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null 2>&1 \
-			|| (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null); \
-		else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi; \
-	fi
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here);
+# the nginx tests run deploy/nginx/'s locations in front of two gunicorn pools.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium nginx-light:/usr/sbin/nginx
+system-packages:
+	@for entry in $(SYSTEM_PACKAGES); do \
+		package=$${entry%%:*}; binary=$${entry#*:}; \
+		if [ ! -x $$binary ]; then \
+			if [ "$$(id -u)" = 0 ]; then apt-get install -y -q $$package >/dev/null 2>&1 \
+				|| (apt-get update -q >/dev/null && apt-get install -y -q $$package >/dev/null); \
+			else echo "Some tests need Debian's $$package: sudo apt-get install $$package"; fi; \
+		fi; \
+	done
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,11 +15,14 @@ mix. Browsing and carts are anonymous visitors, each user's replaced by a new on
 (no cookies) every VISITOR_ACTIONS actions; checkouts take turns among PATIENTS
 signed-in patients (one checkout at a time each).
 
-Every piece runs as in production, in its own process (tests/processes.py):
-gunicorn (WORKERS gthread workers x THREADS threads, default 2 x 4, for the 2
-cores), PostgreSQL, Redis (broker and result backend on REDIS_URL, cache and
-sessions on CACHE_URL), one Celery worker (`-Q payments,celery`, prefork, 2
-processes) and the Stripe stand-in, which sends signed webhooks to the site.
+Every piece runs as in production, in its own process (tests/processes.py): nginx
+with deploy/nginx/'s locations, sending the catalog pages to one gunicorn
+(CATALOG_WORKERS x CATALOG_THREADS, default 2 x 2) and everything else to another
+(WORKERS gthread workers x THREADS threads, default 2 x 4); PostgreSQL, Redis
+(broker and result backend on REDIS_URL, cache and sessions on CACHE_URL), one
+Celery worker (`-Q payments,celery`, prefork, 2 processes) and the Stripe stand-in,
+which sends signed webhooks to the site. FRONT=gunicorn runs one gunicorn (WORKERS x
+THREADS) for everything instead, without nginx, for comparison.
 Patients are made through the services by bench/checkout.py's setup.
 
 It prints requests/s, count, p50/p95/p99 and errors per page, then, once the
@@ -52,6 +55,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -61,13 +65,27 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import checkout as checkout_bench  # noqa: E402
-from tests import processes  # noqa: E402
+from tests import nginx, processes  # noqa: E402
 
 USERS = int(os.environ.get("USERS", "50"))
 DURATION = float(os.environ.get("DURATION", "120"))
 THINK_MS = float(os.environ.get("THINK_MS", "0"))
 WORKERS = int(os.environ.get("WORKERS", "2"))
 THREADS = int(os.environ.get("THREADS", "4"))
+# FRONT=nginx (the default): as deployed (deploy/nginx/), nginx sends the catalog pages
+# to a gunicorn of their own (CATALOG_WORKERS x CATALOG_THREADS) and the rest to the
+# WORKERS x THREADS one. FRONT=gunicorn: one gunicorn answers everything, no nginx.
+FRONT = os.environ.get("FRONT", "nginx")
+CATALOG_WORKERS = int(os.environ.get("CATALOG_WORKERS", "2"))
+CATALOG_THREADS = int(os.environ.get("CATALOG_THREADS", "2"))
+if FRONT not in ("nginx", "gunicorn"):
+    sys.exit("FRONT is nginx or gunicorn.")
+LAYOUT = (
+    f"gunicorn {WORKERS} gthread workers x {THREADS} threads"
+    if FRONT == "gunicorn"
+    else f"nginx; gunicorn (web) {WORKERS} x {THREADS} threads, "
+    f"gunicorn (catalog) {CATALOG_WORKERS} x {CATALOG_THREADS} threads"
+)
 # Boxes of baclofen 10 mg in stock at the start. Flat out, this 2-core machine places
 # 5 to 8 orders a second whatever the number of users (the CPU is the limit): 12 a
 # second leaves a margin. A smaller STOCK makes the last checkouts refused (409).
@@ -95,7 +113,7 @@ PAGES = (
     "order page",  # back on the site after paying
 )
 DRUG_PAGE = "/medicines/baclofen/"
-CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]*)"')
 PACKAGE_FIELD = re.compile(r'name="package" value="(\d+)"')
 STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
@@ -567,8 +585,7 @@ def report(stats: Stats, elapsed: float, r: dict, cpu: dict, drained: float) -> 
     pct = checkout_bench.percentile
     print(
         f"\n{USERS} users for {DURATION:g} s (ran {elapsed:.1f} s), think time {THINK_MS:g} ms; "
-        f"gunicorn {WORKERS} gthread workers x {THREADS} threads, 1 Celery worker "
-        "(prefork, 2), Stripe stand-in; DEBUG off"
+        f"{LAYOUT}, 1 Celery worker (prefork, 2), Stripe stand-in; DEBUG off"
     )
     actions = ", ".join(f"{stats.actions[a]} {a}" for a, _ in ACTIONS)
     aborted = stats.actions["aborted on an error"]
@@ -602,7 +619,8 @@ def report(stats: Stats, elapsed: float, r: dict, cpu: dict, drained: float) -> 
     for sample in stats.error_samples:
         print(f"  error: {sample}")
 
-    mine = ("gunicorn", "celery worker", "Stripe stand-in", "load generator")
+    mine = tuple(cpu.keys() - {"PostgreSQL", "Redis", "machine"})
+    mine = sorted(mine, key=lambda name: (name == "load generator", name))
     shared = ("PostgreSQL", "Redis")
     shares = ", ".join(f"{name} {cpu[name] / elapsed:.2f}" for name in (*mine, *shared))
     machine = cpu["machine"] / elapsed
@@ -644,10 +662,41 @@ def report(stats: Stats, elapsed: float, r: dict, cpu: dict, drained: float) -> 
     return all(ok for _, _, ok in checks)
 
 
+@contextmanager
+def site_processes(env: dict, port: int, logs: Path):
+    """The site on `port`, as FRONT says: (the process answering, {name: process})."""
+    if FRONT == "gunicorn":
+        with processes.gunicorn_server(
+            env, workers=WORKERS, threads=THREADS, port=port, log_dir=logs
+        ) as site:
+            yield site, {"gunicorn": site}
+        return
+    web_port, catalog_port = processes.free_port(), processes.free_port()
+    (logs / "catalog").mkdir()
+    with (
+        processes.gunicorn_server(
+            env, workers=WORKERS, threads=THREADS, port=web_port, log_dir=logs
+        ) as web,
+        processes.gunicorn_server(
+            env,
+            workers=CATALOG_WORKERS,
+            threads=CATALOG_THREADS,
+            port=catalog_port,
+            log_dir=logs / "catalog",
+        ) as catalog,
+        nginx.nginx_front(
+            web_port=web_port, catalog_port=catalog_port, port=port, log_dir=logs
+        ) as front,
+    ):
+        yield front, {"gunicorn (web)": web, "gunicorn (catalog)": catalog, "nginx": front}
+
+
 def main() -> int:
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://")) or not redis_url:
         sys.exit("Set DATABASE_URL (PostgreSQL, a database for the benchmark) and REDIS_URL.")
+    if FRONT == "nginx" and not nginx.nginx_binary():
+        sys.exit("nginx is needed (`make test` installs it; or apt-get install nginx-light).")
     if not os.environ.get("CACHE_URL"):
         print("note: CACHE_URL unset: the cache shares REDIS_URL's database", file=sys.stderr)
     run = secrets.token_hex(3)
@@ -671,9 +720,7 @@ def main() -> int:
                 port=standin_port,
                 log_dir=logs,
             ) as standin,
-            processes.gunicorn_server(
-                env, workers=WORKERS, threads=THREADS, port=site_port, log_dir=logs
-            ) as site,
+            site_processes(env, site_port, logs) as (site, pools),
             processes.celery_worker(env, log_dir=logs) as worker,
         ):
             try:
@@ -687,7 +734,7 @@ def main() -> int:
                 for _, path in BROWSE:  # one untimed request each: templates, caches
                     Browser(warm).request("home", site.url + path)
                 pids = {
-                    "gunicorn": site.pid,
+                    **{name: process.pid for name, process in pools.items()},
                     "celery worker": worker.pid,
                     "Stripe stand-in": standin.pid,
                 }
@@ -699,11 +746,12 @@ def main() -> int:
                 drained = drain(run, standin.url, worker)
                 results = reconcile(run, standin.url, package_id, stats)
             except Exception:
-                for process in (standin, site, worker):
+                for process in (standin, *pools.values(), worker):
                     print(process.tail(30), file=sys.stderr)
                 raise
             if stats.server_errors:
-                print(site.tail(40), file=sys.stderr)
+                for process in pools.values():
+                    print(process.tail(40), file=sys.stderr)
     return 0 if report(stats, elapsed, results, cpu, drained) else 1
 
 

@@ -1,0 +1,97 @@
+"""nginx as deployed (deploy/nginx/), on loopback, in front of two gunicorn pools.
+
+`bench/load.py` measures the site through it and `tests/integration/test_nginx_front.py`
+tests it: both include the very locations file the example site includes, so what
+is measured and tested is what is deployed. Start the pools first
+(`tests.processes.gunicorn_server`), then:
+
+    with nginx_front(web_port=..., catalog_port=...) as nginx:
+        ...  # nginx.url
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.processes import ROOT, ProcessError, ServiceProcess, _log_dir, _running, free_port
+
+NGINX_LOCATIONS = ROOT / "deploy" / "nginx" / "pharmacy-locations.conf"
+# deploy/nginx/pharmacy.conf on loopback: plain HTTP, no server name, no static files
+# (whitenoise serves them), the same locations (included from the repository).
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 2048; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream pharmacy_web {{ server 127.0.0.1:{web_port} fail_timeout=0; keepalive 32; }}
+    upstream pharmacy_catalog {{ server 127.0.0.1:{catalog_port} fail_timeout=0; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 55m;
+        include {locations};
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
+    )
+
+
+@contextmanager
+def nginx_front(
+    *,
+    web_port: int,
+    catalog_port: int,
+    port: int | None = None,
+    log_dir: Path | None = None,
+    timeout: float = 30.0,
+) -> Iterator[ServiceProcess]:
+    """nginx as deployed (deploy/nginx/): catalog pages to the gunicorn on
+    `catalog_port`, everything else to the one on `web_port`; serving when this yields
+    (it does not wait for the pools: start them first)."""
+    nginx = nginx_binary()
+    if nginx is None:
+        raise ProcessError("nginx is not installed (Debian: apt-get install nginx-light).")
+    port = port or free_port()
+    with _log_dir(log_dir, "nginx") as parent:
+        folder = parent / "nginx"
+        folder.mkdir(exist_ok=True)
+        conf = folder / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(
+                folder=folder,
+                port=port,
+                web_port=web_port,
+                catalog_port=catalog_port,
+                locations=NGINX_LOCATIONS,
+            )
+        )
+        args = [nginx, "-c", str(conf), "-p", str(folder), "-e", "stderr"]
+        server = ServiceProcess("nginx", args, env=dict(os.environ), log_path=folder / "nginx.log")
+        server.url = f"http://127.0.0.1:{port}"
+        with _running(server, lambda: _listening(port), timeout):
+            yield server
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
