@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -17,7 +16,6 @@ from . import services
 from .cart import Cart
 from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
 from .models import DeliveryAddress, Order, OrderStatus
-from .selectors import matching_pending_order
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -43,6 +41,13 @@ def _cart_context(request, cart: Cart) -> dict:
     }
 
 
+def _flash_errors(request, form) -> None:
+    """A cart form has no page of its own: its errors go to the cart as messages."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+
+
 def cart_view(request):
     return render(request, "orders/cart.html", _cart_context(request, Cart(request.session)))
 
@@ -50,9 +55,7 @@ def cart_view(request):
 def _add_to_cart(request):
     form = CartAddForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        _flash_errors(request, form)
         return redirect("orders:cart")
     package = form.cleaned_data["package"]
     quantity = Cart(request.session).add(package, form.cleaned_data["quantity"])
@@ -91,9 +94,7 @@ def cart_update(request):
         )
         messages.success(request, "Your cart was updated.")
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        _flash_errors(request, form)
     return redirect("orders:cart")
 
 
@@ -108,15 +109,10 @@ def checkout(request):
     if request.method == "POST":
         if form.is_valid():
             lines = cart.lines()
-            existing = matching_pending_order(patient=request.user, lines=lines) if lines else None
-            if existing is not None:
-                cart.clear()
-                return _go_to_payment(request, existing)
             try:
-                # One transaction: a refused order does not keep the address either.
-                with transaction.atomic():
-                    address = services.address_save(patient=request.user, data=form.cleaned_data)
-                    order = services.order_place(patient=request.user, lines=lines, address=address)
+                order = services.order_check_out(
+                    patient=request.user, lines=lines, address_data=form.cleaned_data
+                )
             except services.CheckoutError as exc:
                 problems = exc.problems or []
                 status = 409

@@ -1,6 +1,6 @@
 """State changes of the orders app. Each runs in one transaction."""
 
-from .checkout import CheckoutError, address_save, order_place
+from .checkout import CheckoutError, address_save, order_check_out, order_place
 from .lifecycle import (
     expire_unpaid_orders,
     order_cancel,
@@ -16,6 +16,7 @@ __all__ = [
     "address_save",
     "expire_unpaid_orders",
     "order_cancel",
+    "order_check_out",
     "order_mark_delivered",
     "order_mark_dispatched",
     "order_mark_paid",

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from prescriptions.services import prescription_reserve_units
 
 from ..cart import CartLine
 from ..models import DeliveryAddress, Order, OrderLine, OrderStatus, OrderStatusChange
+from ..selectors import matching_pending_order
 
 
 @dataclass
@@ -131,6 +133,24 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
             order=order, to_status=OrderStatus.PENDING_PAYMENT, actor=patient
         )
     return order
+
+
+def order_check_out(*, patient, lines: list[CartLine], address_data: dict) -> Order:
+    """The checkout form's one step: keep the delivery address and place the order, in
+    one transaction (a refused order keeps neither), or raise CheckoutError.
+
+    The same cart submitted again while its order waits for payment (a double click, or
+    a retry after the answer was lost) leads to that order, not to a second one holding
+    the same stock. The patient's row is locked first, so two submissions arriving at
+    once are taken one after the other and the second finds the first's order.
+    """
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=patient.pk).exists()
+        existing = matching_pending_order(patient=patient, lines=lines) if lines else None
+        if existing is not None:
+            return existing
+        address = address_save(patient=patient, data=address_data)
+        return order_place(patient=patient, lines=lines, address=address)
 
 
 @transaction.atomic

@@ -73,3 +73,49 @@ def test_twenty_patients_racing_for_five_boxes_buy_exactly_five():
     # The losers' prescription units were never taken.
     reserved = sorted(p.prescriptions.get().units_used for p in patients)
     assert reserved == [0] * (RACERS - BOXES) + [10] * BOXES
+
+
+def test_the_same_cart_submitted_five_times_at_once_places_one_order():
+    """A double (or fivefold) click on "Place order": one order, the stock taken once."""
+    package = Package.objects.get(
+        formulation__drug__slug="baclofen", formulation__strength_label="10 mg"
+    )
+    patient = make_user_with_verified_email(email="clicker@example.com")
+    prescription_verify(
+        prescription_id=make_e_prescription(patient=patient).pk, pharmacist=make_pharmacist()
+    )
+    address = {
+        "full_name": "R",
+        "line1": "1 St",
+        "city": "Troy",
+        "state": "NY",
+        "zip_code": "12180",
+    }
+    clicks = 5
+    start = threading.Barrier(clicks)
+    numbers: list[str] = []
+    lock = threading.Lock()
+
+    def click():
+        try:
+            start.wait()
+            order = services.order_check_out(
+                patient=patient,
+                lines=[CartLine(Package.objects.get(pk=package.pk), 2)],
+                address_data=address,
+            )
+            with lock:
+                numbers.append(order.number)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=click) for _ in range(clicks)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(numbers) == clicks and len(set(numbers)) == 1
+    assert Order.objects.filter(patient=patient).count() == 1
+    assert Package.objects.get(pk=package.pk).stock == package.stock - 2
+    assert patient.prescriptions.get().units_used == 20
