@@ -136,3 +136,13 @@ def clean_document(content: bytes, *, name: str = "prescription.pdf"):
     from prescriptions.uploads import clean_upload
 
     return clean_upload(SimpleUploadedFile(name, content, content_type="application/pdf"))
+
+
+def sign_in_staff(client, user):
+    """Sign a staff member in on the test client, as the site requires staff to be.
+
+    Every test that acts as a pharmacist or catalog staff signs in through here, so
+    what a staff session must carry (the second factor) is decided in one place.
+    """
+    client.force_login(user)
+    return client
