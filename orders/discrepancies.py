@@ -56,7 +56,7 @@ def pays_exactly(order: Order, session: dict[str, Any]) -> bool:
 
 
 def refunds_of(intent: str) -> list[dict[str, Any]]:
-    """The charges of `intent` from every charge.refunded event stored, newest state last."""
+    """The charge of `intent` as each stored charge.refunded event showed it, in any order."""
     payloads = PaymentEvent.objects.filter(
         type="charge.refunded", payload__data__object__payment_intent=intent
     ).values_list("payload", flat=True)
