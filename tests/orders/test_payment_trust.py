@@ -412,3 +412,21 @@ def test_the_discrepancy_admin_lists_and_filters_stray_payments(order, stripe_ap
     assert page.status_code == 200
     assert order.number in page.content.decode()
     assert order.number not in other.content.decode()
+
+
+def test_a_stripe_outage_while_refunding_a_foreign_payment_leaves_the_event_for_a_retry(
+    order, stripe_api, settings
+):
+    attack = foreign_session(stripe_api, order, names="client_reference_id")
+    payload, header = signed_event(attack)
+    event, _ = payments.record_event(payload=payload, signature=header)
+    api_base, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, "http://127.0.0.1:9"
+
+    with pytest.raises(payments.StripeUnavailable):
+        payments.process_event(event.pk)
+    event.refresh_from_db()
+    assert (event.processed_at, Discrepancy.objects.filter(order=order).exists()) == (None, False)
+
+    settings.STRIPE_API_BASE = api_base
+    assert "refunded in Stripe" in payments.process_event(event.pk)
+    assert Discrepancy.objects.get(order=order).refund_status == Discrepancy.RefundStatus.REFUNDED
