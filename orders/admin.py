@@ -45,6 +45,13 @@ class PaymentEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class DiscrepancyInline(ReadOnlyInline):
+    model = Discrepancy
+    fk_name = "order"
+    fields = ("detected_at", "kind", "amount", "currency", "refund_status", "detail")
+    readonly_fields = fields
+
+
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
     fields = ("carrier", "tracking_number", "status", "created_at", "delivered_at")
@@ -66,7 +73,13 @@ class OrderAdmin(admin.ModelAdmin):
         "shipment__tracking_number",
     )
     list_select_related = ("patient", "shipment")
-    inlines = [OrderLineInline, ShipmentInline, StatusChangeInline, PaymentEventInline]
+    inlines = [
+        OrderLineInline,
+        ShipmentInline,
+        StatusChangeInline,
+        PaymentEventInline,
+        DiscrepancyInline,
+    ]
     actions = ["refund_selected", "cancel_selected"]
     readonly_fields = [f.name for f in Order._meta.fields]
     fieldsets = (
@@ -94,6 +107,7 @@ class OrderAdmin(admin.ModelAdmin):
                     "paid_at",
                     "stripe_session_id",
                     "stripe_payment_intent",
+                    "amount_refunded",
                 )
             },
         ),
@@ -181,13 +195,46 @@ class DeliveryAddressAdmin(admin.ModelAdmin):
 
 @admin.register(Discrepancy)
 class DiscrepancyAdmin(admin.ModelAdmin):
-    """What the nightly reconciliation found; staff write how each was resolved."""
+    """Payments that did not pay their order, and paid orders without a payment, as the
+    webhook and the nightly reconciliation found them; staff write how each was resolved."""
 
-    list_display = ("detected_at", "kind", "order", "stripe_session_id", "amount", "resolved_at")
-    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
-    search_fields = ("order__number", "stripe_session_id", "detail")
+    list_display = (
+        "detected_at",
+        "kind",
+        "order",
+        "amount",
+        "currency",
+        "refund_status",
+        "stripe_session_id",
+        "resolved_at",
+    )
+    list_filter = (
+        "kind",
+        "refund_status",
+        ("resolved_at", admin.EmptyFieldListFilter),
+        "detected_at",
+    )
+    search_fields = (
+        "order__number",
+        "stripe_session_id",
+        "stripe_payment_intent",
+        "stripe_refund_id",
+        "detail",
+    )
     list_select_related = ("order",)
-    readonly_fields = ("kind", "order", "stripe_session_id", "amount", "detail", "detected_at")
+    readonly_fields = (
+        "kind",
+        "order",
+        "stripe_session_id",
+        "stripe_payment_intent",
+        "amount",
+        "currency",
+        "detail",
+        "refund_status",
+        "stripe_refund_id",
+        "detected_at",
+        "notified_at",
+    )
     fields = (*readonly_fields, "resolved_at", "resolution")
 
     def has_add_permission(self, request):

@@ -10,7 +10,6 @@ resend, and a lost task is found again by the beat task that retries unprocessed
 events.
 """
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +23,23 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Order, OrderStatus, PaymentEvent
+from .discrepancies import (
+    fully_refunded,
+    money,
+    note_refunded_amount,
+    pays_exactly,
+    refunded_stray,
+    refunds_of,
+    session_amount,
+    usd,
+)
+from .discrepancies import record as record_discrepancy
+from .discrepancies import text as _text
+from .models import Discrepancy, Order, OrderStatus, PaymentEvent
 from .services import order_cancel, order_mark_paid, order_mark_refunded
+from .webhook_verification import WebhookError, verified_event
+
+__all__ = ["StripeUnavailable", "WebhookError", "process_event", "record_event", "refund_order"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +54,6 @@ class StripeUnavailable(stripe.StripeError):
     Nothing was changed on the site when this is raised. A `stripe.StripeError`, so
     code that already catches Stripe's errors (the checkout view) catches it too.
     """
-
-
-class WebhookError(ValueError):
-    """A webhook request that cannot be trusted or read; answered 400, nothing stored."""
-
-
-class WebhookSignatureError(WebhookError):
-    """Missing, forged or stale `Stripe-Signature`, or no webhook secret configured."""
-
-
-class WebhookPayloadError(WebhookError):
-    """Correctly signed, but not a Stripe event."""
 
 
 def stripe_client() -> stripe.StripeClient:
@@ -196,40 +198,35 @@ def checkout_session_expire(*, order_id: int) -> bool:
 # Webhook events -------------------------------------------------------------------
 
 
-def _verified_event(payload: bytes, signature: str | None) -> dict[str, Any]:
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    if not secret:
-        raise WebhookSignatureError("STRIPE_WEBHOOK_SECRET is not configured.")
-    if not signature:
-        raise WebhookSignatureError("Missing Stripe-Signature header.")
-    try:
-        stripe.Webhook.construct_event(payload, signature, secret)
-        data = json.loads(payload)
-    except stripe.SignatureVerificationError as exc:
-        raise WebhookSignatureError(f"Invalid signature: {exc.user_message or exc}") from exc
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise WebhookPayloadError("The payload is not a JSON Stripe event.") from exc
-    if not isinstance(data, dict) or not data.get("id") or not data.get("type"):
-        raise WebhookPayloadError("The payload is not a Stripe event (no id or type).")
-    return data
-
-
 def _event_object(data: dict[str, Any]) -> dict[str, Any]:
-    obj = (data.get("data") or {}).get("object")
+    inner = data.get("data")
+    obj = inner.get("object") if isinstance(inner, dict) else None
     return obj if isinstance(obj, dict) else {}
 
 
 def _order_for(data: dict[str, Any]) -> Order | None:
-    """The order an event is about: its number from the session, else its payment intent."""
+    """The order an event is about, from what only the site wrote: never from names.
+
+    A Checkout Session belongs to the order that stored its id when the site created
+    it; a PaymentIntent or Charge to the order that stored its intent when its own
+    session paid it. `client_reference_id` and metadata are written by whoever makes
+    a session (a Payment Link takes them from the URL), so they never pick an order.
+    """
     obj = _event_object(data)
-    number = (obj.get("metadata") or {}).get("order_number")
     if obj.get("object") == "checkout.session":
-        number = obj.get("client_reference_id") or number
-    if number and (order := Order.objects.filter(number=number).first()):
-        return order
-    intent = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
-    if intent and isinstance(intent, str):
-        return Order.objects.filter(stripe_payment_intent=intent).first()
+        session_id = _text(obj.get("id"))
+        return Order.objects.filter(stripe_session_id=session_id).first() if session_id else None
+    is_intent = obj.get("object") == "payment_intent"
+    intent = _text(obj.get("id") if is_intent else obj.get("payment_intent"))
+    return Order.objects.filter(stripe_payment_intent=intent).first() if intent else None
+
+
+def named_order(obj: dict[str, Any]) -> Order | None:
+    """The order a session or charge *names*: only to say whose payment a stray one claims."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    for number in (_text(obj.get("client_reference_id")), _text(metadata.get("order_number"))):
+        if number and (order := Order.objects.filter(number=number).first()):
+            return order
     return None
 
 
@@ -239,20 +236,12 @@ def record_event(*, payload: bytes, signature: str | None) -> tuple[PaymentEvent
     `get_or_create` catches the IntegrityError of two deliveries racing on the
     unique `event_id` and returns the row that won.
     """
-    data = _verified_event(payload, signature)
+    data = verified_event(payload, signature)
     with transaction.atomic():
         return PaymentEvent.objects.get_or_create(
             event_id=data["id"],
             defaults={"type": data["type"], "payload": data, "order": _order_for(data)},
         )
-
-
-def _refund_recorded(payment_intent: str) -> bool:
-    return PaymentEvent.objects.filter(
-        type="charge.refunded",
-        payload__data__object__payment_intent=payment_intent,
-        payload__data__object__refunded=True,
-    ).exists()
 
 
 def _refund_at_stripe(*, payment_intent: str, idempotency_key: str) -> str:
@@ -270,71 +259,169 @@ def _refund_at_stripe(*, payment_intent: str, idempotency_key: str) -> str:
     return refund.id
 
 
-def _refund_stray_payment(order: Order, payment_intent: str, why: str) -> str:
-    """Give back money taken for an order that will not ship, so none is ever kept."""
-    outcome = f"{why}: refund needed"
-    if not payment_intent:
-        logger.error("order %s: %s, but the event names no payment intent", order.number, why)
-        return f"{outcome}; no payment intent to refund, refund it in Stripe"
-    if _refund_recorded(payment_intent):
-        return f"{outcome}; already refunded in Stripe"
-    try:
-        refund_id = _refund_at_stripe(
-            payment_intent=payment_intent,
-            idempotency_key=f"order-{order.number}-refund-{payment_intent}",
+def refund_stray_payment(
+    *, kind: str, order: Order | None, session: dict[str, Any], why: str, notify: bool = True
+) -> tuple[Discrepancy, str]:
+    """Record a payment that pays no order as a discrepancy and give the money back.
+
+    One refund per PaymentIntent, whoever asks (the webhook, a redelivery, the nightly
+    run): the idempotency key is the intent's, and a recorded refund is not retried.
+    Stripe unreachable or a bad key raises, so the caller's task retries with nothing
+    recorded; any other refusal is recorded as failed, for staff to refund by hand.
+    """
+    intent = _text(session.get("payment_intent"))
+    status, refund_id, told = Discrepancy.RefundStatus.NOT_REFUNDED, "", ""
+    if done := refunded_stray(_text(session.get("id"))):
+        return done, f"{why}: already recorded and refunded ({done.stripe_refund_id or '-'})"
+    if not intent:
+        logger.error("stray payment %s (%s) names no payment intent", session.get("id"), why)
+        status, told = Discrepancy.RefundStatus.NO_PAYMENT_INTENT, "no payment intent to refund"
+    elif any(charge.get("refunded") is True for charge in refunds_of(intent)):
+        status, told = Discrepancy.RefundStatus.ALREADY_REFUNDED, "already refunded in Stripe"
+    else:
+        try:
+            refund_id = _refund_at_stripe(
+                payment_intent=intent, idempotency_key=f"refund-stray-payment-{intent}"
+            )
+        except (StripeUnavailable, stripe.AuthenticationError):
+            raise  # the task retries; a bad key is a configuration error to fail loudly on
+        except stripe.StripeError as exc:
+            logger.error("refund of stray payment %s failed: %s", intent, exc)
+            status = Discrepancy.RefundStatus.FAILED
+            told = f"refund FAILED ({exc.user_message or exc}), refund it in Stripe"
+        else:
+            status = (
+                Discrepancy.RefundStatus.REFUNDED
+                if refund_id
+                else Discrepancy.RefundStatus.ALREADY_REFUNDED
+            )
+            told = f"refunded in Stripe ({refund_id or 'already refunded'})"
+    amount, currency = session_amount(session)
+    detail = f"{why}; {money(amount, currency)} taken"
+    discrepancy, _ = record_discrepancy(
+        kind=kind,
+        order=order,
+        session=session,
+        detail=detail,
+        refund_status=status,
+        refund_id=refund_id,
+        notify=notify,
+    )
+    return discrepancy, f"{why}: refund needed; {told}"
+
+
+def _foreign_session_completed(session: dict[str, Any]) -> str:
+    named = named_order(session)
+    if named is None:
+        amount, currency = session_amount(session)
+        record_discrepancy(
+            kind=Discrepancy.Kind.PAID_NO_ORDER,
+            order=None,
+            session=session,
+            detail=f"A paid Checkout Session of no order ({money(amount, currency)}).",
         )
-    except (StripeUnavailable, stripe.AuthenticationError):
-        raise  # the task retries; a bad key is a configuration error to fail loudly on
-    except stripe.StripeError as exc:
-        logger.error("order %s: refund of %s failed: %s", order.number, payment_intent, exc)
-        return f"{outcome}; refund FAILED ({exc.user_message or exc}), refund it in Stripe"
-    return f"{outcome}; refunded in Stripe ({refund_id or 'already refunded'})"
+        return "paid session of no order: recorded as a discrepancy, not refunded"
+    named = Order.objects.select_for_update().get(pk=named.pk)  # one stray refund at a time
+    why = f"a session that is not its own names order {named.number}"
+    return refund_stray_payment(
+        kind=Discrepancy.Kind.FOREIGN_SESSION, order=named, session=session, why=why
+    )[1]
 
 
-def _session_completed(order: Order, session: dict[str, Any]) -> str:
+def _session_completed(order: Order | None, session: dict[str, Any]) -> str:
     if session.get("payment_status") != "paid":
         return f"checkout completed, payment {session.get('payment_status')}: waiting"
-    intent = session.get("payment_intent") or ""
+    if order is None:
+        return _foreign_session_completed(session)
+    intent = _text(session.get("payment_intent"))
+    if not pays_exactly(order, session):
+        amount, currency = session_amount(session)
+        why = (
+            f"amount or currency mismatch: {money(amount, currency)} paid for "
+            f"order {order.number} of {order.total:.2f} {order.currency.upper()}"
+        )
+        return refund_stray_payment(
+            kind=Discrepancy.Kind.AMOUNT_MISMATCH, order=order, session=session, why=why
+        )[1]
     if order.status == OrderStatus.CANCELLED:
-        return _refund_stray_payment(order, intent, "paid after cancellation")
+        return refund_stray_payment(
+            kind=Discrepancy.Kind.LATE_PAYMENT,
+            order=order,
+            session=session,
+            why="paid after cancellation",
+        )[1]
     if order.status != OrderStatus.PENDING_PAYMENT:
         if intent and order.stripe_payment_intent and intent != order.stripe_payment_intent:
-            return _refund_stray_payment(order, intent, "second payment for a paid order")
+            return refund_stray_payment(
+                kind=Discrepancy.Kind.LATE_PAYMENT,
+                order=order,
+                session=session,
+                why="second payment for a paid order",
+            )[1]
         return f"order already {order.status}"
     order_mark_paid(order_id=order.pk, payment_intent=intent, note=f"Paid with Stripe ({intent})")
-    if intent and _refund_recorded(intent):
-        # charge.refunded overtook checkout.session.completed; apply it now.
+    return _refunds_before_payment(order, intent)
+
+
+def _refunds_before_payment(order: Order, intent: str) -> str:
+    """Apply charge.refunded events of this order's own intent that overtook its payment."""
+    charges = refunds_of(intent)
+    if not charges:
+        return "paid"
+    PaymentEvent.objects.filter(
+        type="charge.refunded", payload__data__object__payment_intent=intent, order=None
+    ).update(order=order)
+    order.refresh_from_db()
+    for charge in charges:
+        note_refunded_amount(order, charge)
+    if any(fully_refunded(order, charge) for charge in charges):
         order_mark_refunded(
             order_id=order.pk, note="Refunded in Stripe before payment was confirmed"
         )
         return "paid, then refunded (refund recorded before payment)"
-    return "paid"
+    return f"paid; a partial refund of {usd(order.amount_refunded)} was recorded before payment"
 
 
-def _session_expired(order: Order, session: dict[str, Any]) -> str:
+def _session_expired(order: Order | None, session: dict[str, Any]) -> str:
+    if order is None:
+        return (
+            "a session that is not an order's current one expired (an earlier checkout "
+            "session, or not the site's): nothing changes"
+        )
     if order.status != OrderStatus.PENDING_PAYMENT:
         return f"order already {order.status}"
-    if order.stripe_session_id and session.get("id") != order.stripe_session_id:
-        return "an earlier checkout session expired; the order's current one decides"
     order_cancel(order_id=order.pk, note="Stripe checkout session expired")
     return "cancelled"
 
 
-def _charge_refunded(order: Order, charge: dict[str, Any]) -> str:
-    if not charge.get("refunded"):
-        return "partial refund: order unchanged"
+def _charge_refunded(order: Order | None, charge: dict[str, Any]) -> str:
+    intent = _text(charge.get("payment_intent"))
+    if order is None:
+        stray = Discrepancy.objects.filter(stripe_payment_intent=intent).first() if intent else None
+        if stray is not None:
+            return f"refund of a stray payment (discrepancy {stray.pk}): nothing changes"
+        named = named_order(charge)
+        if named is not None and named.status == OrderStatus.PENDING_PAYMENT:
+            # It counts only if the order's own session turns out to be paid by this intent.
+            return "refund recorded before payment"
+        if named is not None:
+            return f"refund of {intent or 'a payment'}, not order {named.number}'s: nothing changes"
+        return "refund of a payment of no order: nothing changes"
+    refunded = note_refunded_amount(order, charge)
+    if not fully_refunded(order, charge):
+        return (
+            f"partial refund of {usd(refunded)} of {usd(order.total)}: order stays {order.status}"
+        )
     if order.status == OrderStatus.PAID:
-        order_mark_refunded(order_id=order.pk, note="Refunded in Stripe")
+        order_mark_refunded(order_id=order.pk, note=f"Refunded in Stripe ({usd(refunded)})")
         return "refunded"
-    if order.status == OrderStatus.PENDING_PAYMENT:
-        return "refund recorded before payment"
     if order.status in (OrderStatus.DISPATCHED, OrderStatus.DELIVERED):
         logger.warning("order %s refunded in Stripe after dispatch", order.number)
         return f"order already {order.status}: refunded in Stripe, needs staff attention"
     return f"order already {order.status}"
 
 
-HANDLERS: dict[str, Callable[[Order, dict[str, Any]], str]] = {
+HANDLERS: dict[str, Callable[[Order | None, dict[str, Any]], str]] = {
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_completed,
     "checkout.session.expired": _session_expired,
@@ -349,24 +436,24 @@ def process_event(event_id: int) -> str:
     order change, so two workers given the same event do it once. Late, duplicate
     and out-of-order events are outcomes, never errors: an illegal transition's
     ValidationError is recorded. Only transient failures (database, Stripe) raise,
-    rolling everything back so the task can retry.
+    rolling everything back so the task can retry. The order is found again from the
+    payload each time (see `_order_for`); a handler gets None for an event that is no
+    order's own.
     """
     with transaction.atomic():
         event = PaymentEvent.objects.select_for_update().get(pk=event_id)
         if event.processed_at is not None:
             return "already processed"
         handler = HANDLERS.get(event.type)
-        if event.order_id is None and handler is not None:
-            event.order = _order_for(event.payload)
         if handler is None:
             outcome = "ignored"
-        elif event.order is None:
-            logger.warning("payment event %s: no matching order", event.event_id)
-            outcome = "no matching order"
         else:
+            event.order = _order_for(event.payload)
             try:
                 with transaction.atomic():
-                    order = Order.objects.select_for_update().get(pk=event.order_id)
+                    order = None
+                    if event.order is not None:
+                        order = Order.objects.select_for_update().get(pk=event.order.pk)
                     outcome = handler(order, _event_object(event.payload))
             except ValidationError as exc:
                 outcome = "refused: " + " ".join(exc.messages)

@@ -1,20 +1,25 @@
-"""Nightly reconciliation: every payment Stripe took has a paid order, and back.
+"""Nightly reconciliation: every payment Stripe took pays its own order, and back.
 
-The webhook path is built never to lose a payment, and this proves it after the
-fact: it lists the Checkout Sessions Stripe completed and the orders the site
-marked paid over a window, and records (and emails) each mismatch once.
+The webhook path is built never to lose a payment and never to let a payment pay an
+order that is not its own, and this proves it after the fact: it lists the Checkout
+Sessions Stripe completed and the orders the site marked paid over a window. A
+session belongs to the order that stored its id (never to the order its
+`client_reference_id` or metadata names). Each mismatch is recorded once
+(`orders.discrepancies`); a stray payment the webhook already recorded is not
+reported again, and one whose webhook never came is refunded here the same way.
+The admins get one email with everything not emailed before.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import mail_admins
+from django.db import transaction
 from django.utils import timezone
 
-from .models import Discrepancy, Order, OrderStatus, PaymentEvent
-from .payments import _transient_as_unavailable, stripe_client
+from . import discrepancies
+from .models import Discrepancy, Order, OrderStatus
+from .payments import _transient_as_unavailable, named_order, refund_stray_payment, stripe_client
 
 # Statuses an order reaches only after Stripe confirmed its payment.
 PAID_STATUSES = (
@@ -24,13 +29,15 @@ PAID_STATUSES = (
     OrderStatus.REFUNDED,
 )
 DEFAULT_WINDOW = timedelta(days=3)
+# Stray payments are refunded: the same kinds the webhook handlers refund.
+REFUNDED_KINDS = (Discrepancy.Kind.FOREIGN_SESSION, Discrepancy.Kind.AMOUNT_MISMATCH)
 
 
 @dataclass(frozen=True)
 class Finding:
     kind: str
     order: Order | None
-    session_id: str
+    session: dict
     amount: Decimal | None
     detail: str
 
@@ -51,41 +58,51 @@ def _paid_sessions(since: datetime) -> dict[str, dict]:
     return sessions
 
 
-def _refunded(order: Order, payment_intent: str) -> bool:
-    """A stray payment the site already refunded is not a discrepancy."""
-    return PaymentEvent.objects.filter(order=order, outcome__icontains="refund").exists() or (
-        PaymentEvent.objects.filter(
-            type="charge.refunded", payload__data__object__payment_intent=payment_intent
-        ).exists()
+def _refunded(payment_intent: str) -> bool:
+    """A payment refunded in full in Stripe (by the site or by staff) is not a discrepancy."""
+    return bool(payment_intent) and any(
+        charge.get("refunded") is True for charge in discrepancies.refunds_of(payment_intent)
     )
+
+
+def _session_finding(session: dict, order: Order | None) -> Finding | None:
+    amount, currency = discrepancies.session_amount(session)
+    taken = discrepancies.money(amount, currency)
+    if order is None:
+        named = named_order(session)
+        if named is None:
+            return Finding(Discrepancy.Kind.PAID_NO_ORDER, None, session, amount, "No such order.")
+        detail = f"a session that is not its own names order {named.number}"
+        return Finding(Discrepancy.Kind.FOREIGN_SESSION, named, session, amount, detail)
+    if not discrepancies.pays_exactly(order, session):
+        detail = (
+            f"amount or currency mismatch: {taken} paid for order {order.number} "
+            f"of {order.total:.2f} {order.currency.upper()}"
+        )
+        return Finding(Discrepancy.Kind.AMOUNT_MISMATCH, order, session, amount, detail)
+    if order.status not in PAID_STATUSES and not _refunded(session.get("payment_intent") or ""):
+        detail = f"Order {order.number} is {order.get_status_display().lower()}."
+        return Finding(Discrepancy.Kind.PAID_NO_ORDER, order, session, amount, detail)
+    return None
 
 
 def find_discrepancies(*, since: datetime) -> list[Finding]:
     sessions = _paid_sessions(since)
-    findings = []
-    by_number = Order.objects.in_bulk(
-        [s.get("client_reference_id") for s in sessions.values() if s.get("client_reference_id")],
-        field_name="number",
+    known = set(
+        Discrepancy.objects.filter(stripe_session_id__in=list(sessions)).values_list(
+            "stripe_session_id", flat=True
+        )
     )
+    own = {
+        order.stripe_session_id: order
+        for order in Order.objects.filter(stripe_session_id__in=list(sessions))
+    }
+    findings = []
     for session_id, session in sessions.items():
-        order = by_number.get(session.get("client_reference_id") or "")
-        amount = Decimal(session.get("amount_total") or 0) / 100
-        if order is None:
-            findings.append(
-                Finding(Discrepancy.Kind.PAID_NO_ORDER, None, session_id, amount, "No such order.")
-            )
-        elif order.status not in PAID_STATUSES and not _refunded(
-            order, session.get("payment_intent") or ""
-        ):
-            findings.append(
-                Finding(
-                    Discrepancy.Kind.PAID_NO_ORDER,
-                    order,
-                    session_id,
-                    amount,
-                    f"Order {order.number} is {order.get_status_display().lower()}.",
-                )
-            )
+        if session_id in known:
+            continue  # recorded already, by the webhook or an earlier night
+        if finding := _session_finding(session, own.get(session_id)):
+            findings.append(finding)
     paid_orders = Order.objects.filter(status__in=PAID_STATUSES, paid_at__gte=since)
     for order in paid_orders:
         if order.stripe_session_id not in sessions:
@@ -93,7 +110,7 @@ def find_discrepancies(*, since: datetime) -> list[Finding]:
                 Finding(
                     Discrepancy.Kind.ORDER_NO_PAYMENT,
                     order,
-                    order.stripe_session_id,
+                    {"id": order.stripe_session_id},
                     order.total,
                     f"Order {order.number} is {order.get_status_display().lower()} "
                     "but Stripe shows no paid session for it.",
@@ -102,10 +119,41 @@ def find_discrepancies(*, since: datetime) -> list[Finding]:
     return findings
 
 
+def _record(finding: Finding) -> tuple[Discrepancy, bool]:
+    if finding.kind in REFUNDED_KINDS:
+        with transaction.atomic():
+            if finding.order is not None:  # the webhook handler may be at it too
+                Order.objects.select_for_update().filter(pk=finding.order.pk).exists()
+            before = Discrepancy.objects.filter(
+                kind=finding.kind, stripe_session_id=finding.session["id"]
+            ).exists()
+            discrepancy, _ = refund_stray_payment(
+                kind=finding.kind,
+                order=finding.order,
+                session=finding.session,
+                why=finding.detail,
+                notify=False,
+            )
+            return discrepancy, not before
+    discrepancy, created = Discrepancy.objects.get_or_create(
+        kind=finding.kind,
+        order=finding.order,
+        stripe_session_id=finding.session.get("id") or "",
+        defaults={
+            "amount": finding.amount,
+            "currency": discrepancies.session_amount(finding.session)[1] or "usd",
+            "stripe_payment_intent": finding.session.get("payment_intent") or "",
+            "detail": finding.detail,
+        },
+    )
+    return discrepancy, created
+
+
 def reconcile(
     *, now: datetime | None = None, window: timedelta = DEFAULT_WINDOW
 ) -> list[Discrepancy]:
-    """Record the new discrepancies (each once) and email the admins about them."""
+    """Record the new discrepancies (each once) and email the admins what they were not
+    told yet (these, and any the webhook recorded whose email failed); returns the new."""
     now = now or timezone.now()
     # Orders paid in the last minutes may still be waiting for their webhook.
     findings = [
@@ -115,23 +163,8 @@ def reconcile(
     ]
     new = []
     for finding in findings:
-        discrepancy, created = Discrepancy.objects.get_or_create(
-            kind=finding.kind,
-            order=finding.order,
-            stripe_session_id=finding.session_id,
-            defaults={"amount": finding.amount, "detail": finding.detail},
-        )
+        discrepancy, created = _record(finding)
         if created:  # otherwise reported on an earlier night
             new.append(discrepancy)
-    if new:
-        lines = [
-            f"- {d.get_kind_display()}: {d.detail} (session {d.stripe_session_id or '-'})"
-            for d in new
-        ]
-        mail_admins(
-            f"Payment reconciliation: {len(new)} discrepanc{'y' if len(new) == 1 else 'ies'}",
-            "The nightly comparison of Stripe's paid sessions with the orders found:\n\n"
-            + "\n".join(lines)
-            + f"\n\nReview them in the admin: {settings.SITE_URL}/admin/orders/discrepancy/\n",
-        )
+    discrepancies.email_unreported(nightly=True)
     return new

@@ -13,8 +13,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .payments import WebhookError, record_event
+from .payments import record_event
 from .tasks.payments import enqueue
+from .webhook_verification import WebhookError
 
 logger = logging.getLogger(__name__)
 

@@ -271,6 +271,13 @@ if not DEBUG and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
     raise ImproperlyConfigured(
         "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET must be set when DEBUG is off."
     )
+# The Makefile's development values are public: with them anyone could sign webhooks.
+_PUBLIC_STRIPE_VALUES = {"sk_test_local", "whsec_local_development"}
+if not DEBUG and {STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET} & _PUBLIC_STRIPE_VALUES:
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are refused when DEBUG is off while they "
+        "are the public development values from the Makefile."
+    )
 
 # Delivery: the courier that creates shipments (orders/couriers.py).
 COURIER_BACKEND = env.str("COURIER_BACKEND", default="orders.couriers.LocalCourier")

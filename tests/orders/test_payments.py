@@ -12,7 +12,14 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from orders import payments
-from orders.models import Notification, Order, OrderStatus, OrderStatusChange, PaymentEvent
+from orders.models import (
+    Discrepancy,
+    Notification,
+    Order,
+    OrderStatus,
+    OrderStatusChange,
+    PaymentEvent,
+)
 from orders.services import order_cancel, order_mark_dispatched
 from orders.tasks.payments import retry_unprocessed_events
 from prescriptions.models import Prescription
@@ -292,15 +299,18 @@ def test_a_refund_that_overtakes_the_payment_ends_refunded_with_stock_back_once(
 
     early = receive(refunded)
     order.refresh_from_db()
+    # Nothing the site wrote links the refund to the order yet: the payment will.
     assert (early.outcome, early.order, order.status) == (
         "refund recorded before payment",
-        order,
+        None,
         OrderStatus.PENDING_PAYMENT,
     )
 
     late = receive(completed)
     order.refresh_from_db()
+    early.refresh_from_db()
     assert late.outcome == "paid, then refunded (refund recorded before payment)"
+    assert early.order == order
     assert order.status == OrderStatus.REFUNDED
     assert moves(order)[1:] == [("pending_payment", "paid"), ("paid", "refunded")]
     assert (stock(), units_used(order)) == (taken_stock + 1, 0)
@@ -325,8 +335,13 @@ def test_payment_after_cancellation_is_refunded_at_stripe_and_the_order_stays_ca
     refund = standin_event(stripe_api, "charge.refunded", payment_intent=intent)
     assert refund["data"]["object"]["refunded"] is True
     assert (stock(), units_used(order)) == (released_stock, 0)
+    [late] = Discrepancy.objects.filter(order=order)
+    assert (late.kind, late.refund_status) == ("late_payment", "refunded")
     # Stripe's charge.refunded that follows changes nothing.
-    assert receive(refund).outcome == "order already cancelled"
+    assert (
+        receive(refund).outcome
+        == f"refund of a stray payment (discrepancy {late.pk}): nothing changes"
+    )
     assert moves(order)[-1] == ("pending_payment", "cancelled")
 
 
