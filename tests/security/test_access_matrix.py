@@ -123,6 +123,7 @@ ADMIN_MODELS = {
     "prescriptions.medicalprofile": (YES, NO),
     "prescriptions.prescription": (YES, NO),
     "prescriptions.auditevent": (YES, NO),
+    "prescriptions.deniedattempt": (YES, NO),
     "prescriptions.telemedicinepartner": (NO, NO),
     "orders.order": (YES, NO),
     "orders.paymentevent": (YES, NO),
