@@ -116,6 +116,7 @@ ADMIN_MODELS = {
     "catalog.medicationclass": (NO, YES),
     "catalog.formulation": (NO, YES),
     "catalog.package": (NO, YES),
+    "catalog.stockadjustment": (NO, YES),
     "accounts.user": (NO, NO),
     "auth.group": (NO, NO),
     "account.emailaddress": (NO, NO),
