@@ -134,3 +134,16 @@ def test_history_lists_say_view_not_revert(staff_client, baclofen):
     html = staff_client.get(url).content.decode()
     assert "View history" in html
     assert "Choose a date from the list below to revert" not in html
+
+
+def test_every_history_admin_is_the_read_only_one():
+    from django.contrib import admin
+    from simple_history.admin import SimpleHistoryAdmin
+
+    from pharmacy.admin import HistoryAdmin
+
+    history_admins = [a for a in admin.site._registry.values() if isinstance(a, SimpleHistoryAdmin)]
+    assert history_admins
+    assert all(isinstance(a, HistoryAdmin) for a in history_admins), [
+        type(a).__name__ for a in history_admins if not isinstance(a, HistoryAdmin)
+    ]
