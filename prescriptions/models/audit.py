@@ -27,6 +27,7 @@ class AuditEvent(models.Model):
         DOWNLOAD_DOCUMENT = "download_document", "Downloaded a prescription document"
         VIEW_PROFILE = "view_profile", "Viewed a medical profile"
         LIST_PROFILES = "list_profiles", "Listed medical profiles"
+        LIST_PRESCRIPTIONS = "list_prescriptions", "Listed prescriptions"
         VIEW_PROFILE_HISTORY = "view_profile_history", "Viewed a medical profile's history"
         VIEW_PRESCRIPTION_HISTORY = (
             "view_prescription_history",

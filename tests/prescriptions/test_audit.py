@@ -67,6 +67,23 @@ def test_a_profile_search_is_audited_with_what_was_searched(pharmacist_client):
     assert event.rows_shown == 1
 
 
+def test_the_prescription_queue_is_audited_once_per_page(pharmacist_client, pharmacist, baclofen):
+    for _ in range(3):
+        make_e_prescription(patient=make_user_with_verified_email())
+    url = reverse("admin:prescriptions_prescription_changelist")
+
+    assert pharmacist_client.get(url, {"status__exact": "submitted"}).status_code == 200
+
+    event = AuditEvent.objects.get()
+    assert (event.actor, event.action, event.allowed) == (
+        pharmacist,
+        Action.LIST_PRESCRIPTIONS,
+        True,
+    )
+    assert "status__exact=submitted" in event.path
+    assert event.rows_shown == 3
+
+
 @pytest.mark.parametrize("page", ["history", "version"])
 def test_a_profiles_history_pages_are_audited(pharmacist_client, pharmacist, page):
     profile = make_profile()
