@@ -11,7 +11,7 @@ from tests.fuzz.conftest import signed_in
 from tests.fuzz.hostile import assert_answer, fuzz, hostile_number, hostile_text, rolled_back
 
 
-@fuzz(60)
+@fuzz(40)
 @given(quantity=st.one_of(hostile_number, hostile_text), reason=hostile_text)
 def test_hostile_adjustments_move_stock_only_as_recorded(package, quantity, reason):
     url = reverse("admin:catalog_package_adjust_stock", args=[package.pk])

@@ -216,10 +216,14 @@ def test_pharmacists_read_the_refusal_counters_and_nobody_edits_them(
     pharmacist_client, intruder_client
 ):
     profile = make_profile()
-    intruder_client.get(reverse("admin:prescriptions_medicalprofile_change", args=[profile.pk]))
+    for _ in range(7):
+        intruder_client.get(reverse("admin:prescriptions_medicalprofile_change", args=[profile.pk]))
     counter = DeniedAttempt.objects.get()
     listing = pharmacist_client.get(reverse("admin:prescriptions_deniedattempt_changelist"))
     assert listing.status_code == 200
+    assert '<td class="field-count">7</td>' in listing.content.decode()
+    trail = pharmacist_client.get(reverse("admin:prescriptions_auditevent_changelist"))
+    assert '<td class="field-attempts">7</td>' in trail.content.decode()
     change = reverse("admin:prescriptions_deniedattempt_change", args=[counter.pk])
     assert pharmacist_client.post(change, {"count": 0}).status_code == 403
     assert (
