@@ -15,6 +15,18 @@ def ensure_group(apps, name: str, permissions: dict[str, list[str]]) -> None:
     `permissions` maps "app_label.model" to codename actions, e.g.
     {"catalog.package": ["view", "change"]}.
     """
+    group, wanted = _group_and_permissions(apps, name, permissions)
+    group.permissions.set(wanted)
+
+
+def grant(apps, name: str, permissions: dict[str, list[str]]) -> None:
+    """Add `permissions` (same shape as for `ensure_group`) to group `name`, keeping
+    the rest: for a migration that adds a model, whatever other migrations granted."""
+    group, wanted = _group_and_permissions(apps, name, permissions)
+    group.permissions.add(*wanted)
+
+
+def _group_and_permissions(apps, name: str, permissions: dict[str, list[str]]):
     # Permissions are normally created after all migrations ran; create them now so
     # the group can be filled inside this migration.
     for app_config in apps.get_app_configs():
@@ -35,4 +47,4 @@ def ensure_group(apps, name: str, permissions: dict[str, list[str]]) -> None:
                     codename=f"{action}_{model}",
                 )
             )
-    group.permissions.set(wanted)
+    return group, wanted

@@ -1,7 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
 
+from . import services
+from .forms import StockAdjustForm
 from .models import (
     DosingGuideline,
     Drug,
@@ -10,7 +19,10 @@ from .models import (
     MedicationClass,
     MonographSection,
     Package,
+    StockAdjustment,
 )
+
+ADJUST_STOCK_PERMISSION = "catalog.add_stockadjustment"
 
 
 class MonographSectionInline(admin.StackedInline):
@@ -137,14 +149,143 @@ class StockFilter(admin.SimpleListFilter):
 
 @admin.register(Package)
 class PackageAdmin(HistoryAdmin):
-    list_display = ("__str__", "price", "unit_price", "stock", "active")
-    list_editable = ("price", "stock", "active")
+    """Prices and packages are edited here; stock only moves through "Adjust stock".
+
+    A form that wrote the stock back would write the value read when it was opened,
+    undoing every order placed meanwhile; so stock is shown, never a field, and
+    saving a package writes every column but stock.
+    """
+
+    list_display = ("__str__", "price", "unit_price", "stock", "adjust_link", "active")
+    list_editable = ("price", "active")
     list_filter = ("active", StockFilter, "formulation__drug", "formulation__form")
     search_fields = ("formulation__drug__name", "formulation__strength_label")
     list_select_related = ("formulation__drug",)
-    readonly_fields = ("unit_price",)
-    fields = ("formulation", "pill_count", "price", "unit_price", "stock", "active")
+    readonly_fields = ("unit_price", "stock_on_shelf")
+    fields = ("formulation", "pill_count", "price", "unit_price", "stock_on_shelf", "active")
 
     @admin.display(description="Per pill")
     def unit_price(self, obj):
         return obj.unit_price if obj.price and obj.pill_count else "-"
+
+    @admin.display(description="Stock")
+    def stock_on_shelf(self, obj):
+        if obj.pk is None:
+            return "0 (add boxes with “Adjust stock” once the package is saved)"
+        return format_html(
+            '{} boxes · <a href="{}">Adjust stock</a>',
+            obj.stock,
+            reverse("admin:catalog_package_adjust_stock", args=[obj.pk]),
+        )
+
+    @admin.display(description="")
+    def adjust_link(self, obj):
+        url = reverse("admin:catalog_package_adjust_stock", args=[obj.pk])
+        return format_html('<a href="{}">Adjust stock</a>', url)
+
+    def save_model(self, request, obj, form, change):
+        obj._history_user = request.user
+        if not change:
+            obj.save()
+            return
+        columns = [
+            field.name
+            for field in obj._meta.concrete_fields
+            if not field.primary_key and field.name != "stock"
+        ]
+        obj.save(update_fields=columns)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/stock/",
+                self.admin_site.admin_view(self.adjust_stock_view),
+                name="catalog_package_adjust_stock",
+            ),
+            *super().get_urls(),
+        ]
+
+    def adjust_stock_view(self, request, object_id):
+        """Add or remove boxes with a reason, through `services.stock_adjust`."""
+        if not request.user.has_perm(ADJUST_STOCK_PERMISSION):
+            raise PermissionDenied
+        package = self.get_object(request, unquote(object_id))
+        if package is None:
+            raise Http404
+        form = StockAdjustForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                adjustment = services.stock_adjust(
+                    package_id=package.pk,
+                    quantity=form.cleaned_data["quantity"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                _errors_onto(form, exc)
+            else:
+                messages.success(
+                    request,
+                    f"{package}: {adjustment.quantity:+d} boxes, "
+                    f"{adjustment.stock_after} now on the shelf.",
+                )
+                return redirect("admin:catalog_package_change", package.pk)
+        package.refresh_from_db(fields=["stock"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Adjust stock: {package}",
+            "opts": self.model._meta,
+            "original": package,
+            "form": form,
+            "recent": package.adjustments.select_related("actor")[:10],
+            "has_view_permission": self.has_view_permission(request, package),
+        }
+        return TemplateResponse(request, "admin/catalog/package/adjust_stock.html", context)
+
+
+def _errors_onto(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class DirectionFilter(admin.SimpleListFilter):
+    title = "direction"
+    parameter_name = "direction"
+
+    def lookups(self, request, model_admin):
+        return [("added", "Boxes added"), ("removed", "Boxes removed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "added":
+            return queryset.filter(quantity__gt=0)
+        if self.value() == "removed":
+            return queryset.filter(quantity__lt=0)
+        return queryset
+
+
+@admin.register(StockAdjustment)
+class StockAdjustmentAdmin(admin.ModelAdmin):
+    """Every stock change staff made, read-only: new ones come from "Adjust stock"."""
+
+    list_display = ("at", "package", "change", "stock_after", "actor", "reason")
+    list_filter = (DirectionFilter, "package__formulation__drug", "package__formulation__form")
+    search_fields = ("reason", "actor__email", "package__formulation__drug__name")
+    list_select_related = ("package__formulation__drug", "actor")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in StockAdjustment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Boxes", ordering="quantity")
+    def change(self, obj):
+        return f"{obj.quantity:+d}"

@@ -1,9 +1,13 @@
-"""Stock moves made by orders: never below zero, and the cached drug page dropped
-only when what it shows changes (a package going out of stock or coming back).
+"""Stock moves, by orders and by staff: never below zero, and the cached drug page
+dropped only when what it shows changes (a package going out of stock or coming back).
 
 The drug page says "In stock" or "Out of stock", not how many boxes are left, so
 an order that leaves boxes on the shelf keeps the cached page: at several orders a
 second, dropping it every time would have every visitor rebuild it.
+
+Every move is one conditional UPDATE on the current value (`stock = stock + n`,
+only where that stays at or above zero), never a write of a value read earlier:
+two moves at the same moment both count.
 """
 
 from django.db.models import F
@@ -23,16 +27,30 @@ def _availability_changed(package_id: int) -> None:
     invalidate_drug_pages(slug.first(), lists=False)
 
 
+def move_stock(package_id: int, boxes: int) -> int | None:
+    """Add `boxes` (or remove, when negative) with one conditional update.
+
+    Returns the stock it left, or None when fewer than -`boxes` are on the shelf
+    (nothing changes then).
+    """
+    moved = Package.objects.filter(pk=package_id, stock__gte=max(0, -boxes)).update(
+        stock=F("stock") + boxes
+    )
+    if not moved:
+        return None
+    left = _stock_now(package_id)
+    went_out = left == 0
+    came_back = boxes > 0 and left == boxes
+    if went_out or came_back:
+        _availability_changed(package_id)
+    return left
+
+
 def take_stock(package_id: int, packs: int) -> bool:
     """Take `packs` boxes if there are that many (a conditional update); False if not."""
-    taken = Package.objects.filter(pk=package_id, stock__gte=packs).update(stock=F("stock") - packs)
-    if taken and _stock_now(package_id) == 0:
-        _availability_changed(package_id)
-    return taken == 1
+    return move_stock(package_id, -packs) is not None
 
 
 def return_stock(package_id: int, packs: int) -> None:
     """Put back the boxes of an order that will not ship (cancelled, expired, refunded)."""
-    Package.objects.filter(pk=package_id).update(stock=F("stock") + packs)
-    if _stock_now(package_id) == packs:  # it was out of stock until now
-        _availability_changed(package_id)
+    move_stock(package_id, packs)

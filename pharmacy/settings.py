@@ -149,6 +149,10 @@ MFA_TOTP_ISSUER = SITE_NAME
 # Staff (pharmacists, catalog staff) are signed out after this long without a request.
 STAFF_IDLE_TIMEOUT_SECONDS = env.int("STAFF_IDLE_TIMEOUT_MINUTES", default=30) * 60
 
+# History pages show old versions and never write one back (pharmacy/admin.py also
+# refuses the POST; this setting hides the button and the "revert" wording).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="America/New_York")
 USE_I18N = True

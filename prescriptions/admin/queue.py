@@ -47,6 +47,8 @@ class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
     """The pharmacist's verification queue: open prescriptions first, oldest first."""
 
     audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
+    audit_history_action = AuditEvent.Action.VIEW_PRESCRIPTION_HISTORY
+    audit_list_action = AuditEvent.Action.LIST_PRESCRIPTIONS
 
     change_form_template = "admin/prescriptions/prescription/change_form.html"
 

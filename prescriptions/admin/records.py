@@ -8,7 +8,7 @@ from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
 
-from ..models import AuditEvent, MedicalProfile, TelemedicinePartner
+from ..models import AuditEvent, DeniedAttempt, MedicalProfile, TelemedicinePartner
 from ..selectors import PROFILE_FIELDS, profile_changes
 from .mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
@@ -18,6 +18,8 @@ class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, HistoryAdmin):
     """Read-only for everyone: a profile is the patient's own statement."""
 
     audit_action = AuditEvent.Action.VIEW_PROFILE
+    audit_history_action = AuditEvent.Action.VIEW_PROFILE_HISTORY
+    audit_list_action = AuditEvent.Action.LIST_PROFILES
 
     list_display = ("user", "patient_name", "date_of_birth", "age", "kidney_disease", "updated_at")
     list_filter = (
@@ -62,11 +64,12 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "allowed_display",
         "patient",
         "object_repr",
+        "attempts",
         "ip_address",
     )
     list_filter = ("allowed", "action")
     search_fields = ("actor__email", "patient__email", "object_repr", "path", "ip_address")
-    list_select_related = ("actor", "patient")
+    list_select_related = ("actor", "patient", "denied_attempt")
     date_hierarchy = "at"
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
@@ -76,6 +79,26 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Allowed", boolean=True, ordering="allowed")
     def allowed_display(self, obj):
         return obj.allowed
+
+    @admin.display(description="Attempts in the hour")
+    def attempts(self, obj):
+        counter = getattr(obj, "denied_attempt", None) if not obj.allowed else None
+        return counter.count if counter is not None else ""
+
+
+@admin.register(DeniedAttempt)
+class DeniedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Refused looks, one row per actor, action, target and hour, with how many."""
+
+    list_display = ("window_start", "actor", "action", "target", "count", "last_at", "last_ip")
+    list_filter = ("action",)
+    search_fields = ("actor__email", "target", "last_path", "last_ip")
+    list_select_related = ("actor",)
+    date_hierarchy = "window_start"
+    readonly_fields = [f.name for f in DeniedAttempt._meta.fields]
+
+    def get_actions(self, request):
+        return {}
 
 
 @admin.register(TelemedicinePartner)

@@ -1,4 +1,4 @@
-from .audit import AuditEvent
+from .audit import AuditEvent, DeniedAttempt
 from .partner import TelemedicinePartner
 from .prescription import (
     TRANSITIONS,
@@ -15,6 +15,7 @@ __all__ = [
     "TRANSITIONS",
     "AlcoholUse",
     "AuditEvent",
+    "DeniedAttempt",
     "KidneyDisease",
     "MedicalProfile",
     "Prescription",

@@ -86,6 +86,7 @@ def test_roles_hold_exactly_their_permissions():
         "prescriptions.view_prescriptiondocument",
         "prescriptions.view_statuschange",
         "prescriptions.view_auditevent",
+        "prescriptions.view_deniedattempt",
         "orders.view_order",
         "orders.refund_order",
         "orders.view_paymentevent",

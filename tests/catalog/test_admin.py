@@ -21,7 +21,6 @@ def package_form(package, **changes):
         "formulation": package.formulation_id,
         "pill_count": package.pill_count,
         "price": package.price,
-        "stock": package.stock,
         "active": "on",
     }
     data.update(changes)
@@ -75,7 +74,6 @@ def test_staff_section_edit_shows_on_the_cached_drug_page_at_once(
     [
         ({"price": "-5.00"}, "greater than or equal to 0.01"),
         ({"price": "12.345"}, "no more than 2 decimal places"),
-        ({"stock": "-1"}, "greater than or equal to 0"),
     ],
 )
 def test_bad_values_typed_by_staff_are_refused_and_change_nothing(
