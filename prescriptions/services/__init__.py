@@ -3,6 +3,8 @@
 from .checks import prescription_run_checks
 from .prescriptions import (
     attach_waiting_prescriptions,
+    prescription_accept_identity,
+    prescription_is_own,
     prescription_receive_from_partner,
     prescription_reject,
     prescription_release_units,
@@ -19,6 +21,8 @@ from .profile import PROFILE_M2M_FIELDS, profile_update
 __all__ = [
     "PROFILE_M2M_FIELDS",
     "attach_waiting_prescriptions",
+    "prescription_accept_identity",
+    "prescription_is_own",
     "prescription_receive_from_partner",
     "prescription_reject",
     "prescription_release_units",
