@@ -159,3 +159,27 @@ def identity_findings(prescription: Prescription) -> list[CheckResult]:
             _SOURCE,
         )
     ]
+
+
+def differs_from_account(user, *, name: str, date_of_birth) -> bool:
+    return bool(
+        identity_differences(
+            name=name, date_of_birth=date_of_birth, identity=account_identity(user)
+        )
+    )
+
+
+def prescription_is_own(*, prescription: Prescription, user) -> bool:
+    """Is it `user`'s own: attached to their account, or waiting for one of their addresses."""
+    if prescription.patient_id is not None:
+        return prescription.patient_id == user.pk
+    addresses = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
+    return prescription.patient_email in addresses | {user.email}
+
+
+def refuse_own_prescription(prescription: Prescription, pharmacist) -> None:
+    """Nobody checks their own prescription: the second pair of eyes is the point."""
+    if prescription_is_own(prescription=prescription, user=pharmacist):
+        raise ValidationError(
+            "This prescription is for your own account: another pharmacist must decide on it."
+        )

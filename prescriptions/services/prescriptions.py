@@ -6,7 +6,6 @@ StatusChange row and emails the patient once the transaction has committed.
 
 from contextlib import contextmanager
 
-from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -25,12 +24,7 @@ from ..models import (
 )
 from ..models.prescription import DEFAULT_VALIDITY
 from .checks import prescription_run_checks
-from .identity import (
-    account_identity,
-    comparable_email,
-    named_account,
-    prescription_identity_differences,
-)
+from .identity import comparable_email, differs_from_account, named_account, refuse_own_prescription
 
 # Details a pharmacist must have filled in before verifying, with their names.
 REQUIRED_FOR_VERIFICATION = {
@@ -175,7 +169,7 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
     email = comparable_email(data.patient_email) or data.patient_email
     name = f"{data.patient_first_name} {data.patient_last_name}".strip()
     owner = named_account(email)
-    if owner is not None and _identity_differs(
+    if owner is not None and differs_from_account(
         owner, name=name, date_of_birth=data.patient_date_of_birth
     ):
         owner = None  # it waits; the identity finding says what differs
@@ -214,99 +208,6 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
     return prescription, True
 
 
-def _identity_differs(user, *, name: str, date_of_birth) -> bool:
-    probe = Prescription(patient_name=name, patient_date_of_birth=date_of_birth)
-    return bool(prescription_identity_differences(probe, account_identity(user)))
-
-
-@transaction.atomic
-def attach_waiting_prescriptions(*, user, email: str) -> int:
-    """A patient confirmed `email`: prescriptions sent for it before they signed up are theirs.
-
-    Only if it is now their verified primary address (a secondary one names nobody),
-    and only those whose patient has their name and date of birth; the others keep
-    waiting, with an identity finding for a pharmacist. Returns how many attached.
-    """
-    email = comparable_email(email)
-    if email is None or named_account(email) != user:
-        return 0
-    identity = account_identity(user)
-    attached = 0
-    for prescription in Prescription.objects.select_for_update().filter(
-        patient__isnull=True, patient_email=email
-    ):
-        if not prescription_identity_differences(prescription, identity):
-            prescription.patient = user
-            prescription.save(update_fields=["patient", "updated_at"])
-            attached += 1
-        prescription_run_checks(prescription)
-    return attached
-
-
-def prescription_is_own(*, prescription: Prescription, user) -> bool:
-    """Is it `user`'s own: attached to their account, or waiting for one of their addresses."""
-    if prescription.patient_id is not None:
-        return prescription.patient_id == user.pk
-    addresses = set(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
-    return prescription.patient_email in addresses | {user.email}
-
-
-def _refuse_own_prescription(prescription: Prescription, pharmacist) -> None:
-    """Nobody checks their own prescription: the second pair of eyes is the point."""
-    if prescription_is_own(prescription=prescription, user=pharmacist):
-        raise ValidationError(
-            "This prescription is for your own account: another pharmacist must decide on it."
-        )
-
-
-@transaction.atomic
-def prescription_accept_identity(*, prescription_id: int, pharmacist, reason: str) -> Prescription:
-    """A pharmacist settles an identity mismatch after checking with the patient or prescriber.
-
-    A waiting prescription is attached to the account its address names (its
-    verified primary address); an attached one keeps its account. Either way the
-    account's name and date of birth as they are now are recorded as accepted, and
-    the reason goes into the status history with who and when. Should the account's
-    name or date of birth change later, the finding blocks again.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError("Write why the patient is the account holder despite the difference.")
-    prescription = _locked(prescription_id)
-    _refuse_own_prescription(prescription, pharmacist)
-    if prescription.status not in OPEN_STATUSES:
-        raise ValidationError(
-            f"A {prescription.get_status_display().lower()} prescription can no longer change hands."
-        )
-    account = prescription.patient or named_account(prescription.patient_email)
-    if account is None:
-        raise ValidationError(
-            f"No account has {prescription.patient_email} as its verified primary address: "
-            "the prescription waits for its patient to sign up."
-        )
-    identity = account_identity(account)
-    differences = prescription_identity_differences(prescription, identity)
-    if not differences and prescription.patient_id:
-        raise ValidationError("The patient matches the account: there is nothing to accept.")
-    attaching = prescription.patient_id is None
-    prescription.patient = account
-    prescription.identity_accepted_for = identity.acceptance_key
-    prescription._history_user = pharmacist
-    prescription.save()
-    what = f"Attached to the account {account.email}" if attaching else "Identity accepted"
-    # A row of its own in the status history (the status stays), for the pharmacists'
-    # eyes: the message, which the patient reads, stays empty.
-    StatusChange.objects.create(
-        prescription=prescription,
-        from_status=prescription.status,
-        to_status=prescription.status,
-        actor=pharmacist,
-        override_reason=f"{what} despite {'; '.join(differences) or 'no difference'}: {reason}",
-    )
-    prescription_run_checks(prescription)
-    return prescription
-
-
 @transaction.atomic
 def prescription_update_details(*, prescription_id: int, actor, details: dict) -> Prescription:
     """The pharmacist fills in or corrects the structured prescription; checks run again."""
@@ -341,7 +242,7 @@ def prescription_verify(
 ) -> Prescription:
     """Verify, after checking the details are complete and every finding was answered."""
     prescription = _locked(prescription_id)
-    _refuse_own_prescription(prescription, pharmacist)
+    refuse_own_prescription(prescription, pharmacist)
     if prescription.patient_id is None:
         raise ValidationError(
             "The prescription is not attached to a patient's account yet: accept the "
@@ -380,7 +281,7 @@ def prescription_reject(*, prescription_id: int, pharmacist, reason: str) -> Pre
     if not reason.strip():
         raise ValidationError("Give the reason for rejecting; the patient will read it.")
     prescription = _locked(prescription_id)
-    _refuse_own_prescription(prescription, pharmacist)
+    refuse_own_prescription(prescription, pharmacist)
     prescription.decided_by = pharmacist
     prescription.decided_at = timezone.now()
     prescription.pharmacist_message = reason.strip()
@@ -393,7 +294,7 @@ def prescription_request_info(*, prescription_id: int, pharmacist, message: str)
     if not message.strip():
         raise ValidationError("Write what the patient needs to send or explain.")
     prescription = _locked(prescription_id)
-    _refuse_own_prescription(prescription, pharmacist)
+    refuse_own_prescription(prescription, pharmacist)
     prescription.pharmacist_message = message.strip()
     _transition(prescription, Status.NEEDS_INFO, actor=pharmacist, message=message.strip())
     return prescription
