@@ -139,7 +139,10 @@ ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_REDIRECT_URL = "catalog:drug_list"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
-ACCOUNT_FORMS = {"signup": "accounts.signup.PatientSignupForm"}
+ACCOUNT_FORMS = {
+    "login": "accounts.account_forms.PatientLoginForm",
+    "signup": "accounts.account_forms.PatientSignupForm",
+}
 # Addresses at reserved names (.test, .invalid) can never receive mail: refused unless
 # a test or development setup allows them.
 ALLOW_TEST_EMAIL_DOMAINS = env.bool("ALLOW_TEST_EMAIL_DOMAINS", default=False)

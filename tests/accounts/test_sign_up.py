@@ -110,3 +110,14 @@ def test_sign_up_does_the_same_work_for_a_known_and_a_new_address(db, counted_ha
     assert [m.to for m in mail.outbox] == [["known@example.com"], ["new@example.com"]]
     existing.refresh_from_db()
     assert existing.check_password(PASSWORD)  # the known account is left as it was
+
+
+def test_sign_in_takes_the_address_as_typed_with_its_unicode_domain(db):
+    user = make_user_with_verified_email(email="ana@bücher.example.com")
+    assert user.email == "ana@xn--bcher-kva.example.com"
+    client = Client()
+    response = client.post(
+        reverse("account_login"), {"login": "Ana@Bücher.example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
