@@ -355,3 +355,36 @@ def test_the_decision_panel_tells_a_pharmacist_it_is_their_own_prescription(bacl
     assert "another pharmacist must decide on it" in response.content.decode()
     prescription.refresh_from_db()
     assert prescription.status == Status.SUBMITTED
+
+
+# --- addresses stored before this change are brought to the canonical form -------------
+
+
+def test_the_data_migrations_bring_stored_addresses_to_the_canonical_form(baclofen):
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+
+    user = make_user_with_verified_email(first_name="Ada", last_name="Lovelace")
+    other = make_user_with_verified_email()
+    get_user_model().objects.filter(pk=user.pk).update(email="ada@bücher.example.com")
+    EmailAddress.objects.filter(user=user).update(email="ada@bücher.example.com")
+    # Already taken in its canonical spelling by another verified row: left alone.
+    EmailAddress.objects.filter(user=other).update(email="taken@xn--bcher-kva.example.com")
+    EmailAddress.objects.create(user=user, email="taken@bücher.example.com", verified=True)
+    waiting = ada_prescription(email="nobody@example.com")
+    type(waiting).objects.filter(pk=waiting.pk).update(patient_email="ADA@Bücher.example.com")
+
+    import_module("accounts.migrations.0002_canonical_email_addresses").forwards(apps, None)
+    import_module("prescriptions.migrations.0008_canonical_patient_email").forwards(apps, None)
+
+    user.refresh_from_db()
+    assert user.email == "ada@xn--bcher-kva.example.com"
+    assert set(EmailAddress.objects.filter(user=user).values_list("email", flat=True)) == {
+        "ada@xn--bcher-kva.example.com",
+        "taken@bücher.example.com",
+    }
+    waiting.refresh_from_db()
+    assert waiting.patient_email == "ada@xn--bcher-kva.example.com"
+    assert services.attach_waiting_prescriptions(user=user, email=user.email) == 1
