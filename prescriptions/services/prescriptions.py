@@ -245,8 +245,8 @@ def prescription_verify(
     refuse_own_prescription(prescription, pharmacist)
     if prescription.patient_id is None:
         raise ValidationError(
-            "The prescription is not attached to a patient's account yet: accept the "
-            "identity to attach it, or reject it."
+            "The prescription is not attached to a patient's account yet: it waits for its "
+            "patient to confirm their address, or for an identity mismatch to be settled."
         )
     missing = [
         label
