@@ -139,6 +139,13 @@ ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGOUT_REDIRECT_URL = "catalog:drug_list"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_FORMS = {
+    "login": "accounts.account_forms.PatientLoginForm",
+    "signup": "accounts.account_forms.PatientSignupForm",
+}
+# Addresses at reserved names (.test, .invalid) can never receive mail: refused unless
+# a test or development setup allows them.
+ALLOW_TEST_EMAIL_DOMAINS = env.bool("ALLOW_TEST_EMAIL_DOMAINS", default=False)
 # Failed sign-ins: at most 5 per account in 5 minutes and 10 a minute per address;
 # any more are refused with a message. Floods of requests get HTTP 429.
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}

@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
+from accounts.addresses import canonical_email
 from catalog.models import DosageForm, Drug, Formulation
 
 from .npi import npi_is_valid
@@ -383,9 +383,11 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
     email = r.text(patient, "patient.email", max_length=254)
     if email:
         try:
-            validate_email(email)
-        except ValidationError:
-            r.error("patient.email", "Must be a valid email address.")
+            # The one form addresses are stored and compared in, so that the account
+            # it names is found by exact comparison.
+            email = canonical_email(email)
+        except ValidationError as exc:
+            r.error("patient.email", f"Must be a valid email address: {exc.messages[0]}")
     first_name = r.text(patient, "patient.first_name", max_length=150)
     last_name = r.text(patient, "patient.last_name", max_length=150)
     born = r.past_date(patient, "patient.date_of_birth", today, MAX_AGE_YEARS, TOO_OLD_TO_BE_BORN)
@@ -414,7 +416,7 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
         raise IntakeError(r.errors)
     return IntakeData(
         partner_reference=reference,
-        patient_email=email.lower(),
+        patient_email=email,
         patient_first_name=first_name,
         patient_last_name=last_name,
         patient_date_of_birth=born,

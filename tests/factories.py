@@ -119,10 +119,29 @@ def intake_data(*, patient_email: str, strength: str = "10 mg", **overrides):
 
 
 def make_e_prescription(*, patient=None, partner=None, **overrides):
-    """A complete prescription as a telemedicine partner sends it, in the queue."""
+    """A complete prescription as a telemedicine partner sends it, in the queue.
+
+    For `patient`, it is written for that person (their name and date of birth), as
+    an account takes only prescriptions of its holder; an account made without a
+    name is given the default one, as sign-up would have asked for it.
+    """
+    from prescriptions.models import MedicalProfile
     from prescriptions.services import prescription_receive_from_partner
 
     email = patient.email if patient else overrides.pop("patient_email", "nobody@example.com")
+    if patient is not None:
+        if not (patient.first_name or patient.last_name):
+            patient.first_name, patient.last_name = "Pat", "Jordan"
+            patient.save(update_fields=["first_name", "last_name"])
+        overrides.setdefault("patient_first_name", patient.first_name)
+        overrides.setdefault("patient_last_name", patient.last_name)
+        born = (
+            MedicalProfile.objects.filter(user=patient)
+            .values_list("date_of_birth", flat=True)
+            .first()
+        )
+        if born:
+            overrides.setdefault("patient_date_of_birth", born)
     prescription, _ = prescription_receive_from_partner(
         partner=partner or make_partner(), data=intake_data(patient_email=email, **overrides)
     )

@@ -23,6 +23,7 @@ from ..models import (
     Status,
 )
 from ..selectors import profile_changes
+from ..services.identity import IDENTITY_MISMATCH_CODE
 from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
 from .mixins import AuditedAdminMixin
 
@@ -191,9 +192,17 @@ class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
         extra_context = extra_context or {}
         if prescription and prescription.status == Status.NEEDS_INFO:
             extra_context["waiting_for_patient"] = True
-        if prescription and prescription.status == Status.SUBMITTED:
-            extra_context["decision_form"] = DecisionForm()
-            extra_context["can_decide"] = request.user.has_perm(VERIFY_PERMISSION)
+        if prescription and prescription.status in OPEN_STATUSES:
+            own = services.prescription_is_own(prescription=prescription, user=request.user)
+            extra_context["own_prescription"] = own
+            allowed = request.user.has_perm(VERIFY_PERMISSION) and not own
+            extra_context["can_resolve_identity"] = allowed and any(
+                r.get("code") == IDENTITY_MISMATCH_CODE and r.get("level") == "block"
+                for r in prescription.check_results
+            )
+            if prescription.status == Status.SUBMITTED:
+                extra_context["decision_form"] = DecisionForm()
+                extra_context["can_decide"] = allowed
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
@@ -203,8 +212,36 @@ class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
                 self.admin_site.admin_view(self.decide_view),
                 name="prescriptions_prescription_decide",
             ),
+            path(
+                "<int:pk>/accept-identity/",
+                self.admin_site.admin_view(self.accept_identity_view),
+                name="prescriptions_prescription_accept_identity",
+            ),
             *super().get_urls(),
         ]
+
+    def accept_identity_view(self, request, pk: int):
+        """Settle an identity mismatch: attach to the named account, with the reason."""
+        if request.method != "POST":
+            return redirect("admin:prescriptions_prescription_change", pk)
+        if not request.user.has_perm(VERIFY_PERMISSION):
+            raise PermissionDenied
+        get_object_or_404(Prescription, pk=pk)
+        try:
+            prescription = services.prescription_accept_identity(
+                prescription_id=pk,
+                pharmacist=request.user,
+                reason=request.POST.get("identity_reason", ""),
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(
+                request,
+                f"Prescription #{pk}: identity accepted for the account {prescription.patient}.",
+            )
+        return redirect("admin:prescriptions_prescription_change", pk)
 
     def decide_view(self, request, pk: int):
         """Verify, reject or ask for information: each through its service."""

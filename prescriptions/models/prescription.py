@@ -150,6 +150,13 @@ class Prescription(models.Model):
     has_blocking_checks = models.BooleanField(default=False)
     checks_run_at = models.DateTimeField(null=True, blank=True)
 
+    identity_accepted_for = models.CharField(
+        max_length=400,
+        blank=True,
+        help_text="The account name and date of birth a pharmacist accepted for this "
+        "patient despite a difference; who and why are in the status history.",
+    )
+
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

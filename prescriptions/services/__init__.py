@@ -1,8 +1,9 @@
 """State changes of the prescriptions app. Each runs in one transaction."""
 
+from .attachment import attach_waiting_prescriptions, prescription_accept_identity
 from .checks import prescription_run_checks
+from .identity import prescription_is_own
 from .prescriptions import (
-    attach_waiting_prescriptions,
     prescription_receive_from_partner,
     prescription_reject,
     prescription_release_units,
@@ -19,6 +20,8 @@ from .profile import PROFILE_M2M_FIELDS, profile_update
 __all__ = [
     "PROFILE_M2M_FIELDS",
     "attach_waiting_prescriptions",
+    "prescription_accept_identity",
+    "prescription_is_own",
     "prescription_receive_from_partner",
     "prescription_reject",
     "prescription_release_units",

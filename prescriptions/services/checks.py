@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
 from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
+from .identity import identity_findings
 
 DOCUMENT_REUSE_CODE = "document_reused"
 
@@ -131,6 +132,7 @@ def _document_reuse(prescription: Prescription) -> list[CheckResult]:
 def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
     """Refresh the stored check results. The caller holds the row (select_for_update)."""
     results = _missing_details(prescription) + _document_reuse(prescription)
+    results += identity_findings(prescription)
     if prescription.drug_id:
         results += run_checks(
             drug=prescription.drug,

@@ -24,6 +24,7 @@ from ..models import (
 )
 from ..models.prescription import DEFAULT_VALIDITY
 from .checks import prescription_run_checks
+from .identity import comparable_email, differs_from_account, named_account, refuse_own_prescription
 
 # Details a pharmacist must have filled in before verifying, with their names.
 REQUIRED_FOR_VERIFICATION = {
@@ -165,19 +166,19 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
     ).first()
     if existing:
         return existing, False
-    from allauth.account.models import EmailAddress
-
-    owner = (
-        EmailAddress.objects.filter(email__iexact=data.patient_email, verified=True)
-        .select_related("user")
-        .first()
-    )
+    email = comparable_email(data.patient_email) or data.patient_email
+    name = f"{data.patient_first_name} {data.patient_last_name}".strip()
+    owner = named_account(email)
+    if owner is not None and differs_from_account(
+        owner, name=name, date_of_birth=data.patient_date_of_birth
+    ):
+        owner = None  # it waits; the identity finding says what differs
     try:
         with transaction.atomic():
             prescription = Prescription.objects.create(
-                patient=owner.user if owner else None,
-                patient_email=data.patient_email,
-                patient_name=f"{data.patient_first_name} {data.patient_last_name}".strip(),
+                patient=owner,
+                patient_email=email,
+                patient_name=name,
                 patient_date_of_birth=data.patient_date_of_birth,
                 source=Source.TELEMEDICINE,
                 partner=partner,
@@ -205,21 +206,6 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
     if prescription.patient_id:
         _notify(change)
     return prescription, True
-
-
-@transaction.atomic
-def attach_waiting_prescriptions(*, user, email: str) -> int:
-    """A patient confirmed `email`: prescriptions sent for it before they signed up are theirs."""
-    waiting = list(
-        Prescription.objects.select_for_update().filter(
-            patient__isnull=True, patient_email__iexact=email
-        )
-    )
-    for prescription in waiting:
-        prescription.patient = user
-        prescription.save(update_fields=["patient", "updated_at"])
-        prescription_run_checks(prescription)
-    return len(waiting)
 
 
 @transaction.atomic
@@ -256,6 +242,12 @@ def prescription_verify(
 ) -> Prescription:
     """Verify, after checking the details are complete and every finding was answered."""
     prescription = _locked(prescription_id)
+    refuse_own_prescription(prescription, pharmacist)
+    if prescription.patient_id is None:
+        raise ValidationError(
+            "The prescription is not attached to a patient's account yet: it waits for its "
+            "patient to confirm their address, or for an identity mismatch to be settled."
+        )
     missing = [
         label
         for name, label in REQUIRED_FOR_VERIFICATION.items()
@@ -289,6 +281,7 @@ def prescription_reject(*, prescription_id: int, pharmacist, reason: str) -> Pre
     if not reason.strip():
         raise ValidationError("Give the reason for rejecting; the patient will read it.")
     prescription = _locked(prescription_id)
+    refuse_own_prescription(prescription, pharmacist)
     prescription.decided_by = pharmacist
     prescription.decided_at = timezone.now()
     prescription.pharmacist_message = reason.strip()
@@ -301,6 +294,7 @@ def prescription_request_info(*, prescription_id: int, pharmacist, message: str)
     if not message.strip():
         raise ValidationError("Write what the patient needs to send or explain.")
     prescription = _locked(prescription_id)
+    refuse_own_prescription(prescription, pharmacist)
     prescription.pharmacist_message = message.strip()
     _transition(prescription, Status.NEEDS_INFO, actor=pharmacist, message=message.strip())
     return prescription

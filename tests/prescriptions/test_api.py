@@ -53,7 +53,9 @@ def post(partner, body: dict | bytes, *, secret=None, timestamp=None, slug=None,
 
 
 def test_a_signed_prescription_is_accepted_and_joins_the_patient(partner, baclofen):
-    patient = make_user_with_verified_email(email="ada@example.com")
+    patient = make_user_with_verified_email(
+        email="ada@example.com", first_name="Ada", last_name="Lovelace"
+    )
     response = post(partner, payload())
     assert response.status_code == 201
     data = response.json()

@@ -314,6 +314,8 @@ def test_date_written_exactly_a_year_ago_is_accepted(baclofen):
         ({"date_written": "2026-02-30"}, "date_written", "not a calendar date"),
         ({"patient__email": None}, "patient.email", "This field is required."),
         ({"patient__email": "not-an-email"}, "patient.email", "valid email address"),
+        ({"patient__email": "ada@xn--zz.example.com"}, "patient.email", "not valid IDNA"),
+        ({"patient__email": "ada@clinic.test"}, "patient.email", "special-use or reserved"),
         ({"patient__first_name": "Ada\x00"}, "patient.first_name", "NUL"),
         ({"patient__last_name": "   "}, "patient.last_name", "blank"),
         ({"patient__last_name": "x" * 151}, "patient.last_name", "at most 150 characters"),
@@ -329,6 +331,20 @@ def test_invalid_field_is_refused_and_named(baclofen, changes, path, message):
     errors = errors_of(payload(**changes))
     assert list(errors) == [path]
     assert message in " ".join(errors[path])
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Ada@Example.COM", "ada@example.com"),
+        ("ada@Bücher.example.com", "ada@xn--bcher-kva.example.com"),
+        # A dotless i (U+0131) stays apart from the i of the real domain.
+        ("dan@cl\u0131nic.example.com", "dan@xn--clnic-o4a.example.com"),
+    ],
+)
+def test_the_patient_address_is_kept_in_its_canonical_form(baclofen, sent, stored):
+    data = parse_prescription(payload(patient__email=sent), today=TODAY)
+    assert data.patient_email == stored
 
 
 def test_unknown_strength_lists_the_known_ones(baclofen):

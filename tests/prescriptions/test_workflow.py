@@ -47,7 +47,9 @@ def test_e_prescription_joins_the_account_with_that_verified_email(patient, bacl
 def test_e_prescription_for_an_unknown_email_waits_for_the_patient(baclofen, db):
     prescription = make_e_prescription(patient_email="later@example.com")
     assert prescription.patient is None
-    user = make_user_with_verified_email(email="later@example.com")
+    user = make_user_with_verified_email(
+        email="later@example.com", first_name="Pat", last_name="Jordan"
+    )
     assert services.attach_waiting_prescriptions(user=user, email="LATER@example.com") == 1
     prescription.refresh_from_db()
     assert prescription.patient == user
