@@ -5,6 +5,7 @@ cross-site form POST never carries the SameSite session cookie, so another site'
 form replaced the victim's session with a new one holding the attacker's cart.
 """
 
+import os
 import re
 
 import pytest
@@ -101,3 +102,33 @@ def test_with_a_session_the_token_is_required_even_from_this_site(package):
     client = Client(enforce_csrf_checks=True)
     assert add(client, package, HTTP_SEC_FETCH_SITE="same-origin").status_code == 302
     assert add(client, package, HTTP_SEC_FETCH_SITE="same-origin").status_code == 403
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="needs Debian's chromium")
+def test_in_a_real_browser_the_drug_page_adds_and_another_sites_form_does_not(
+    live_server, baclofen, browser
+):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(live_server.url + baclofen.get_absolute_url())
+    page.locator("form.add-to-cart button").first.click()
+    page.wait_for_url(re.compile(r"/cart/$"))
+    assert page.locator("table.cart tbody tr").count() == 1
+    context.close()
+
+    context = browser.new_context()  # another visitor, on another site's page
+    page = context.new_page()
+    package = Package.objects.filter(formulation__drug=baclofen).first()
+    page.set_content(
+        f'<form method="post" action="{live_server.url}{ADD}">'
+        f'<input name="package" value="{package.pk}"><input name="quantity" value="1">'
+        "<button>Win a prize</button></form>"
+    )
+    with page.expect_response(re.compile(re.escape(ADD))) as answer:
+        page.click("button")
+    assert answer.value.status == 403
+    assert not context.cookies(live_server.url)
+    context.close()
