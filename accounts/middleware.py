@@ -54,7 +54,7 @@ class StaffSessionMiddleware:
         return self.get_response(request)
 
     def _may_pass(self, request) -> bool:
-        path = request.path_info
+        path = request.path  # with the script prefix, as reverse() gives it
         return (
             path in self.open_paths
             or path.startswith(self.mfa_prefix)
