@@ -61,7 +61,7 @@ def _too_large() -> JsonResponse:
 def telemedicine_prescriptions(request):
     """201 with the new id; 200 with the same id for a prescription already received;
     400 naming each bad field; 401 for an unknown partner, a bad or replayed signature;
-    415 for a body not declared as JSON; 413 for one over DATA_UPLOAD_MAX_MEMORY_SIZE.
+    413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE; 415 for one not declared as JSON.
     The last two are refused before the signature is checked, and store nothing."""
     slug = request.headers.get(PARTNER_HEADER, "")
     partner = (
@@ -73,12 +73,14 @@ def telemedicine_prescriptions(request):
         return _unauthorised(
             f"Unknown or inactive partner: send your partner id in {PARTNER_HEADER}."
         )
-    if refused := _unsupported_media_type(request):
-        return refused
     try:
         body = request.body
     except RequestDataTooBig:
         return _too_large()
+    # An empty body declares nothing (clients send it without a Content-Type): it goes
+    # on to be refused as not JSON, with the other malformed bodies.
+    if body and (refused := _unsupported_media_type(request)):
+        return refused
     try:
         signature = verify_signature(
             secret=partner.secret,
