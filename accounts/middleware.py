@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import urlencode
 
 from .mfa import has_mfa, is_staff_member, signed_in_with_second_factor
@@ -34,15 +34,14 @@ def _sign_in_again(request, message: str):
 
 
 class StaffSessionMiddleware:
+    # What a staff session without its second factor may still open, by URL name:
+    # signing in and out, allauth's two-factor pages (enrol, recovery codes) and the
+    # password check that enrolling asks for.
+    OPEN_URL_NAMES = frozenset({"account_login", "account_logout", "account_reauthenticate"})
+    OPEN_URL_PREFIX = "mfa_"
+
     def __init__(self, get_response):
         self.get_response = get_response
-        # What a staff session without its second factor may still open.
-        self.open_paths = {
-            reverse("account_login"),
-            reverse("account_logout"),
-            reverse("account_reauthenticate"),  # enrolling asks for the password again
-        }
-        self.mfa_prefix = reverse("mfa_index")  # enrol, recovery codes, reauthenticate
 
     def __call__(self, request):
         user = request.user
@@ -54,12 +53,14 @@ class StaffSessionMiddleware:
         return self.get_response(request)
 
     def _may_pass(self, request) -> bool:
-        path = request.path  # with the script prefix, as reverse() gives it
-        return (
-            path in self.open_paths
-            or path.startswith(self.mfa_prefix)
-            or signed_in_with_second_factor(request)
-        )
+        return self._is_open(request.path_info) or signed_in_with_second_factor(request)
+
+    def _is_open(self, path: str) -> bool:
+        try:
+            name = resolve(path).view_name  # with its namespace: "orders:mfa_x" is not open
+        except Resolver404:
+            return False
+        return name in self.OPEN_URL_NAMES or name.startswith(self.OPEN_URL_PREFIX)
 
     @staticmethod
     def _second_factor_first(request):

@@ -8,7 +8,7 @@ enough either: the session itself must have passed the code step at sign-in.
 import pytest
 from allauth.mfa.models import Authenticator
 from django.test import Client
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse, set_script_prefix
 
 from accounts.mfa import current_totp_code, enrol_totp, totp_secret
 from prescriptions.models import AuditEvent, MedicalProfile
@@ -162,6 +162,27 @@ def test_superusers_need_the_second_factor_too(db):
     response = client.get(reverse("accounts:overview"))
     assert response.status_code == 302
     assert response["Location"].startswith(f"{LOGIN}?next=")
+
+
+@pytest.fixture
+def script_prefix():
+    """The site mounted under /shop/, as WSGIHandler sets it from SCRIPT_NAME (the test
+    client does not); the prefix is a thread-local, so put it back."""
+    previous = get_script_prefix()
+    set_script_prefix("/shop/")
+    yield "/shop"
+    set_script_prefix(previous)
+
+
+def test_under_a_script_prefix_enrolment_opens_and_nothing_else_does(db, script_prefix):
+    pharmacist = make_pharmacist(mfa=False)
+    client = Client(SCRIPT_NAME=script_prefix)
+    client.force_login(pharmacist)
+    response = client.get("/account/")
+    assert response["Location"] == f"{script_prefix}{ENROL}"
+    response = client.get(ENROL)  # allauth asks for the password first, not a loop
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
+    assert response["Location"].startswith(script_prefix)
 
 
 def test_patients_need_no_second_factor(db):
