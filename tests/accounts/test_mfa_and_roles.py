@@ -1,4 +1,4 @@
-"""Staff need MFA for the admin; each role reaches exactly what it needs."""
+"""Staff sign in with a second factor; each role reaches exactly what it needs."""
 
 import pytest
 from allauth.mfa.models import Authenticator
