@@ -228,6 +228,9 @@ class Browser:
         if data is not None:
             body = urlencode(data).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+            # As a browser does for a form of the page it shows: the cached drug page
+            # carries no CSRF token, and the cart takes the Origin as proof instead.
+            headers["Origin"] = f"{parts.scheme}://{parts.netloc}"
         stats = self.stats.pages[page]
         began = time.perf_counter()
         try:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import get_callable
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
@@ -19,6 +20,7 @@ from .models import DeliveryAddress, Order, OrderStatus
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
+csrf_log = logging.getLogger("django.security.csrf")  # where Django logs its own refusals
 ORDERS_PER_PAGE = 10
 ORDER_NUMBER = re.compile(r"[23456789A-Z]{10,12}")
 
@@ -67,22 +69,51 @@ def _add_to_cart(request):
 
 
 _add_to_cart_protected = csrf_protect(_add_to_cart)
+# Sec-Fetch-Site values a browser sends for a request this site's own page made, or one
+# the visitor started from the browser itself; never for another site's form.
+_OWN_FETCH_SITES = {"same-origin", "none"}
+
+
+def _sent_from_this_site(request) -> bool | None:
+    """What the browser says about where the request came from: True for this site,
+    False for anywhere else, None when it says nothing (not a current browser).
+
+    Sec-Fetch-Site is set by the browser and cannot be forged by a page; browsers
+    without it send Origin on every POST.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site in _OWN_FETCH_SITES
+    if origin is not None:
+        return origin == f"{request.scheme}://{request.get_host()}"
+    return None
 
 
 @require_POST
 @csrf_exempt
 def cart_add(request):
-    """Add a package; CSRF-checked for every visitor who has a session.
+    """Add a package; every request proves it came from this site's own page.
 
-    CSRF protects what a visitor already has: an account, a cart. A visitor without
-    any session has nothing a forged request could use (it would only start a new,
-    empty-handed session of theirs), so the cached drug page needs no per-visitor
-    token for them, and stays as cheap as a static page. Everyone else must send
-    the token their page carries.
+    The cached drug page is the same bytes for every visitor without a session, so it
+    carries no CSRF token, and a cross-site form POST never carries the SameSite
+    session cookie: both arrive here without one. What tells them apart is what the
+    browser says about the page that sent them (Sec-Fetch-Site, Origin). A forged one
+    is refused before it can start a session, which would replace the victim's own
+    and plant a cart in it. Without those headers (old browsers, scripts) and for
+    every visitor who has a session, the token their page carries is required, as
+    on every other form.
     """
-    if settings.SESSION_COOKIE_NAME in request.COOKIES:
-        return _add_to_cart_protected(request)
-    return _add_to_cart(request)
+    sent_here = _sent_from_this_site(request)
+    if sent_here is False:
+        reason = "the form was sent from another site"
+        csrf_log.warning("Forbidden (%s): %s", reason, request.path)
+        return get_callable(settings.CSRF_FAILURE_VIEW)(request, reason=reason)
+    if sent_here and settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return _add_to_cart(request)
+    return _add_to_cart_protected(request)
 
 
 @require_POST

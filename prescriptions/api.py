@@ -2,7 +2,9 @@
 
 import time
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.core.validators import slug_re
 from django.http import JsonResponse
 from django.utils import timezone
@@ -22,16 +24,45 @@ from .intake import (
 )
 from .models import TelemedicinePartner
 
+JSON = "application/json"
+# JSON is UTF-8 (RFC 8259); a charset parameter may say so, and say nothing else.
+UTF8 = {"utf-8", "utf8"}
+
 
 def _unauthorised(message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=401)
+
+
+def _unsupported_media_type(request) -> JsonResponse | None:
+    """415 unless the body is declared as UTF-8 JSON, so nothing else is ever parsed."""
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type == JSON and charset in UTF8:
+        return None
+    sent = request.headers.get("Content-Type", "")[:100]
+    return JsonResponse(
+        {
+            "error": f"Send the body as JSON, with Content-Type: {JSON} (UTF-8); got {sent!r}.",
+            "header": "Content-Type",
+        },
+        status=415,
+    )
+
+
+def _too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        {"error": f"The body is larger than {limit} bytes: send one prescription per request."},
+        status=413,
+    )
 
 
 @csrf_exempt  # authenticated by the HMAC signature, not a browser session
 @require_POST
 def telemedicine_prescriptions(request):
     """201 with the new id; 200 with the same id for a prescription already received;
-    400 naming each bad field; 401 for an unknown partner, a bad or replayed signature."""
+    400 naming each bad field; 401 for an unknown partner, a bad or replayed signature;
+    413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE; 415 for one not declared as JSON.
+    The last two are refused before the signature is checked, and store nothing."""
     slug = request.headers.get(PARTNER_HEADER, "")
     partner = (
         TelemedicinePartner.objects.filter(slug=slug, active=True).first()
@@ -43,10 +74,18 @@ def telemedicine_prescriptions(request):
             f"Unknown or inactive partner: send your partner id in {PARTNER_HEADER}."
         )
     try:
+        body = request.body
+    except RequestDataTooBig:
+        return _too_large()
+    # An empty body declares nothing (clients send it without a Content-Type): it goes
+    # on to be refused as not JSON, with the other malformed bodies.
+    if body and (refused := _unsupported_media_type(request)):
+        return refused
+    try:
         signature = verify_signature(
             secret=partner.secret,
             header=request.headers.get(SIGNATURE_HEADER),
-            body=request.body,
+            body=body,
             now=int(time.time()),
         )
     except SignatureError as exc:
@@ -55,7 +94,7 @@ def telemedicine_prescriptions(request):
     if not cache.add(f"telemedicine:signature:{partner.pk}:{signature}", 1, TOLERANCE_SECONDS * 2):
         return _unauthorised("Replayed request: sign every request anew, with a fresh timestamp.")
     try:
-        data = parse_prescription(parse_body(request.body), today=timezone.localdate())
+        data = parse_prescription(parse_body(body), today=timezone.localdate())
     except IntakeError as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
     prescription, created = services.prescription_receive_from_partner(partner=partner, data=data)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from catalog.models import Drug
 from pharmacy.celery import app as celery_app
-from tests.factories import make_catalog_staff, make_user
+from tests.factories import make_catalog_staff, make_user, sign_in_staff
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,8 +71,7 @@ def patient_user(db):
 
 @pytest.fixture
 def staff_client(client, catalog_staff):
-    client.force_login(catalog_staff)
-    return client
+    return sign_in_staff(client, catalog_staff)
 
 
 # Browsers ----------------------------------------------------------------------

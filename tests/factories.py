@@ -4,8 +4,12 @@ from datetime import date
 from decimal import Decimal
 from itertools import count
 
+from allauth.account.internal.flows.login import record_authentication
+from allauth.mfa.base.internal.flows import post_authentication
+from allauth.mfa.models import Authenticator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.test import RequestFactory
 
 from accounts.mfa import enrol_totp
 from accounts.roles import CATALOG_STAFF, PHARMACIST
@@ -158,10 +162,29 @@ def clean_document(content: bytes, *, name: str = "prescription.pdf"):
 
 
 def sign_in_staff(client, user):
-    """Sign a staff member in on the test client, as the site requires staff to be.
+    """Sign a staff member in on the test client, as the site requires staff to be:
+    with the password and then the authenticator code, recorded in the session by
+    allauth's own functions exactly as its sign-in form records them.
 
     Every test that acts as a pharmacist or catalog staff signs in through here, so
-    what a staff session must carry (the second factor) is decided in one place.
+    what a staff session must carry (the second factor) is decided in one place. A
+    user without an authenticator is given one first.
     """
+    enrol_totp(user)
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    client.force_login(user)
+    request = RequestFactory().get("/")
+    request.session = client.session  # a fresh store each time it is read: keep this one
+    request.user = user
+    record_authentication(request, user, method="password", email=user.email)
+    post_authentication(request, authenticator)
+    request.session.save()
+    return client
+
+
+def sign_in(client, user):
+    """Sign anyone in: staff as `sign_in_staff` does, patients directly."""
+    if user.is_staff or user.is_superuser:
+        return sign_in_staff(client, user)
     client.force_login(user)
     return client

@@ -1,4 +1,4 @@
-"""Staff need MFA for the admin; each role reaches exactly what it needs."""
+"""Staff sign in with a second factor; each role reaches exactly what it needs."""
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -16,6 +16,7 @@ from tests.factories import (
     make_catalog_staff,
     make_pharmacist,
     make_user_with_verified_email,
+    sign_in_staff,
 )
 
 LOGIN = "/accounts/login/"
@@ -26,7 +27,7 @@ def group_permissions(name: str) -> set[str]:
     return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
 
 
-def test_staff_without_mfa_are_sent_to_enrol_before_any_admin_page(client, db):
+def test_staff_without_mfa_enrol_then_sign_in_again_with_a_code(client, db):
     staff = make_catalog_staff(mfa=False)
     client.post(LOGIN, {"login": staff.email, "password": PASSWORD})
     for url in (reverse("admin:index"), reverse("admin:catalog_package_changelist")):
@@ -39,8 +40,26 @@ def test_staff_without_mfa_are_sent_to_enrol_before_any_admin_page(client, db):
     client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
     code = current_totp_code(client.session["mfa.totp.secret"])
-    client.post(reverse("mfa_activate_totp"), {"code": code})
+    response = client.post(reverse("mfa_activate_totp"), {"code": code})
     assert totp_secret(staff)
+    # The recovery codes are shown once, in the same session...
+    assert response["Location"] == reverse("mfa_view_recovery_codes")
+    assert client.get(reverse("mfa_view_recovery_codes")).status_code == 200
+
+    # ...but a session opened with the password alone never reaches the admin, even
+    # after typing a code to enrol: the staff member signs in again, with a code.
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{LOGIN}?next=%2Fadmin%2F"
+    assert not client.session.get("_auth_user_id")
+    response = client.post(
+        f"{LOGIN}?next=%2Fadmin%2F", {"login": staff.email, "password": PASSWORD}
+    )
+    assert response["Location"] == reverse("mfa_authenticate")
+    response = client.post(
+        reverse("mfa_authenticate"), {"code": current_totp_code(totp_secret(staff))}
+    )
+    assert response["Location"] == reverse("admin:index")
     assert client.get(reverse("admin:index")).status_code == 200
 
 
@@ -103,7 +122,7 @@ def test_roles_hold_exactly_their_permissions():
 def test_pharmacist_can_view_profiles_but_not_edit_them(client, db):
     patient = make_user_with_verified_email(first_name="Pat")
     profile = MedicalProfile.objects.create(user=patient)
-    client.force_login(make_pharmacist())
+    sign_in_staff(client, make_pharmacist())
     assert client.get(reverse("admin:prescriptions_medicalprofile_changelist")).status_code == 200
     page = client.get(reverse("admin:prescriptions_medicalprofile_change", args=[profile.pk]))
     assert page.status_code == 200
@@ -115,14 +134,14 @@ def test_pharmacist_can_view_profiles_but_not_edit_them(client, db):
 
 
 def test_pharmacist_cannot_edit_prices_or_users(client, baclofen):
-    client.force_login(make_pharmacist())
+    sign_in_staff(client, make_pharmacist())
     package = Package.objects.filter(formulation__drug=baclofen).first()
     assert client.get(reverse("admin:catalog_package_change", args=[package.pk])).status_code == 403
     assert client.get(reverse("admin:accounts_user_changelist")).status_code == 403
 
 
 def test_catalog_staff_cannot_see_profiles(client, db):
-    client.force_login(make_catalog_staff())
+    sign_in_staff(client, make_catalog_staff())
     url = reverse("admin:prescriptions_medicalprofile_changelist")
     assert client.get(url).status_code == 403
 

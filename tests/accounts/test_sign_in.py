@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.middleware import LAST_SEEN_KEY
-from tests.factories import PASSWORD, make_user_with_verified_email
+from tests.factories import PASSWORD, make_user_with_verified_email, sign_in_staff
 
 LOGIN = "/accounts/login/"
 
@@ -154,7 +154,7 @@ def test_account_pages_need_sign_in(client, db, url):
 
 
 def test_staff_are_signed_out_after_the_idle_timeout(client, catalog_staff, settings):
-    client.force_login(catalog_staff)
+    sign_in_staff(client, catalog_staff)
     session = client.session
     session[LAST_SEEN_KEY] = int(time.time()) - settings.STAFF_IDLE_TIMEOUT_SECONDS - 5
     session.save()
@@ -165,7 +165,7 @@ def test_staff_are_signed_out_after_the_idle_timeout(client, catalog_staff, sett
 
 
 def test_active_staff_stay_signed_in(client, catalog_staff, settings):
-    client.force_login(catalog_staff)
+    sign_in_staff(client, catalog_staff)
     session = client.session
     session[LAST_SEEN_KEY] = int(time.time()) - settings.STAFF_IDLE_TIMEOUT_SECONDS + 60
     session.save()

@@ -12,6 +12,7 @@ from tests.factories import (
     make_package,
     make_pharmacist,
     make_user_with_verified_email,
+    sign_in,
 )
 from tests.prescriptions.documents import blank_pdf
 
@@ -21,9 +22,7 @@ PAYMENT_PAGE = "https://checkout.stripe.test/pay/cs_fuzz"
 
 def signed_in(user) -> Client:
     """A client of its own; a server error raises, so its traceback shows in the report."""
-    client = Client()
-    client.force_login(user)
-    return client
+    return sign_in(Client(), user)
 
 
 @pytest.fixture

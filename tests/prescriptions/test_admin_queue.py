@@ -15,6 +15,7 @@ from tests.factories import (
     make_e_prescription,
     make_pharmacist,
     make_user_with_verified_email,
+    sign_in_staff,
 )
 
 QUEUE = "admin:prescriptions_prescription_changelist"
@@ -28,7 +29,7 @@ def pharmacist(db):
 @pytest.fixture
 def pharmacist_client(pharmacist):
     client = Client()
-    client.force_login(pharmacist)
+    sign_in_staff(client, pharmacist)
     return client
 
 
@@ -154,7 +155,7 @@ def test_editing_details_in_the_admin_reruns_the_checks(
 def test_catalog_staff_cannot_see_prescriptions(db, patient, baclofen):
     prescription = make_e_prescription(patient=patient)
     client = Client()
-    client.force_login(make_catalog_staff())
+    sign_in_staff(client, make_catalog_staff())
     assert client.get(reverse(QUEUE)).status_code == 403
     change = reverse("admin:prescriptions_prescription_change", args=[prescription.pk])
     assert client.get(change).status_code == 403

@@ -9,7 +9,12 @@ from django.urls import reverse
 
 from prescriptions import services
 from prescriptions.models import AuditEvent, Prescription, PrescriptionDocument, Status
-from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+from tests.factories import (
+    make_e_prescription,
+    make_pharmacist,
+    make_user_with_verified_email,
+    sign_in_staff,
+)
 from tests.prescriptions.documents import html_page, phone_photo, prescription_pdf
 
 NEW = "/account/prescriptions/new/"
@@ -141,7 +146,7 @@ def test_a_pharmacist_download_is_allowed_and_audited(patient_client, patient, b
     document = PrescriptionDocument.objects.get()
     pharmacist = make_pharmacist()
     client = Client()
-    client.force_login(pharmacist)
+    sign_in_staff(client, pharmacist)
     response = client.get(document.get_absolute_url() + "?inline=1")
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("inline;")

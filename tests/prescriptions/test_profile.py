@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from catalog.models import MedicationClass
 from prescriptions.models import MedicalProfile
-from tests.factories import make_pharmacist, make_user_with_verified_email
+from tests.factories import make_pharmacist, make_user_with_verified_email, sign_in_staff
 
 PROFILE = "/account/profile/"
 
@@ -154,7 +154,7 @@ def test_pharmacist_sees_the_profile_and_its_history_in_the_admin(patient_client
     patient_client.post(PROFILE, profile_data())
     patient_client.post(PROFILE, profile_data(alcohol_use="regular"))
     pharmacist = Client()
-    pharmacist.force_login(make_pharmacist())
+    sign_in_staff(pharmacist, make_pharmacist())
     profile = MedicalProfile.objects.get(user=patient)
     html = pharmacist.get(
         reverse("admin:prescriptions_medicalprofile_change", args=[profile.pk])

@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.test import Client
 
+from tests.factories import sign_in
+
 WEBHOOK_PATH = "/payments/stripe/webhook/"
 ADDRESS = {
     "full_name": "Pat Jordan",
@@ -72,8 +74,7 @@ class SiteClient:
     @classmethod
     def signed_in(cls, base_url: str, user, *, cart: dict[int, int] | None = None) -> SiteClient:
         """A browser whose session (database and Redis, like a real sign-in) is `user`'s."""
-        client = Client()
-        client.force_login(user)
+        client = sign_in(Client(), user)
         if cart:
             session = client.session
             session["cart"] = {str(pk): quantity for pk, quantity in cart.items()}

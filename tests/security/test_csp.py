@@ -11,6 +11,8 @@ from tests.factories import (
     make_catalog_staff,
     make_pharmacist,
     make_user_with_verified_email,
+    sign_in,
+    sign_in_staff,
 )
 from tests.prescriptions.documents import prescription_pdf
 
@@ -40,7 +42,7 @@ def test_every_page_carries_a_policy_without_inline_code(client, baclofen, path)
 
 def test_admin_and_account_pages_carry_it_too(db):
     client = Client()
-    client.force_login(make_pharmacist())
+    sign_in_staff(client, make_pharmacist())
     assert "script-src 'self'" in client.get("/admin/")["Content-Security-Policy"]
     assert "script-src 'self'" in client.get("/account/")["Content-Security-Policy"]
 
@@ -54,8 +56,7 @@ LISTEN = (
 
 
 def session_cookie(user) -> dict:
-    client = Client()
-    client.force_login(user)
+    client = sign_in(Client(), user)
     return client.cookies["sessionid"].value
 
 
