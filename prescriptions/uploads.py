@@ -15,7 +15,7 @@ import contextlib
 import hashlib
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import filetype
@@ -145,12 +145,15 @@ def clean_upload(uploaded: UploadedFile) -> CleanDocument:
     )
 
 
-def clean_uploads(files: Iterable[UploadedFile]) -> list[CleanDocument]:
+def clean_uploads(
+    files: Iterable[UploadedFile], *, claim: Callable[[int], None] | None = None
+) -> list[CleanDocument]:
     """Check every file and refuse the whole batch if any is bad.
 
     A prescription stored without one of its pages would be worse than none, so either
     every file is returned or a single error lists the problem of each bad file, letting
-    the patient fix them all in one go.
+    the patient fix them all in one go. `claim(count)`, if given, is called before any
+    file is read and may refuse the batch (the hourly limit).
     """
     files = list(files)
     if not files:
@@ -161,6 +164,8 @@ def clean_uploads(files: Iterable[UploadedFile]) -> list[CleanDocument]:
         raise ValidationError(
             f"You can upload at most {MAX_FILES} files per prescription.", code="too_many_files"
         )
+    if claim is not None:
+        claim(len(files))
     documents, errors = [], []
     for uploaded in files:
         try:
@@ -207,6 +212,9 @@ class DocumentsField(forms.FileField):
     "uploading multiple files" pattern), all accepted or all refused."""
 
     default_error_messages = {"required": NO_FILES_MESSAGE}
+    # Set by the form for the signed-in patient: counts the files against the hourly
+    # limit before any is checked (see clean_uploads).
+    claim: Callable[[int], None] | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(ALLOWED_TYPES)}))
@@ -224,7 +232,7 @@ class DocumentsField(forms.FileField):
             return []
         for upload in uploads:
             super().clean(upload, initial)  # a real file with a name, not a crafted value
-        return clean_uploads(uploads)
+        return clean_uploads(uploads, claim=self.claim)
 
 
 def _as_list(data: object) -> list:

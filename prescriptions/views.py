@@ -81,7 +81,10 @@ def prescription_new(request):
         else None
     )
     form = PrescriptionUploadForm(
-        request.POST or None, request.FILES or None, initial={"drug": drug}
+        request.POST or None,
+        request.FILES or None,
+        initial={"drug": drug},
+        claim_upload=_upload_claim(request),
     )
     if request.method == "POST" and form.is_valid():
         prescription = services.prescription_submit_upload(
@@ -98,6 +101,15 @@ def prescription_new(request):
         return redirect(prescription)
     status = 400 if form.errors else 200
     return render(request, "prescriptions/prescription_new.html", {"form": form}, status=status)
+
+
+def _upload_claim(request):
+    """Counts a batch of files against the signed-in patient's hourly limit."""
+
+    def claim(files: int) -> None:
+        services.upload_check_claim(user=request.user, files=files)
+
+    return claim
 
 
 def _prescription_for(request, pk: int, *, action: str) -> Prescription:
@@ -149,7 +161,9 @@ def prescription_respond(request, pk: int):
     prescription = _prescription_for(request, pk, action=AuditEvent.Action.VIEW_PRESCRIPTION)
     if prescription.patient_id != request.user.pk:
         raise Http404
-    form = PrescriptionResponseForm(request.POST, request.FILES)
+    form = PrescriptionResponseForm(
+        request.POST, request.FILES, claim_upload=_upload_claim(request)
+    )
     if form.is_valid():
         try:
             services.prescription_respond(

@@ -15,6 +15,7 @@ from .prescriptions import (
     recheck_open_prescriptions,
 )
 from .profile import PROFILE_M2M_FIELDS, profile_update
+from .uploads import upload_check_claim
 
 __all__ = [
     "PROFILE_M2M_FIELDS",
@@ -31,4 +32,5 @@ __all__ = [
     "prescription_verify",
     "profile_update",
     "recheck_open_prescriptions",
+    "upload_check_claim",
 ]
