@@ -76,6 +76,11 @@ def run_check(data: bytes, limits: Limits) -> Answer:
                 stderr=err,
                 timeout=limits.wall_seconds,
                 check=False,
+                # None of the web process's environment (secret keys, database and
+                # Stripe credentials): a parser bug exploited in the child could
+                # otherwise copy them into the image it hands back.
+                env={},
+                cwd="/",
             )
         except subprocess.TimeoutExpired:  # run() has killed the child already
             logger.warning("Upload check (%s) ran out of time", limits.kind)
