@@ -81,10 +81,39 @@ def object_stream_bomb(pages: int = 6, padding_mb: int = 70) -> bytes:
     return bytes(out)
 
 
+def pdf_with_many_nested_objects(count: int = 90_000, depth: int = 30) -> bytes:
+    """9 MB of small objects, each arrays nested `depth` deep: seconds of CPU to read
+    and walk, for a file under the size limit."""
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
+    nested = b"[" * depth + b"0" + b"]" * depth
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number in range(1, count + 1):
+        offsets.append(len(out))
+        body = bodies[number - 1] if number <= len(bodies) else nested
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (count + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count + 1, xref)
+    return bytes(out)
+
+
 def pdf_with_open_action_javascript() -> bytes:
     pdf = _blank(1)
     pdf.Root.OpenAction = Dictionary(S=Name.JavaScript, JS=String("app.alert('opened')"))
     return _written(pdf)
+
+
+def pdf_with_escaped_javascript_names() -> bytes:
+    """/J#61vaScript is /JavaScript to every PDF reader: names may escape any character."""
+    pdf = pdf_with_open_action_javascript()
+    assert b"/JavaScript" in pdf and b"/JS" in pdf
+    return pdf.replace(b"/JavaScript", b"/J#61vaScript").replace(b"/JS", b"/J#53")
 
 
 def pdf_with_page_action_javascript() -> bytes:

@@ -92,6 +92,17 @@ def test_check_that_runs_out_of_time_is_killed_and_refused():
     assert time.monotonic() - started < 5
 
 
+def test_check_that_uses_up_its_cpu_time_is_killed_and_refused():
+    heavy = documents.pdf_with_many_nested_objects()  # 5 s of CPU on a 2-core test machine
+    assert len(heavy) < MAX_FILE_BYTES
+    started = time.monotonic()
+
+    answer = run_check(heavy, Limits(kind="pdf", input_bytes=MAX_FILE_BYTES, cpu_seconds=1))
+
+    assert answer.refused == TOO_COMPLEX
+    assert time.monotonic() - started < 5
+
+
 def test_check_whose_output_would_be_too_large_is_refused():
     limits = Limits(kind="png", input_bytes=MAX_FILE_BYTES, output_bytes=1000)
 
@@ -105,6 +116,7 @@ def test_check_whose_output_would_be_too_large_is_refused():
 
 ACTIVE = [
     (documents.pdf_with_open_action_javascript, "JavaScript"),
+    (documents.pdf_with_escaped_javascript_names, "JavaScript"),
     (documents.pdf_with_page_action_javascript, "JavaScript"),
     (documents.pdf_with_javascript_name_tree, "JavaScript"),
     (documents.pdf_with_launch_action, "a Launch action (it can start programs)"),
