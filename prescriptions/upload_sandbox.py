@@ -51,7 +51,10 @@ class Limits:
     # A 40-megapixel CMYK photo taken sideways needs 400 MB to decode, turn upright
     # and convert.
     memory_bytes: int = 512 * _MB
-    output_bytes: int = 32 * _MB
+    # The re-encoded image. Five of them are held by the web process until stored,
+    # which keeps a whole batch under 100 MB; a photo or scan of 10 MB re-encodes to
+    # about as much.
+    output_bytes: int = 16 * _MB
     # Per decoded stream, in qpdf: object and cross-reference streams are decoded to
     # be parsed, and a legitimate one is a few hundred kilobytes.
     stream_bytes: int = 32 * _MB
