@@ -298,6 +298,9 @@ COURIER_BACKEND = env.str("COURIER_BACKEND", default="orders.couriers.LocalCouri
 LOCAL_COURIER_DELIVERY_MINUTES = env.int("LOCAL_COURIER_DELIVERY_MINUTES", default=10)
 # Refill reminders go this many days before a patient's supply runs out.
 REFILL_REMINDER_DAYS_BEFORE = env.int("REFILL_REMINDER_DAYS_BEFORE", default=7)
+# Prescription files one account may send to be checked per hour (each check costs a
+# child process up to 10 s of CPU); four prescriptions of five files.
+PRESCRIPTION_UPLOADS_PER_HOUR = env.int("PRESCRIPTION_UPLOADS_PER_HOUR", default=20)
 
 # Content-Security-Policy on every response (django-csp): the site's own files only,
 # no inline script or style. Forms may also lead to Stripe's hosted payment page

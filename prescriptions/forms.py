@@ -96,7 +96,16 @@ class MedicalProfileForm(forms.ModelForm):
         return cleaned
 
 
-class PrescriptionUploadForm(forms.Form):
+class _ClaimsUploads:
+    """`claim_upload(count)` is called before the files are checked, and may refuse them
+    (the hourly limit); the view passes it, for the signed-in patient."""
+
+    def __init__(self, *args, claim_upload=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["documents"].claim = claim_upload
+
+
+class PrescriptionUploadForm(_ClaimsUploads, forms.Form):
     documents = DocumentsField(label="Prescription files")
     drug = forms.ModelChoiceField(
         queryset=Drug.objects.filter(is_published=True),
@@ -113,7 +122,7 @@ class PrescriptionUploadForm(forms.Form):
     )
 
 
-class PrescriptionResponseForm(forms.Form):
+class PrescriptionResponseForm(_ClaimsUploads, forms.Form):
     note = forms.CharField(
         label="Your answer",
         required=False,

@@ -2,7 +2,10 @@
 
 A file's type is decided by its content, never by its name or the browser's content
 type: a renamed executable, or an HTML page called "x.pdf", must never reach a
-pharmacist's screen. PDFs are stored as uploaded once pypdf can count their pages;
+pharmacist's screen. Everything past the first bytes is read by a child process with
+CPU, memory, time and decompression limits (upload_sandbox.py), so that no upload can
+take a web worker down. PDFs are stored as uploaded once qpdf has read them and found
+no active content (JavaScript, launch actions, embedded files, rich media, XFA forms);
 images are decoded and re-encoded, so that what is stored is pixels only, without the
 EXIF (GPS position, camera serial numbers), XMP, ICC profiles and comments that phones
 and scanners put in files.
@@ -10,18 +13,17 @@ and scanners put in files.
 
 import contextlib
 import hashlib
-import io
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import filetype
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from PIL import Image, ImageOps
-from pypdf import PdfReader
+
+from .upload_sandbox import TOO_COMPLEX, Limits, run_check
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5
@@ -29,15 +31,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 MAX_PDF_PAGES = 5
 MAX_NAME_LENGTH = 100
 ALLOWED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
-
-# What Pillow may call each sniffed type (an MPO is a JPEG with extra frames, as some
-# phones write), and the format it is saved as.
-_IMAGE_FORMATS = {"image/jpeg": ("JPEG", {"JPEG", "MPO"}), "image/png": ("PNG", {"PNG"})}
-# Modes each writer stores without losing anything; others are converted.
-_KEPT_MODES = {"JPEG": {"L", "RGB"}, "PNG": {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}}
-# PNG `optimize` costs ten times the time (27 s instead of 2.6 s for a 36-megapixel
-# scan), a cheap way to tie up a worker; the default level stores a few percent more.
-_SAVE_OPTIONS = {"JPEG": {"quality": 90}, "PNG": {"compress_level": 6}}
+_KINDS = {"application/pdf": "pdf", "image/jpeg": "jpeg", "image/png": "png"}
 
 _MB = MAX_FILE_BYTES // (1024 * 1024)
 NO_FILES_MESSAGE = (
@@ -46,7 +40,7 @@ NO_FILES_MESSAGE = (
 HELP_TEXT = (
     f"A photo or scan of your prescription: up to {MAX_FILES} files, each a PDF, JPEG or "
     f"PNG of at most {_MB} MB. A PDF can have at most {MAX_PDF_PAGES} pages and must not "
-    "be password-protected."
+    "be password-protected or hold scripts, attachments or forms."
 )
 _MESSAGES = {
     "empty": "“%(name)s” is empty.",
@@ -68,7 +62,26 @@ _MESSAGES = {
         f"“%(name)s” is too large an image to check safely "
         f"(over {MAX_IMAGE_PIXELS // 1_000_000} megapixels)."
     ),
+    TOO_COMPLEX: (
+        "“%(name)s” is too complex to check safely. Please upload a simpler copy, such as "
+        "a photo or a new scan of the paper prescription."
+    ),
 }
+# PDFs that could act on the computer of the pharmacist who opens them.
+_ACTIVE_CONTENT = {
+    "pdf_javascript": "JavaScript",
+    "pdf_launch": "a Launch action (it can start programs)",
+    "pdf_embedded_file": "an embedded file",
+    "pdf_rich_media": "rich media (Flash, video or sound)",
+    "pdf_xfa": "an XFA form",
+}
+_MESSAGES.update(
+    {
+        code: f"“%(name)s” contains {what}, which could act on the computer of the "
+        "pharmacist who opens it. Please upload a plain scan or photo of the prescription."
+        for code, what in _ACTIVE_CONTENT.items()
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -106,10 +119,20 @@ def clean_upload(uploaded: UploadedFile) -> CleanDocument:
     content_type = kind.mime if kind else None
     if content_type not in ALLOWED_TYPES:
         raise _refusal("wrong_type", name)
-    if content_type == "application/pdf":
-        pages, content = _check_pdf(original, name), original
-    else:
-        pages, content = 1, _reencode_image(original, content_type, name)
+    limits = Limits(
+        kind=_KINDS[content_type],
+        input_bytes=MAX_FILE_BYTES,
+        max_pages=MAX_PDF_PAGES,
+        max_pixels=MAX_IMAGE_PIXELS,
+    )
+    answer = run_check(original, limits)
+    if answer.refused:
+        raise _refusal(answer.refused, name, **(answer.params or {}))
+    # A PDF is stored as uploaded; an image as the child re-encoded it.
+    content = original if content_type == "application/pdf" else answer.content
+    if not content:
+        raise _refusal(TOO_COMPLEX, name)
+    pages = answer.pages
     return CleanDocument(
         content=content,
         content_type=content_type,
@@ -122,12 +145,15 @@ def clean_upload(uploaded: UploadedFile) -> CleanDocument:
     )
 
 
-def clean_uploads(files: Iterable[UploadedFile]) -> list[CleanDocument]:
+def clean_uploads(
+    files: Iterable[UploadedFile], *, claim: Callable[[int], None] | None = None
+) -> list[CleanDocument]:
     """Check every file and refuse the whole batch if any is bad.
 
     A prescription stored without one of its pages would be worse than none, so either
     every file is returned or a single error lists the problem of each bad file, letting
-    the patient fix them all in one go.
+    the patient fix them all in one go. `claim(count)`, if given, is called before any
+    file is read and may refuse the batch (the hourly limit).
     """
     files = list(files)
     if not files:
@@ -138,6 +164,8 @@ def clean_uploads(files: Iterable[UploadedFile]) -> list[CleanDocument]:
         raise ValidationError(
             f"You can upload at most {MAX_FILES} files per prescription.", code="too_many_files"
         )
+    if claim is not None:
+        claim(len(files))
     documents, errors = [], []
     for uploaded in files:
         try:
@@ -170,73 +198,9 @@ def _display_name(raw: str | None) -> str:
 
 
 def _refusal(code: str, name: str, **params: object) -> ValidationError:
+    if code not in _MESSAGES:  # the checker knows no other codes; refuse all the same
+        code, params = TOO_COMPLEX, {}
     return ValidationError(_MESSAGES[code], code=code, params={"name": name, **params})
-
-
-def _check_pdf(data: bytes, name: str) -> int:
-    """The page count, once pypdf has proved it can read the file."""
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        encrypted = reader.is_encrypted
-        pages = 0 if encrypted else len(reader.pages)
-    except Exception as exc:
-        # pypdf raises many exception types on malformed input (PdfReadError,
-        # ValueError, KeyError, RecursionError...): each one means "unreadable".
-        raise _refusal("pdf_unreadable", name) from exc
-    if encrypted:
-        raise _refusal("pdf_encrypted", name)
-    if pages < 1:
-        raise _refusal("pdf_no_pages", name)
-    if pages > MAX_PDF_PAGES:
-        raise _refusal("pdf_too_many_pages", name, pages=pages)
-    return pages
-
-
-def _reencode_image(data: bytes, content_type: str, name: str) -> bytes:
-    """Decode and re-encode, so that only pixels reach storage.
-
-    Decompression bombs: Image.open reads only the header, and the pixel count is
-    checked against MAX_IMAGE_PIXELS before load() decodes anything. Pillow's global
-    Image.MAX_IMAGE_PIXELS is left alone, since other code in the process may rely on
-    it; Pillow's own DecompressionBombError (over twice its limit) and its
-    DecompressionBombWarning (when warnings are turned into errors) are refusals too.
-    """
-    save_format, accepted_formats = _IMAGE_FORMATS[content_type]
-    try:
-        with Image.open(io.BytesIO(data), formats=[save_format]) as image:
-            if image.format not in accepted_formats:
-                raise ValueError(f"Pillow read a {image.format}, not a {save_format}")
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                raise Image.DecompressionBombError(f"{image.size} is over the limit")
-            image.load()  # truncated or corrupt data fails here
-            # Damaged orientation data is not worth refusing a readable photo for.
-            with contextlib.suppress(Exception):
-                ImageOps.exif_transpose(image, in_place=True)
-            clean = _without_metadata(image, save_format)
-            output = io.BytesIO()
-            clean.save(output, save_format, **_SAVE_OPTIONS[save_format])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _refusal("image_too_large", name) from exc
-    except Exception as exc:
-        # Pillow reports bad data with OSError, SyntaxError, ValueError, EOFError,
-        # struct.error...: each one means "unreadable".
-        raise _refusal("image_unreadable", name) from exc
-    return output.getvalue()
-
-
-def _without_metadata(image: Image.Image, save_format: str) -> Image.Image:
-    """The image in a mode the writer stores, with every metadata entry dropped.
-
-    Only PNG transparency is carried over: it describes pixels, not the camera or the
-    patient. ICC profiles go too (they hold device descriptions), which can shift
-    colours slightly; a prescription stays legible.
-    """
-    if image.mode not in _KEPT_MODES[save_format]:
-        alpha = save_format == "PNG" and image.has_transparency_data
-        image = image.convert("RGBA" if alpha else "RGB")
-    transparency = image.info.get("transparency") if save_format == "PNG" else None
-    image.info = {} if transparency is None else {"transparency": transparency}
-    return image
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -248,6 +212,9 @@ class DocumentsField(forms.FileField):
     "uploading multiple files" pattern), all accepted or all refused."""
 
     default_error_messages = {"required": NO_FILES_MESSAGE}
+    # Set by the form for the signed-in patient: counts the files against the hourly
+    # limit before any is checked (see clean_uploads).
+    claim: Callable[[int], None] | None = None
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ",".join(ALLOWED_TYPES)}))
@@ -265,7 +232,7 @@ class DocumentsField(forms.FileField):
             return []
         for upload in uploads:
             super().clean(upload, initial)  # a real file with a name, not a crafted value
-        return clean_uploads(uploads)
+        return clean_uploads(uploads, claim=self.claim)
 
 
 def _as_list(data: object) -> list:

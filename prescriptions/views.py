@@ -22,6 +22,10 @@ from .models import AuditEvent, MedicalProfile, Prescription, PrescriptionDocume
 
 logger = logging.getLogger(__name__)
 PRESCRIPTIONS_PER_PAGE = 10
+# Only the file itself and the inline styles of the page the browser wraps it in.
+DOCUMENT_POLICY = (
+    "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+)
 
 
 @login_required
@@ -77,7 +81,10 @@ def prescription_new(request):
         else None
     )
     form = PrescriptionUploadForm(
-        request.POST or None, request.FILES or None, initial={"drug": drug}
+        request.POST or None,
+        request.FILES or None,
+        initial={"drug": drug},
+        claim_upload=_upload_claim(request),
     )
     if request.method == "POST" and form.is_valid():
         prescription = services.prescription_submit_upload(
@@ -94,6 +101,15 @@ def prescription_new(request):
         return redirect(prescription)
     status = 400 if form.errors else 200
     return render(request, "prescriptions/prescription_new.html", {"form": form}, status=status)
+
+
+def _upload_claim(request):
+    """Counts a batch of files against the signed-in patient's hourly limit."""
+
+    def claim(files: int) -> None:
+        services.upload_check_claim(user=request.user, files=files)
+
+    return claim
 
 
 def _prescription_for(request, pk: int, *, action: str) -> Prescription:
@@ -145,7 +161,9 @@ def prescription_respond(request, pk: int):
     prescription = _prescription_for(request, pk, action=AuditEvent.Action.VIEW_PRESCRIPTION)
     if prescription.patient_id != request.user.pk:
         raise Http404
-    form = PrescriptionResponseForm(request.POST, request.FILES)
+    form = PrescriptionResponseForm(
+        request.POST, request.FILES, claim_upload=_upload_claim(request)
+    )
     if form.is_valid():
         try:
             services.prescription_respond(
@@ -176,8 +194,8 @@ def prescription_respond(request, pk: int):
 def document_download(request, pk: int, document_pk: int):
     """A prescription file, to its patient or a pharmacist, after checking its hash.
 
-    Served as an attachment with nosniff; pharmacists may ask for it inline to preview
-    it in the admin, still with nosniff and a sandboxing CSP.
+    Served as an attachment with nosniff and a sandboxing CSP; pharmacists may ask for
+    it inline to preview it in the admin, under the same headers.
     """
     prescription = _prescription_for(request, pk, action=AuditEvent.Action.DOWNLOAD_DOCUMENT)
     document = get_object_or_404(PrescriptionDocument, pk=document_pk, prescription=prescription)
@@ -196,10 +214,12 @@ def document_download(request, pk: int, document_pk: int):
     response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    # The sandbox gives the document an opaque origin, with no scripts, forms, plugins
+    # or popups, so that a file that slipped past the upload checks cannot act as the
+    # signed-in pharmacist. Set here, the site-wide policy is left off it. Downloads
+    # carry it too, for a browser that renders an attachment all the same.
+    response["Content-Security-Policy"] = DOCUMENT_POLICY
     if inline:
-        response["Content-Security-Policy"] = (
-            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-        )
         response["X-Frame-Options"] = "SAMEORIGIN"
     return response
 

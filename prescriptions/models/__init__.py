@@ -10,6 +10,7 @@ from .prescription import (
     private_storage,
 )
 from .profile import AlcoholUse, KidneyDisease, MedicalProfile
+from .upload import UploadCheck
 
 __all__ = [
     "TRANSITIONS",
@@ -24,5 +25,6 @@ __all__ = [
     "Status",
     "StatusChange",
     "TelemedicinePartner",
+    "UploadCheck",
     "private_storage",
 ]

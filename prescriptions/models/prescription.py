@@ -22,11 +22,18 @@ DEFAULT_VALIDITY = timedelta(days=365)
 class PrivateStorage(LazyObject):
     """Prescription documents: outside STATIC_ROOT and MEDIA_ROOT, with no URL at all.
 
-    They are only ever read by the download view, which checks who asks.
+    They are only ever read by the download view, which checks who asks. Files are
+    written 0600 and folders 0700, so that no other account on the server (nginx, a
+    second application, a shell user) can read health data off the disk.
     """
 
     def _setup(self):
-        self._wrapped = FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+        self._wrapped = FileSystemStorage(
+            location=settings.PRIVATE_MEDIA_ROOT,
+            base_url=None,
+            file_permissions_mode=0o600,
+            directory_permissions_mode=0o700,
+        )
 
 
 private_storage = PrivateStorage()

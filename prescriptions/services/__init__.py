@@ -16,6 +16,7 @@ from .prescriptions import (
     recheck_open_prescriptions,
 )
 from .profile import PROFILE_M2M_FIELDS, profile_update
+from .uploads import upload_check_claim
 
 __all__ = [
     "PROFILE_M2M_FIELDS",
@@ -34,4 +35,5 @@ __all__ = [
     "prescription_verify",
     "profile_update",
     "recheck_open_prescriptions",
+    "upload_check_claim",
 ]

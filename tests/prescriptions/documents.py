@@ -9,8 +9,9 @@ import struct
 import zipfile
 import zlib
 
+import pikepdf
+from pikepdf import Array, Dictionary, Name, String
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
-from pypdf import PdfWriter
 
 from prescriptions.demo import prescription_pdf  # noqa: F401 - the documents tests upload
 
@@ -23,21 +24,180 @@ PDF_PASSWORD = "secret"
 
 
 def blank_pdf(pages: int = 1) -> bytes:
-    writer = PdfWriter()
-    for _ in range(pages):
-        writer.add_blank_page(width=612, height=792)
-    return _written(writer)
+    return _written(_blank(pages))
 
 
 def encrypted_pdf(user_password: str = PDF_PASSWORD, owner_password: str | None = None) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=612, height=792)
-    writer.encrypt(user_password, owner_password)
-    return _written(writer)
+    owner = user_password if owner_password is None else owner_password
+    return _written(_blank(1), encryption=pikepdf.Encryption(user=user_password, owner=owner))
 
 
 def pdf_without_pages() -> bytes:
-    return _written(PdfWriter())
+    return _written(pikepdf.new())
+
+
+# --- hostile PDFs ---------------------------------------------------------------------
+
+
+def object_stream_bomb(pages: int = 6, padding_mb: int = 70) -> bytes:
+    """A 430 KB PDF whose every page sits alone in an object stream padded with 70 MB
+    of spaces: pypdf took 30-110 s and 350-540 MB to count its pages. Built in 1 MB
+    steps, so building it costs the test process no memory."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    xref: dict[int, tuple[int, int, int]] = {}
+
+    def add(number: int, body: bytes) -> None:
+        xref[number] = (1, len(out), 0)
+        out.extend(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+
+    kids = b" ".join(b"%d 0 R" % (10 + 2 * n) for n in range(pages))
+    add(1, b"<< /Type /Catalog /Pages 2 0 R >>")
+    add(2, b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages))
+    for n in range(pages):
+        page, holder = 10 + 2 * n, 11 + 2 * n
+        head = b"%d 0\n" % page
+        data = _deflated(
+            head + b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\n",
+            padding=b" " * (1 << 20),
+            times=padding_mb,
+        )
+        add(
+            holder,
+            b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+            % (len(head), len(data))
+            + data
+            + b"\nendstream",
+        )
+        xref[page] = (2, holder, 0)
+    size = max(xref) + 2
+    xref[size - 1] = (1, len(out), 0)
+    rows = b"".join(struct.pack(">BIH", *xref.get(n, (0, 0, 0))) for n in range(size))
+    out.extend(
+        b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n"
+        % (size - 1, size, len(rows))
+        + rows
+        + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref[size - 1][1]
+    )
+    return bytes(out)
+
+
+def pdf_with_many_nested_objects(count: int = 90_000, depth: int = 30) -> bytes:
+    """9 MB of small objects, each arrays nested `depth` deep: seconds of CPU to read
+    and walk, for a file under the size limit."""
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ]
+    nested = b"[" * depth + b"0" + b"]" * depth
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number in range(1, count + 1):
+        offsets.append(len(out))
+        body = bodies[number - 1] if number <= len(bodies) else nested
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (count + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count + 1, xref)
+    return bytes(out)
+
+
+def pdf_with_open_action_javascript() -> bytes:
+    pdf = _blank(1)
+    pdf.Root.OpenAction = Dictionary(S=Name.JavaScript, JS=String("app.alert('opened')"))
+    return _written(pdf)
+
+
+def pdf_with_escaped_javascript_names() -> bytes:
+    """/J#61vaScript is /JavaScript to every PDF reader: names may escape any character."""
+    pdf = pdf_with_open_action_javascript()
+    assert b"/JavaScript" in pdf and b"/JS" in pdf
+    return pdf.replace(b"/JavaScript", b"/J#61vaScript").replace(b"/JS", b"/J#53")
+
+
+def pdf_with_page_action_javascript() -> bytes:
+    """JavaScript in the page's additional actions (/AA), run when the page opens."""
+    pdf = _blank(1)
+    pdf.pages[0].obj.AA = Dictionary(O=Dictionary(S=Name.JavaScript, JS=String("this.print()")))
+    return _written(pdf)
+
+
+def pdf_with_javascript_name_tree() -> bytes:
+    pdf = _blank(1)
+    script = pdf.make_stream(b"app.launchURL('https://attacker.example/');")
+    pdf.Root.Names = Dictionary(JavaScript=Dictionary(Names=Array([String("init"), script])))
+    return _written(pdf)
+
+
+def pdf_with_launch_action() -> bytes:
+    pdf = _blank(1)
+    pdf.Root.OpenAction = Dictionary(
+        S=Name.Launch, Win=Dictionary(F=String("cmd.exe"), P=String("/c calc.exe"))
+    )
+    return _written(pdf)
+
+
+def pdf_with_embedded_executable() -> bytes:
+    pdf = _blank(1)
+    pdf.attachments["prescription.exe"] = pikepdf.AttachedFileSpec(
+        pdf, windows_executable(), mime_type="application/x-msdownload"
+    )
+    return _written(pdf)
+
+
+def pdf_with_file_attachment_annotation() -> bytes:
+    pdf = _blank(1)
+    pdf.pages[0].obj.Annots = Array(
+        [
+            Dictionary(
+                Type=Name.Annot,
+                Subtype=Name.FileAttachment,
+                Rect=Array([72, 72, 96, 96]),
+                FS=String("prescription.exe"),
+            )
+        ]
+    )
+    return _written(pdf)
+
+
+def pdf_with_rich_media() -> bytes:
+    pdf = _blank(1)
+    pdf.pages[0].obj.Annots = Array(
+        [
+            Dictionary(
+                Type=Name.Annot,
+                Subtype=Name.RichMedia,
+                Rect=Array([72, 72, 272, 272]),
+                RichMediaContent=Dictionary(Assets=Dictionary(Names=Array([]))),
+            )
+        ]
+    )
+    return _written(pdf)
+
+
+def pdf_with_xfa_form() -> bytes:
+    pdf = _blank(1)
+    xfa = pdf.make_stream(b'<xdp:xdp xmlns:xdp="http://ns.adobe.com/xdp/"></xdp:xdp>')
+    pdf.Root.AcroForm = Dictionary(Fields=Array([]), XFA=xfa)
+    return _written(pdf)
+
+
+def pdf_with_a_link() -> bytes:
+    """A web link and a jump to page 1 on opening: ordinary, and accepted."""
+    pdf = _blank(1)
+    pdf.Root.OpenAction = Array([pdf.pages[0].obj, Name.Fit])
+    pdf.pages[0].obj.Annots = Array(
+        [
+            Dictionary(
+                Type=Name.Annot,
+                Subtype=Name.Link,
+                Rect=Array([72, 72, 272, 96]),
+                A=Dictionary(S=Name.URI, URI=String("https://clinic.example/")),
+            )
+        ]
+    )
+    return _written(pdf)
 
 
 def garbage_pdf() -> bytes:
@@ -124,6 +284,19 @@ def png_header_only(width: int, height: int) -> bytes:
     )
 
 
+def png_bomb(width: int = 8000, height: int = 5000) -> bytes:
+    """A transparent RGBA PNG of 40 megapixels, under the pixel limit: 160 MB once
+    decoded, about 160 KB on disk. Built row by row, costing the test no memory."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    row = b"\x00" * (1 + 4 * width)  # filter byte, then transparent black pixels
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", _deflated(b"", padding=row, times=height))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def gif() -> bytes:
     return _saved(Image.new("P", (16, 16)), "GIF")
 
@@ -159,9 +332,16 @@ def svg_image() -> bytes:
     )
 
 
-def _written(writer: PdfWriter) -> bytes:
+def _blank(pages: int) -> pikepdf.Pdf:
+    pdf = pikepdf.new()
+    for _ in range(pages):
+        pdf.add_blank_page(page_size=(612, 792))
+    return pdf
+
+
+def _written(pdf: pikepdf.Pdf, **options) -> bytes:
     buffer = io.BytesIO()
-    writer.write(buffer)
+    pdf.save(buffer, **options)
     return buffer.getvalue()
 
 
@@ -177,3 +357,11 @@ def _srgb_profile() -> bytes:
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _deflated(head: bytes, *, padding: bytes, times: int) -> bytes:
+    compressor = zlib.compressobj(9)
+    parts = [compressor.compress(head)]
+    parts.extend(compressor.compress(padding) for _ in range(times))
+    parts.append(compressor.flush())
+    return b"".join(parts)

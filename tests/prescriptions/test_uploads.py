@@ -1,6 +1,7 @@
 import hashlib
 import io
 
+import pikepdf
 import pytest
 from django import forms
 from django.core.exceptions import ValidationError
@@ -8,7 +9,6 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.datastructures import MultiValueDict
 from PIL import ExifTags, Image
-from pypdf import PdfReader
 
 from prescriptions.uploads import (
     ALLOWED_TYPES,
@@ -84,9 +84,10 @@ def test_prescription_pdf_shows_its_text_and_is_accepted():
     document = clean_upload(upload("rx.pdf", pdf))
 
     assert document.pages == 1
-    text = PdfReader(io.BytesIO(document.content)).pages[0].extract_text()
-    assert "Rx: Baclofen 10 mg (30 tablets)" in text
-    assert "Dr A. Smith" in text
+    with pikepdf.open(io.BytesIO(document.content)) as stored:
+        text = stored.pages[0].Contents.read_bytes()
+    assert rb"(Rx: Baclofen 10 mg \(30 tablets\)) Tj" in text
+    assert b"(Dr A. Smith) Tj" in text
 
 
 def test_pdf_of_five_pages_is_accepted():
@@ -326,10 +327,7 @@ def test_image_of_exactly_40_megapixels_gets_decoded():
 
 
 def test_image_over_pillows_warning_limit_is_refused():
-    with pytest.warns(Image.DecompressionBombWarning):
-        messages = refusal(upload("big.png", documents.png_header_only(10_000, 10_000)))
-
-    assert messages == [BOMB_MESSAGE]
+    assert refusal(upload("big.png", documents.png_header_only(10_000, 10_000))) == [BOMB_MESSAGE]
 
 
 @pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
@@ -524,5 +522,5 @@ def test_documents_field_renders_a_multiple_file_input_limited_to_the_allowed_ty
 def test_documents_field_help_text_states_the_limits():
     help_text = UploadForm().fields["documents"].help_text
 
-    for limit in ("5 files", "PDF, JPEG or PNG", "10 MB", "5 pages", "password"):
+    for limit in ("5 files", "PDF, JPEG or PNG", "10 MB", "5 pages", "password", "scripts"):
         assert limit in help_text
