@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prescriptions', '0006_patient_name_301'),
+        ('prescriptions', '0010_canonical_patient_email'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
