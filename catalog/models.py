@@ -1,3 +1,4 @@
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
@@ -150,10 +151,22 @@ class DosingGuideline(models.Model):
 
 
 class MedicationClass(models.Model):
-    """A kind of medication a patient may be taking, as named by the interactions."""
+    """A kind of medication a patient may be taking, as named by the interactions.
+
+    Its substances let the checks recognise the class in the medicines a patient types
+    in their own words ("oxycodone 10 mg" is an opioid).
+    """
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
+    substances = models.TextField(
+        blank=True,
+        help_text=(
+            "Medicines in this class, names and synonyms (brand names too), separated by "
+            "commas or new lines. Each is matched as a whole word, ignoring case, against "
+            "the other medicines a patient types in their profile; so is the class name."
+        ),
+    )
 
     history = HistoricalRecords()
 
@@ -164,11 +177,27 @@ class MedicationClass(models.Model):
     def __str__(self):
         return self.name
 
+    def terms(self) -> list[str]:
+        """The words that name this class in free text: its name and its substances."""
+        names = [self.name, *re.split(r"[,;\n]", self.substances)]
+        return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
 
 class Severity(models.TextChoices):
+    """How much a rule matters; contraindicated and major block verification."""
+
+    CONTRAINDICATED = "contraindicated", "Contraindicated"
     MAJOR = "major", "Major"
     MODERATE = "moderate", "Moderate"
     MONITOR = "monitor", "Monitoring"
+
+
+# A finding of these severities needs a written override; the others an acknowledgement.
+BLOCKING_SEVERITIES = frozenset({Severity.CONTRAINDICATED, Severity.MAJOR})
+SEVERITY_HELP = (
+    "Contraindicated and major block verification (the pharmacist must write an "
+    "override); moderate and monitoring warn (the pharmacist ticks an acknowledgement)."
+)
 
 
 class Interaction(models.Model):
@@ -183,7 +212,7 @@ class Interaction(models.Model):
         help_text="Medications in a patient's profile that trigger this interaction.",
     )
     effect = models.TextField()
-    severity = models.CharField(max_length=20, choices=Severity)
+    severity = models.CharField(max_length=20, choices=Severity, help_text=SEVERITY_HELP)
 
     history = HistoricalRecords(m2m_fields=[medication_classes])
 
@@ -196,6 +225,7 @@ class Interaction(models.Model):
 
 class DosageForm(models.TextChoices):
     TABLET = "tablet", "Tablet"
+    CAPSULE = "capsule", "Capsule"
     ORAL_SOLUTION = "oral_solution", "Oral solution"
     INTRATHECAL = "intrathecal", "Intrathecal injection"
 

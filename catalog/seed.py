@@ -22,14 +22,20 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 # Lines that were links on the source web page, not content.
 NAVIGATION_LINES = {"Read the instructions carefully", "Place an order in a few clicks >>"}
 
-# The pharmacy's grading of each interaction class; the monograph text describes the
-# effect but does not grade it. Unknown classes default to moderate.
-SEVERITY_BY_INTERACTION = {
-    "cns depressants": Severity.MAJOR,
-    "antihypertensives": Severity.MODERATE,
-    "tricyclic antidepressants": Severity.MODERATE,
-    "nsaids": Severity.MONITOR,
-}
+# Words by which a monograph grades a rule in its own text, strongest first. Text
+# that uses none of them is loaded as moderate (it warns) for staff to grade.
+SEVERITY_WORDS = [
+    (
+        Severity.CONTRAINDICATED,
+        re.compile(
+            r"contraindicat|must not be (?:used|taken|combined|given)"
+            r"|do not (?:use|take|combine)|never be (?:used|taken|combined|given)",
+            re.IGNORECASE,
+        ),
+    ),
+    (Severity.MAJOR, re.compile(r"\bavoid", re.IGNORECASE)),
+    (Severity.MONITOR, re.compile(r"\bmonitor", re.IGNORECASE)),
+]
 
 # Safety messages pulled to the top of the drug page: a phrase that finds the
 # sentence in the monograph, and how many sentences from there make the callout.
@@ -186,6 +192,11 @@ def parse_guideline(cells: list[str]) -> ParsedGuideline:
     return row
 
 
+def severity_from_text(text: str, default: str = Severity.MODERATE) -> str:
+    """The grade the monograph's own words give, e.g. "contraindicated" or "avoid"."""
+    return next((grade for grade, words in SEVERITY_WORDS if words.search(text)), default)
+
+
 def parse_interaction(item: str) -> ParsedInteraction:
     head, _, effect = item.partition(":")
     m = re.fullmatch(r"(.+?)\s*\((.+)\)", head.strip())
@@ -194,8 +205,7 @@ def parse_interaction(item: str) -> ParsedInteraction:
     else:
         name, members = head.strip(), [head.strip()]
     classes = [c if c.isupper() or c[1:] != c[1:].lower() else c.capitalize() for c in members]
-    severity = SEVERITY_BY_INTERACTION.get(name.lower(), Severity.MODERATE)
-    return ParsedInteraction(name, classes, effect.strip(), severity)
+    return ParsedInteraction(name, classes, effect.strip(), severity_from_text(effect))
 
 
 def parse_formulations(item: str) -> list[ParsedFormulation]:

@@ -8,7 +8,7 @@ import pytest
 
 from catalog import models
 from catalog.models import DosageForm, MonographSection, Package, Route, Severity
-from catalog.seed import DATA_DIR, load_monograph, parse_monograph, read_seed
+from catalog.seed import DATA_DIR, load_monograph, parse_interaction, parse_monograph, read_seed
 
 SEED = (DATA_DIR / "baclofen-monograph.txt").read_text(encoding="utf-8")
 SEED_HEADINGS = [
@@ -80,10 +80,37 @@ def test_interactions_list_becomes_four_graded_rows_with_medication_classes():
         "Alcohol",
         "Other muscle relaxants",
     ]
-    assert rows["CNS depressants"].severity == Severity.MAJOR
+    # Graded by the text's own words; ungraded text is moderate, for staff to grade.
+    assert rows["CNS depressants"].severity == Severity.MODERATE
     assert rows["Tricyclic antidepressants"].severity == Severity.MODERATE
-    assert rows["NSAIDs"].severity == Severity.MONITOR
+    assert rows["NSAIDs"].severity == Severity.MONITOR  # "careful monitoring"
     assert "kidneys" in rows["NSAIDs"].effect
+
+
+@pytest.mark.parametrize(
+    ("effect", "severity"),
+    [
+        ("Contraindicated. Levels rise tenfold.", Severity.CONTRAINDICATED),
+        ("These must not be used together.", Severity.CONTRAINDICATED),
+        ("Avoid the combination where possible.", Severity.MAJOR),
+        ("Monitor blood pressure.", Severity.MONITOR),
+        ("Sedation may increase.", Severity.MODERATE),
+    ],
+)
+def test_interaction_severity_comes_from_the_monograph_words(effect, severity):
+    assert parse_interaction(f"Some class (a, b): {effect}").severity == severity
+
+
+def test_the_migration_grades_baclofen_interactions_as_the_pharmacy_did(baclofen):
+    grades = dict(baclofen.interactions.values_list("name", "severity"))
+    assert grades == {
+        "CNS depressants": Severity.MAJOR,
+        "Antihypertensives": Severity.MODERATE,
+        "Tricyclic antidepressants": Severity.MODERATE,
+        "NSAIDs": Severity.MONITOR,
+    }
+    opioids = models.MedicationClass.objects.get(slug="opioids")
+    assert "oxycodone" in opioids.terms()
 
 
 def test_forms_include_two_tablet_strengths_and_an_intrathecal_form_that_is_never_sold():

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.models import DosageForm, Route, Severity
+from catalog.models import DosageForm, MedicationClass, Route, Severity
 from prescriptions.checks import (
     CheckResult,
     Level,
@@ -226,7 +226,7 @@ def test_patient_without_a_date_of_birth_is_blocked(baclofen):
 def test_age_unknown_is_blocked_whatever_the_form(baclofen):
     rx = make_prescription(form=DosageForm.INTRATHECAL, strength_mg=None)
     results = check(baclofen, make_patient(age_years=None), rx)
-    assert codes(results) == ["intrathecal", "age_unknown"]
+    assert codes(results) == ["form_not_sold", "age_unknown"]
 
 
 # Starting dose
@@ -326,6 +326,56 @@ def test_no_alcohol_use_and_unrelated_medications_trigger_nothing(baclofen):
     assert check(baclofen, patient) == []
 
 
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("oxycodone 10 mg", "“oxycodone” (Opioids)"),
+        ("Takes OXYCODONE at night", "“oxycodone” (Opioids)"),
+        ("diazepam 5 mg; vitamin D", "“diazepam” (Benzodiazepines)"),
+        ("some opioids after surgery", "“Opioids” (Opioids)"),
+    ],
+)
+def test_free_text_medicines_naming_a_class_substance_trigger_its_interaction(
+    baclofen, typed, found
+):
+    result = only(
+        check(baclofen, make_patient(other_medications=typed)), "interaction_cns_depressants"
+    )
+    assert result.level == Level.BLOCK
+    assert result.detail == f"In the other medicines the patient wrote: {found}."
+
+
+@pytest.mark.parametrize("typed", ["oxycodonex", "hydroxycodone", "vitamin D, fish oil", ""])
+def test_free_text_matches_whole_words_only(baclofen, typed):
+    assert check(baclofen, make_patient(other_medications=typed)) == []
+
+
+def test_free_text_matching_reads_the_substances_staff_edit(baclofen):
+    patient = make_patient(other_medications="kratom tea every day")
+    assert check(baclofen, patient) == []
+    opioids = MedicationClass.objects.get(slug="opioids")
+    opioids.substances += ", kratom"
+    opioids.save()
+    assert codes(check(baclofen, patient)) == ["interaction_cns_depressants"]
+
+
+def test_a_ticked_class_is_not_repeated_from_the_free_text(baclofen):
+    patient = make_patient(
+        medication_classes=frozenset({"opioids"}), other_medications="oxycodone 10 mg"
+    )
+    result = only(check(baclofen, patient), "interaction_cns_depressants")
+    assert result.detail == "On the patient's profile: Opioids."
+
+
+def test_staff_grading_an_interaction_contraindicated_blocks_the_next_check(baclofen):
+    patient = make_patient(medication_classes=frozenset({"antihypertensives"}))
+    assert only(check(baclofen, patient), "interaction_antihypertensives").level == Level.WARN
+    baclofen.interactions.filter(name="Antihypertensives").update(severity=Severity.CONTRAINDICATED)
+    result = only(check(baclofen, patient), "interaction_antihypertensives")
+    assert result.level == Level.BLOCK
+    assert result.title == "Contraindicated with Antihypertensives"
+
+
 def test_staff_regrading_an_interaction_changes_its_level(baclofen):
     cns = baclofen.interactions.get(name="CNS depressants")
     cns.severity = Severity.MODERATE
@@ -409,9 +459,19 @@ def test_intrathecal_form_is_blocked(baclofen):
         form=DosageForm.INTRATHECAL, strength_mg=None, units_per_dose=None, doses_per_day=None
     )
     results = check(baclofen, prescription=rx)
-    assert codes(results) == ["intrathecal"]
+    assert codes(results) == ["form_not_sold"]
     assert results[0].level == Level.BLOCK
+    assert results[0].title == "Intrathecal injection is never dispensed online"
     assert results[0].source.startswith("Available Forms: “Intrathecal baclofen (ITB)")
+
+
+def test_a_form_staff_mark_as_not_sold_is_blocked_and_sold_again_passes(baclofen):
+    rx = make_prescription(form=DosageForm.ORAL_SOLUTION, strength_mg=None)
+    assert "form_not_sold" not in codes(check(baclofen, prescription=rx))
+    baclofen.formulations.filter(form=DosageForm.ORAL_SOLUTION).update(sellable=False)
+    result = only(check(baclofen, prescription=rx), "form_not_sold")
+    assert result.level == Level.BLOCK
+    assert result.source.startswith("Available Forms: “Oral solution:")
 
 
 @pytest.mark.parametrize("npi", ["1234567890", "123456789", "12345678a3", ""])
@@ -454,7 +514,7 @@ def test_blocks_come_before_warnings_in_rule_order(baclofen):
 
 
 def test_query_count_stays_fixed_however_many_rules_fire(baclofen, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         assert check(baclofen) == []
     everything = make_patient(
         age_years=70,
@@ -471,6 +531,6 @@ def test_query_count_stays_fixed_however_many_rules_fire(baclofen, django_assert
         hypersensitive_to_drug=True,
     )
     rx = mg_per_day(200, prescriber_npi="1", expiry_date=TODAY - timedelta(days=1))
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         results = check(baclofen, everything, rx)
     assert len(results) >= 14

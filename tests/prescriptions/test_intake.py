@@ -285,7 +285,7 @@ def test_date_written_exactly_a_year_ago_is_accepted(baclofen):
             "medication.strength",
             "unknown strength for baclofen tablet",
         ),
-        ({"medication__form": "capsule"}, "medication.form", "unknown form 'capsule'"),
+        ({"medication__form": "patch"}, "medication.form", "unknown form 'patch'"),
         ({"medication__strength": None}, "medication.strength", "This field is required."),
         ({"prescriber__npi": "1234567890"}, "prescriber.npi", "fails the NPI check digit"),
         ({"prescriber__npi": "123456789"}, "prescriber.npi", "exactly 10 digits"),

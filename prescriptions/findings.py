@@ -1,0 +1,103 @@
+"""The facts the clinical checks read and the findings they give, shared by every rule.
+
+Kept apart from the rules so that rule modules depend on it and the registry in
+`checks.py` depends on them, with no cycle.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import models
+
+from catalog.models import BLOCKING_SEVERITIES
+
+from .monograph import MonographFacts
+
+ALCOHOL_CLASS = "alcohol"  # the medication class a patient's alcohol use counts as
+ALCOHOL_NONE = "none"
+
+
+class Level(models.TextChoices):
+    BLOCK = "block", "Block"
+    WARN = "warn", "Warn"
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    age_years: int | None  # at the date written (None: no date of birth on file)
+    weight_kg: Decimal | None
+    kidney_disease: str  # "none" | "chronic" | "end_stage"
+    pregnant: bool
+    breastfeeding: bool
+    medication_classes: frozenset[str]  # slugs of catalog.MedicationClass
+    other_medications: str  # free text, matched against the classes' substances
+    alcohol_use: str  # "none" | "occasional" | "regular"
+    active_peptic_ulcer: bool
+    epilepsy: bool
+    psychiatric_disorder: bool
+    hypersensitive_to_drug: bool
+    has_earlier_prescription: bool  # an earlier verified prescription of this drug exists
+
+
+@dataclass(frozen=True)
+class PrescriptionFacts:
+    form: str  # catalog.DosageForm value
+    strength_mg: Decimal | None  # mg per unit (tablet); None if unknown
+    units_per_dose: Decimal | None
+    doses_per_day: int | None
+    prescriber_npi: str
+    date_written: date | None
+    expiry_date: date | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    code: str  # stable identifier, e.g. "max_daily_dose"
+    level: str  # Level.BLOCK or Level.WARN
+    title: str
+    detail: str  # names the numbers
+    source: str  # the monograph text the rule comes from
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule may read: the drug's rows, the patient, the prescription."""
+
+    catalog: MonographFacts
+    patient: PatientFacts
+    prescription: PrescriptionFacts
+    today: date
+
+
+Rule = Callable[[Context], Iterable[CheckResult]]
+
+
+def level_for(severity: str) -> str:
+    return Level.BLOCK if severity in BLOCKING_SEVERITIES else Level.WARN
+
+
+def daily_dose_mg(prescription: PrescriptionFacts) -> Decimal | None:
+    """None rather than a guess: a dose that cannot be computed cannot be checked."""
+    rx = prescription
+    if rx.strength_mg is None or rx.units_per_dose is None or rx.doses_per_day is None:
+        return None
+    dose = rx.units_per_dose * rx.strength_mg * rx.doses_per_day
+    return dose if dose > 0 else None
+
+
+def mentions(text: str, term: str) -> bool:
+    """`term` as a whole word or phrase in `text`, ignoring case: "oxycodone 10 mg"
+    mentions oxycodone, "Oxycontin" does not mention "oxycodone"."""
+    pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, term.split())) + r"(?!\w)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def block(code: str, title: str, detail: str, source: str) -> CheckResult:
+    return CheckResult(code, Level.BLOCK, title, detail, source)
+
+
+def warn(code: str, title: str, detail: str, source: str) -> CheckResult:
+    return CheckResult(code, Level.WARN, title, detail, source)
