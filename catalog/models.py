@@ -223,6 +223,95 @@ class Interaction(models.Model):
         return f"{self.drug} + {self.name}"
 
 
+class ProfileFact(models.TextChoices):
+    """What a patient's medical profile can say that a drug's rules may care about."""
+
+    HYPERSENSITIVITY = "hypersensitivity", "Hypersensitivity to this drug"
+    PEPTIC_ULCER = "peptic_ulcer", "Active peptic ulcer disease"
+    EPILEPSY = "epilepsy", "Epilepsy or seizures"
+    PSYCHIATRIC_DISORDER = "psychiatric_disorder", "Psychiatric disorder"
+    PREGNANCY = "pregnancy", "Pregnancy"
+    BREASTFEEDING = "breastfeeding", "Breastfeeding"
+    ELDERLY = "elderly", "Age 65 or over"
+    KIDNEY_CHRONIC = "kidney_chronic", "Chronic kidney disease"
+    KIDNEY_END_STAGE = "kidney_end_stage", "End-stage kidney disease"
+    HEPATIC_IMPAIRMENT = "hepatic_impairment", "Hepatic impairment"
+
+
+class DrugCondition(models.Model):
+    """A profile fact that matters for this drug: how much, and what the monograph says.
+
+    A fact without a row is not a finding for this drug (baclofen's peptic ulcer rule
+    says nothing about another drug).
+    """
+
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="conditions")
+    position = models.PositiveSmallIntegerField(default=0)
+    fact = models.CharField(max_length=30, choices=ProfileFact)
+    severity = models.CharField(max_length=20, choices=Severity, help_text=SEVERITY_HELP)
+    message = models.CharField(
+        max_length=300,
+        help_text="What the pharmacist should do, e.g. “Dose reduction is essential.”",
+    )
+    source = models.TextField(
+        blank=True, help_text="The monograph sentence this rests on, quoted on the finding."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["drug", "fact"], name="condition_fact_unique_per_drug")
+        ]
+
+    def __str__(self):
+        return f"{self.drug}: {self.get_fact_display()}"
+
+
+class RenalMeasure(models.TextChoices):
+    CREATININE_CLEARANCE = "crcl", "Creatinine clearance (mL/min)"
+    EGFR = "egfr", "eGFR (mL/min/1.73 m²)"
+
+
+class RenalThreshold(models.Model):
+    """Kidney function as a number: below `below`, the action applies.
+
+    When the patient has a number on file these rows decide, and the yes/no kidney
+    conditions are used only for patients without one.
+    """
+
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="renal_thresholds")
+    measure = models.CharField(
+        max_length=10,
+        choices=RenalMeasure,
+        default=RenalMeasure.CREATININE_CLEARANCE,
+        help_text="The measure the monograph uses; the other one stands in when it is all there is.",
+    )
+    below = models.DecimalField(
+        "applies below (mL/min)",
+        max_digits=5,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
+    )
+    action = models.CharField(max_length=200, help_text="E.g. “Reduce the dose”, “Avoid”.")
+    severity = models.CharField(max_length=20, choices=Severity, help_text=SEVERITY_HELP)
+    source = models.TextField(
+        blank=True, help_text="The monograph sentence this rests on, quoted on the finding."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "below", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(below__gt=0), name="renal_threshold_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.drug}: {self.get_measure_display()} below {self.below}"
+
+
 class DosageForm(models.TextChoices):
     TABLET = "tablet", "Tablet"
     CAPSULE = "capsule", "Capsule"

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from django.utils.text import slugify
 
-from .models import DOSING_TABLE_MARKER, DosageForm, Route, Severity
+from .models import (
+    DOSING_TABLE_MARKER,
+    DosageForm,
+    ProfileFact,
+    RenalMeasure,
+    Route,
+    Severity,
+)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -36,6 +43,38 @@ SEVERITY_WORDS = [
     (Severity.MAJOR, re.compile(r"\bavoid", re.IGNORECASE)),
     (Severity.MONITOR, re.compile(r"\bmonitor", re.IGNORECASE)),
 ]
+
+# Sections in which a monograph says who should not take the drug, or only with care.
+CAUTION_HEADINGS = re.compile(
+    r"contraindicat|special population|pregnan|breastfeed|warning|precaution|caution",
+    re.IGNORECASE,
+)
+# How monographs name each profile fact. The first passage naming it in a caution
+# section becomes the drug's condition row, graded by its own words.
+FACT_WORDS = {
+    ProfileFact.HYPERSENSITIVITY: r"hypersensitiv",
+    ProfileFact.PEPTIC_ULCER: r"peptic ulcer",
+    ProfileFact.EPILEPSY: r"epilep",
+    ProfileFact.PSYCHIATRIC_DISORDER: r"psychiatric",
+    ProfileFact.PREGNANCY: r"pregnan",
+    ProfileFact.BREASTFEEDING: r"breast[- ]?feed|breast milk",
+    ProfileFact.ELDERLY: r"elderly|older (?:adults|patients)",
+    ProfileFact.HEPATIC_IMPAIRMENT: r"hepatic|liver (?:disease|impairment)",
+}
+KIDNEY_WORDS = r"kidney|renal"
+# What the pharmacist is told, by grade, until staff write something better.
+MESSAGE_BY_SEVERITY = {
+    Severity.CONTRAINDICATED: "Contraindicated: do not dispense unless the prescriber confirms.",
+    Severity.MAJOR: "Avoid: confirm with the prescriber before dispensing.",
+    Severity.MODERATE: "Use with caution: check the dose and counsel the patient.",
+    Severity.MONITOR: "Extra monitoring needed: counsel the patient and inform the prescriber.",
+}
+KIDNEY_CHRONIC_MESSAGE = "Check the dose is reduced for the kidney function."
+RENAL_THRESHOLD = re.compile(
+    r"(creatinine clearance|CrCl|eGFR)\b[^.]{0,60}?(?:below|under|less than|<)\s*"
+    r"(\d+(?:\.\d+)?)\s*mL/min",
+    re.IGNORECASE,
+)
 
 # Safety messages pulled to the top of the drug page: a phrase that finds the
 # sentence in the monograph, and how many sentences from there make the callout.
@@ -95,6 +134,23 @@ class ParsedInteraction:
 
 
 @dataclass
+class ParsedCondition:
+    fact: str
+    severity: str
+    message: str
+    source: str
+
+
+@dataclass
+class ParsedRenalThreshold:
+    measure: str
+    below: Decimal
+    action: str
+    severity: str
+    source: str
+
+
+@dataclass
 class ParsedFormulation:
     form: str
     strength_label: str
@@ -119,6 +175,8 @@ class ParsedMonograph:
     interactions: list[ParsedInteraction] = field(default_factory=list)
     formulations: list[ParsedFormulation] = field(default_factory=list)
     packages: list[ParsedPackage] = field(default_factory=list)
+    conditions: list[ParsedCondition] = field(default_factory=list)
+    renal_thresholds: list[ParsedRenalThreshold] = field(default_factory=list)
 
 
 class MonographFormatError(ValueError):
@@ -222,6 +280,86 @@ def parse_formulations(item: str) -> list[ParsedFormulation]:
     return []
 
 
+def _passages(sections: list[ParsedSection], headings: re.Pattern) -> list[tuple[str, str]]:
+    """(heading, passage) pairs: a list item whole, a paragraph sentence by sentence."""
+    found = []
+    for section in sections:
+        if not headings.search(section.heading):
+            continue
+        for line in section.lines:
+            if line == DOSING_TABLE_MARKER:
+                continue
+            if line.startswith("- "):
+                found.append((section.heading, line[2:].strip()))
+            else:
+                found.extend((section.heading, s) for s in _sentences(line))
+    return found
+
+
+def parse_cautions(
+    sections: list[ParsedSection],
+) -> tuple[list[ParsedCondition], list[ParsedRenalThreshold]]:
+    """The profile facts the monograph warns about, and its kidney thresholds.
+
+    Facts it does not mention get no row, so they are no finding for this drug;
+    hypersensitivity always gets one, since every drug is contraindicated in it.
+    """
+    passages = _passages(sections, CAUTION_HEADINGS)
+
+    def first(words: str) -> tuple[str, str] | None:
+        pattern = re.compile(words, re.IGNORECASE)
+        return next((p for p in passages if pattern.search(p[1])), None)
+
+    def quoted(hit: tuple[str, str]) -> str:
+        return f"{hit[0]}: “{hit[1]}”"
+
+    conditions = []
+    for fact, words in FACT_WORDS.items():
+        hit = first(words)
+        if hit is None:
+            if fact == ProfileFact.HYPERSENSITIVITY:
+                grade = Severity.CONTRAINDICATED
+                conditions.append(ParsedCondition(fact, grade, MESSAGE_BY_SEVERITY[grade], ""))
+            continue
+        grade = severity_from_text(hit[1])
+        conditions.append(ParsedCondition(fact, grade, MESSAGE_BY_SEVERITY[grade], quoted(hit)))
+    thresholds = []
+    if hit := first(KIDNEY_WORDS):
+        # Chronic disease means a dose reduction unless the text forbids the drug
+        # outright; end-stage disease takes the text's strongest word ("avoid").
+        grade = severity_from_text(hit[1])
+        chronic = grade if grade == Severity.CONTRAINDICATED else Severity.MODERATE
+        conditions += [
+            ParsedCondition(
+                ProfileFact.KIDNEY_CHRONIC, chronic, KIDNEY_CHRONIC_MESSAGE, quoted(hit)
+            ),
+            ParsedCondition(
+                ProfileFact.KIDNEY_END_STAGE, grade, MESSAGE_BY_SEVERITY[grade], quoted(hit)
+            ),
+        ]
+    for heading, passage in passages:
+        for m in RENAL_THRESHOLD.finditer(passage):
+            measure = (
+                RenalMeasure.EGFR
+                if m.group(1).lower() == "egfr"
+                else (RenalMeasure.CREATININE_CLEARANCE)
+            )
+            grade = severity_from_text(passage)
+            if grade == Severity.MONITOR:
+                grade = Severity.MODERATE  # a dose change, with monitoring, still warns
+            action = (
+                "Reduce the dose"
+                if re.search(r"reduc", passage, re.I)
+                else (MESSAGE_BY_SEVERITY[grade].split(":")[0])
+            )
+            thresholds.append(
+                ParsedRenalThreshold(
+                    measure, Decimal(m.group(2)), action, grade, quoted((heading, passage))
+                )
+            )
+    return conditions, thresholds
+
+
 def parse_monograph(text: str) -> ParsedMonograph:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     meta: dict[str, str] = {}
@@ -303,6 +441,7 @@ def parse_monograph(text: str) -> ParsedMonograph:
             younger.max_age_years = older.min_age_years - 1
 
     parsed.sections = sections
+    parsed.conditions, parsed.renal_thresholds = parse_cautions(sections)
     if not parsed.name:
         parsed.name = sections[0].heading.split(" of ")[-1]
     first_paragraph = next((s.lines[0] for s in sections if s.lines), "")
@@ -310,12 +449,33 @@ def parse_monograph(text: str) -> ParsedMonograph:
     return parsed
 
 
+def _create(model, **values):
+    """Create a row with the values `model` has a field for.
+
+    The data migration that loaded the first drug runs this loader with the models of
+    its time; a field added since is filled by the migration that added it.
+    """
+    names = {f.name for f in model._meta.get_fields()}
+    return model.objects.create(**{k: v for k, v in values.items() if k in names})
+
+
+def load_clinical_rules(drug, parsed: ParsedMonograph, *, models) -> None:
+    """The drug's condition and renal-threshold rows, where the models have them."""
+    if condition_model := getattr(models, "DrugCondition", None):
+        for position, item in enumerate(parsed.conditions):
+            _create(condition_model, drug=drug, position=position, **item.__dict__)
+    if threshold_model := getattr(models, "RenalThreshold", None):
+        for item in parsed.renal_thresholds:
+            _create(threshold_model, drug=drug, **item.__dict__)
+
+
 def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
     """Create the drug and its rows unless a drug of that name exists.
 
     Idempotent by design: staff edits to an existing drug are never overwritten.
     `models` has the attributes Drug, MonographSection, DosingGuideline,
-    MedicationClass, Interaction, Formulation and Package. Returns (drug, created).
+    MedicationClass, Interaction, Formulation and Package, and DrugCondition and
+    RenalThreshold where they exist. Returns (drug, created).
     """
     existing = models.Drug.objects.filter(name=parsed.name).first()
     if existing:
@@ -337,7 +497,7 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
             callout=section.callout,
         )
     for position, row in enumerate(parsed.guidelines):
-        models.DosingGuideline.objects.create(drug=drug, position=position, **row.__dict__)
+        _create(models.DosingGuideline, drug=drug, position=position, **row.__dict__)
     for position, item in enumerate(parsed.interactions):
         interaction = models.Interaction.objects.create(
             drug=drug,
@@ -356,7 +516,7 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
     formulations = []
     for position, item in enumerate(parsed.formulations):
         formulations.append(
-            models.Formulation.objects.create(drug=drug, position=position, **item.__dict__)
+            _create(models.Formulation, drug=drug, position=position, **item.__dict__)
         )
     sellable_tablets = [f for f in formulations if f.sellable and f.form == DosageForm.TABLET]
     if len(parsed.packages) > len(sellable_tablets):
@@ -368,6 +528,7 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
             price=package.price,
             stock=INITIAL_STOCK,
         )
+    load_clinical_rules(drug, parsed, models=models)
     return drug, True
 
 

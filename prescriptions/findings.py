@@ -40,6 +40,9 @@ class PatientFacts:
     psychiatric_disorder: bool
     hypersensitive_to_drug: bool
     has_earlier_prescription: bool  # an earlier verified prescription of this drug exists
+    hepatic_impairment: bool = False
+    egfr: Decimal | None = None  # mL/min/1.73 m², if the patient knows it
+    creatinine_clearance: Decimal | None = None  # mL/min, if the patient knows it
 
 
 @dataclass(frozen=True)

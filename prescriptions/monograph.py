@@ -12,9 +12,11 @@ from catalog.models import (
     DosageForm,
     DosingGuideline,
     Drug,
+    DrugCondition,
     Formulation,
     Interaction,
     MonographSection,
+    RenalThreshold,
     Route,
 )
 
@@ -35,6 +37,8 @@ class MonographFacts:
     interactions: list[Interaction]
     sections: list[MonographSection]
     formulations: list[Formulation]
+    conditions: list[DrugCondition]
+    renal_thresholds: list[RenalThreshold]
 
     @classmethod
     def load(cls, drug: Drug) -> "MonographFacts":
@@ -44,6 +48,8 @@ class MonographFacts:
             interactions=list(drug.interactions.prefetch_related("medication_classes")),
             sections=list(drug.sections.all()),
             formulations=list(drug.formulations.all()),
+            conditions=list(drug.conditions.all()),
+            renal_thresholds=list(drug.renal_thresholds.all()),
         )
 
     def oral_guideline_for(self, age: int) -> DosingGuideline | None:

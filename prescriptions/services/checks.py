@@ -66,6 +66,9 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
             d.pk == prescription.drug_id for d in profile.hypersensitive_to.all()
         ),
         has_earlier_prescription=earlier,
+        hepatic_impairment=profile.hepatic_impairment,
+        egfr=profile.egfr,
+        creatinine_clearance=profile.creatinine_clearance,
     )
 
 

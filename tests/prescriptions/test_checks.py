@@ -5,7 +5,15 @@ from decimal import Decimal
 
 import pytest
 
-from catalog.models import DosageForm, MedicationClass, Route, Severity
+from catalog.models import (
+    DosageForm,
+    MedicationClass,
+    ProfileFact,
+    RenalMeasure,
+    RenalThreshold,
+    Route,
+    Severity,
+)
 from prescriptions.checks import (
     CheckResult,
     Level,
@@ -267,12 +275,61 @@ def test_end_stage_kidney_disease_is_blocked(baclofen):
     assert "end-stage renal disease" in result.source
 
 
-def test_kidney_source_falls_back_to_the_heading_without_a_kidney_sentence(baclofen):
-    section = baclofen.sections.get(heading="Special Populations")
-    section.body = "- Elderly patients: More sensitive to sedation."
-    section.save()
+def test_kidney_finding_quotes_the_sentence_staff_recorded_on_the_row(baclofen):
+    row = baclofen.conditions.get(fact=ProfileFact.KIDNEY_CHRONIC)
+    row.source = "Special Populations: “Reduce the dose in kidney disease.”"
+    row.message = "Halve the dose."
+    row.save()
     result = only(check(baclofen, make_patient(kidney_disease="chronic")), "kidney_chronic")
-    assert result.source == "Special Populations"
+    assert result.source == "Special Populations: “Reduce the dose in kidney disease.”"
+    assert result.detail == "On the patient's profile: chronic kidney disease. Halve the dose."
+
+
+@pytest.fixture
+def baclofen_threshold(baclofen):
+    """A creatinine clearance threshold staff added to baclofen: below 30, reduce."""
+    return RenalThreshold.objects.create(
+        drug=baclofen,
+        measure=RenalMeasure.CREATININE_CLEARANCE,
+        below=Decimal(30),
+        action="Reduce the dose",
+        severity=Severity.MODERATE,
+        source="Special Populations: “Reduce the dose below 30 mL/min.”",
+    )
+
+
+def test_renal_threshold_applies_below_its_number_not_at_it(baclofen, baclofen_threshold):
+    assert check(baclofen, make_patient(creatinine_clearance=Decimal(30))) == []
+    result = only(
+        check(baclofen, make_patient(creatinine_clearance=Decimal("29.9"))), "renal_function"
+    )
+    assert result.level == Level.WARN
+    assert result.title == "Kidney function below 30 mL/min: reduce the dose"
+    assert result.source == "Special Populations: “Reduce the dose below 30 mL/min.”"
+
+
+def test_a_known_number_decides_over_the_yes_no_kidney_answer(baclofen, baclofen_threshold):
+    patient = make_patient(kidney_disease="chronic", creatinine_clearance=Decimal(60))
+    assert check(baclofen, patient) == []
+
+
+def test_egfr_stands_in_for_a_creatinine_clearance_threshold(baclofen, baclofen_threshold):
+    result = only(check(baclofen, make_patient(egfr=Decimal(20))), "renal_function")
+    assert "eGFR (mL/min/1.73 m²): 20 on the profile (standing in for Creatinine" in (result.detail)
+
+
+def test_without_a_number_the_yes_no_kidney_answer_still_works(baclofen, baclofen_threshold):
+    assert codes(check(baclofen, make_patient(kidney_disease="chronic"))) == ["kidney_chronic"]
+    baclofen.conditions.filter(fact__startswith="kidney").delete()
+    result = only(
+        check(baclofen, make_patient(kidney_disease="end_stage")), "renal_function_unknown"
+    )
+    assert "30 mL/min (Reduce the dose)" in result.detail
+
+
+def test_a_number_without_thresholds_leaves_the_yes_no_rows_in_charge(baclofen):
+    patient = make_patient(kidney_disease="end_stage", egfr=Decimal(10))
+    assert codes(check(baclofen, patient)) == ["kidney_end_stage"]
 
 
 # Interactions
@@ -440,6 +497,30 @@ def test_breastfeeding_is_a_warning(baclofen):
     assert "breast milk" in results[0].source
 
 
+def test_hepatic_impairment_is_not_a_baclofen_rule(baclofen):
+    assert check(baclofen, make_patient(hepatic_impairment=True)) == []
+
+
+def test_staff_grading_a_condition_changes_the_next_check(baclofen):
+    patient = make_patient(epilepsy=True)
+    assert only(check(baclofen, patient), "epilepsy").level == Level.WARN
+    baclofen.conditions.filter(fact=ProfileFact.EPILEPSY).update(severity=Severity.CONTRAINDICATED)
+    result = only(check(baclofen, patient), "epilepsy")
+    assert result.level == Level.BLOCK
+    assert result.title == "Epilepsy or seizures: contraindicated"
+
+
+def test_a_condition_staff_remove_is_no_finding_for_the_drug(baclofen):
+    baclofen.conditions.filter(fact=ProfileFact.PEPTIC_ULCER).delete()
+    assert check(baclofen, make_patient(active_peptic_ulcer=True)) == []
+
+
+def test_hypersensitivity_blocks_even_without_a_row(baclofen):
+    baclofen.conditions.filter(fact=ProfileFact.HYPERSENSITIVITY).delete()
+    result = only(check(baclofen, make_patient(hypersensitive_to_drug=True)), "hypersensitivity")
+    assert result.level == Level.BLOCK
+
+
 def test_patient_aged_64_is_not_flagged_as_elderly(baclofen):
     assert check(baclofen, make_patient(age_years=64)) == []
 
@@ -514,7 +595,7 @@ def test_blocks_come_before_warnings_in_rule_order(baclofen):
 
 
 def test_query_count_stays_fixed_however_many_rules_fire(baclofen, django_assert_max_num_queries):
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(7):
         assert check(baclofen) == []
     everything = make_patient(
         age_years=70,
@@ -531,6 +612,6 @@ def test_query_count_stays_fixed_however_many_rules_fire(baclofen, django_assert
         hypersensitive_to_drug=True,
     )
     rx = mg_per_day(200, prescriber_npi="1", expiry_date=TODAY - timedelta(days=1))
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(7):
         results = check(baclofen, everything, rx)
     assert len(results) >= 14
