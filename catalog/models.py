@@ -116,6 +116,28 @@ class DosingGuideline(models.Model):
     titration_step_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
     titration_interval_days = models.PositiveSmallIntegerField(null=True, blank=True)
     max_daily_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    max_dose_mg = models.DecimalField(
+        "maximum per dose (mg)",
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="mg in one administration, whatever the form (tablets or mL).",
+    )
+    max_doses_per_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="E.g. 3 for “no more than three doses in 24 hours”."
+    )
+    not_established = models.BooleanField(
+        "safety not established",
+        default=False,
+        help_text="Safety and effectiveness are not established in this age band: a "
+        "prescription for a patient in it is a blocking finding.",
+    )
+    source = models.TextField(
+        blank=True,
+        help_text="A monograph sentence quoted by findings on this row beyond its own text, "
+        "e.g. “not established under 18”.",
+    )
     min_mg_per_kg_day = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     max_mg_per_kg_day = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
 
@@ -335,6 +357,15 @@ class Formulation(models.Model):
     strength_label = models.CharField(
         max_length=50, blank=True, help_text="As shown, e.g. “10 mg”; empty if none."
     )
+    concentration_mg_per_ml = models.DecimalField(
+        "concentration (mg per mL)",
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="Liquid forms: mg in one mL (5 mg/5 mL is 1), so a dose in mL becomes mg.",
+    )
     sellable = models.BooleanField(
         default=True, help_text="Can be ordered online. Intrathecal forms never can."
     )
@@ -359,11 +390,18 @@ class Formulation(models.Model):
 
     def clean(self):
         if self.form == DosageForm.INTRATHECAL and self.sellable:
-            raise ValidationError({"sellable": "Intrathecal baclofen is never sold online."})
+            raise ValidationError({"sellable": "Intrathecal forms are never sold online."})
 
     @property
     def route(self) -> str:
         return Route.INTRATHECAL if self.form == DosageForm.INTRATHECAL else Route.ORAL
+
+    @property
+    def mg_per_unit(self) -> Decimal | None:
+        """mg in one unit a prescription counts: a tablet or capsule, or one mL."""
+        if self.strength_mg is not None:
+            return self.strength_mg
+        return self.concentration_mg_per_ml
 
 
 class PackageQuerySet(models.QuerySet):
@@ -411,7 +449,8 @@ class Package(models.Model):
     def label(self) -> str:
         """How the package is named to patients, e.g. “10 mg tablets, 10 pills”."""
         form = self.formulation.get_form_display().lower()
-        form = f"{form}s" if self.formulation.form == DosageForm.TABLET else form
+        solid = self.formulation.form in (DosageForm.TABLET, DosageForm.CAPSULE)
+        form = f"{form}s" if solid else form
         return f"{self.formulation.strength_label} {form}, {self.pill_count} pills".strip()
 
     def clean(self):

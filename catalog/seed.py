@@ -89,7 +89,29 @@ CALLOUTS = [
 # reassign them in the admin.
 INITIAL_STOCK = 100
 
-NUMBER_WORDS = {"once": 1, "one": 1, "twice": 2, "two": 2, "three": 3, "four": 4, "five": 5}
+NUMBER_WORDS = {
+    "once": 1,
+    "one": 1,
+    "twice": 2,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+}
+_COUNT = r"(once|twice|one|two|three|four|five|six|\d+)"
+# "no more than three doses in 24 hours", "up to 4 doses a day"
+DOSES_PER_DAY_LIMIT = re.compile(
+    rf"(?:no more than|not more than|at most|up to|maximum of)\s+{_COUNT}\s+doses?\s+"
+    r"(?:in|per|a|each)\s+(?:24 hours|day)",
+    re.IGNORECASE,
+)
+# The regimen given with a maximum, "(20 mg four times daily)": 20 mg is the most per dose.
+DOSE_IN_MAXIMUM = re.compile(
+    rf"(\d+(?:\.\d+)?)\s*mg\s+(?:{_COUNT}(?:\s+times)?\s+(?:daily|a day)|per dose)",
+    re.IGNORECASE,
+)
+NOT_ESTABLISHED = re.compile(r"not (?:been )?established", re.IGNORECASE)
 
 
 @dataclass
@@ -121,6 +143,10 @@ class ParsedGuideline:
     titration_step_mg: Decimal | None = None
     titration_interval_days: int | None = None
     max_daily_mg: Decimal | None = None
+    max_dose_mg: Decimal | None = None
+    max_doses_per_day: int | None = None
+    not_established: bool = False
+    source: str = ""
     min_mg_per_kg_day: Decimal | None = None
     max_mg_per_kg_day: Decimal | None = None
 
@@ -156,6 +182,7 @@ class ParsedFormulation:
     strength_label: str
     strength_mg: Decimal | None
     sellable: bool
+    concentration_mg_per_ml: Decimal | None = None
 
 
 @dataclass
@@ -247,6 +274,11 @@ def parse_guideline(cells: list[str]) -> ParsedGuideline:
         row.titration_step_mg, row.titration_interval_days = Decimal(m.group(1)), int(m.group(2))
     if m := re.search(r"(\d+(?:\.\d+)?)\s*mg/day", maximum):
         row.max_daily_mg = Decimal(m.group(1))
+    if m := DOSE_IN_MAXIMUM.search(maximum):
+        row.max_dose_mg = Decimal(m.group(1))
+    if m := DOSES_PER_DAY_LIMIT.search(" ".join(cells[:4])):
+        row.max_doses_per_day = _number(m.group(1))
+    row.not_established = any(NOT_ESTABLISHED.search(cell) for cell in cells[:4])
     return row
 
 
@@ -267,17 +299,30 @@ def parse_interaction(item: str) -> ParsedInteraction:
 
 
 def parse_formulations(item: str) -> list[ParsedFormulation]:
+    """The forms one "Available Forms" line names; a form the catalog has no kind for
+    is refused rather than dropped, so nothing the monograph sells goes missing."""
     head = item.partition(":")[0].lower()
     if "intrathecal" in head:
         return [ParsedFormulation(DosageForm.INTRATHECAL, "", None, sellable=False)]
-    if "solution" in head:
-        return [ParsedFormulation(DosageForm.ORAL_SOLUTION, "", None, sellable=True)]
-    if "tablet" in head:
+    if re.search(r"solution|liquid|syrup", head):
+        concentration = None
+        if m := re.search(r"(\d+(?:\.\d+)?)\s*mg\s*(?:/|per|in)\s*(\d+(?:\.\d+)?)?\s*ml", head):
+            concentration = Decimal(m.group(1)) / Decimal(m.group(2) or 1)
         return [
-            ParsedFormulation(DosageForm.TABLET, f"{mg} mg", Decimal(mg), sellable=True)
-            for mg in re.findall(r"(\d+)\s*mg", head)
+            ParsedFormulation(
+                DosageForm.ORAL_SOLUTION, "", None, True, concentration_mg_per_ml=concentration
+            )
         ]
-    return []
+    for form, word in ((DosageForm.TABLET, "tablet"), (DosageForm.CAPSULE, "capsule")):
+        if word in head:
+            return [
+                ParsedFormulation(form, f"{mg} mg", Decimal(mg), sellable=True)
+                for mg in re.findall(r"(\d+(?:\.\d+)?)\s*mg", head)
+            ]
+    raise MonographFormatError(
+        f"Unknown form in the forms list: {item!r}. Known: tablets, capsules, oral solution, "
+        "intrathecal; add the form to the catalog by hand or extend the loader."
+    )
 
 
 def _passages(sections: list[ParsedSection], headings: re.Pattern) -> list[tuple[str, str]]:
@@ -431,6 +476,27 @@ def parse_monograph(text: str) -> ParsedMonograph:
                 section.callout = " ".join(sentences[hit : hit + count])
                 break
 
+    # "No more than three doses in 24 hours" in the dosage prose holds for every oral row.
+    dosage_prose = " ".join(
+        line for sec in sections if "dosage" in sec.heading.lower() for line in sec.lines
+    )
+    if m := DOSES_PER_DAY_LIMIT.search(dosage_prose):
+        for row in parsed.guidelines:
+            if row.route == Route.ORAL and row.max_doses_per_day is None:
+                row.max_doses_per_day = _number(m.group(1))
+    # A band "not established" quotes the monograph's own sentence saying so.
+    sentence = next(
+        (
+            f"{heading}: “{passage}”"
+            for heading, passage in _passages(sections, re.compile("."))
+            if NOT_ESTABLISHED.search(passage)
+        ),
+        "",
+    )
+    for row in parsed.guidelines:
+        if row.not_established and not row.source:
+            row.source = sentence
+
     # An open-ended age group ends where the next older group starts (12+ ends at 17).
     oral = sorted(
         (g for g in parsed.guidelines if g.route == Route.ORAL and g.min_age_years is not None),
@@ -518,10 +584,11 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
         formulations.append(
             _create(models.Formulation, drug=drug, position=position, **item.__dict__)
         )
-    sellable_tablets = [f for f in formulations if f.sellable and f.form == DosageForm.TABLET]
-    if len(parsed.packages) > len(sellable_tablets):
+    solid = (DosageForm.TABLET, DosageForm.CAPSULE)
+    sellable_solids = [f for f in formulations if f.sellable and f.form in solid]
+    if len(parsed.packages) > len(sellable_solids):
         raise MonographFormatError("More price tables than tablet strengths to assign them to.")
-    for formulation, package in zip(sellable_tablets, parsed.packages, strict=False):
+    for formulation, package in zip(sellable_solids, parsed.packages, strict=False):
         models.Package.objects.create(
             formulation=formulation,
             pill_count=package.pill_count,

@@ -54,6 +54,7 @@ class PrescriptionFacts:
     prescriber_npi: str
     date_written: date | None
     expiry_date: date | None
+    mg_per_ml: Decimal | None = None  # liquid forms: the concentration; units are mL
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,33 @@ def level_for(severity: str) -> str:
     return Level.BLOCK if severity in BLOCKING_SEVERITIES else Level.WARN
 
 
+def mg_per_unit(rx: PrescriptionFacts) -> Decimal | None:
+    """mg in one unit: a tablet's strength, or for a liquid the mg in one mL."""
+    return rx.strength_mg if rx.strength_mg is not None else rx.mg_per_ml
+
+
+def dose_mg(prescription: PrescriptionFacts) -> Decimal | None:
+    """mg in one administration; None rather than a guess."""
+    rx, per_unit = prescription, mg_per_unit(prescription)
+    if per_unit is None or rx.units_per_dose is None:
+        return None
+    dose = rx.units_per_dose * per_unit
+    return dose if dose > 0 else None
+
+
 def daily_dose_mg(prescription: PrescriptionFacts) -> Decimal | None:
     """None rather than a guess: a dose that cannot be computed cannot be checked."""
-    rx = prescription
-    if rx.strength_mg is None or rx.units_per_dose is None or rx.doses_per_day is None:
+    dose = dose_mg(prescription)
+    if dose is None or prescription.doses_per_day is None:
         return None
-    dose = rx.units_per_dose * rx.strength_mg * rx.doses_per_day
-    return dose if dose > 0 else None
+    return dose * prescription.doses_per_day
+
+
+def liquid_note(rx: PrescriptionFacts) -> str:
+    """How a dose in mL became mg, for the finding's detail; empty for tablets."""
+    if rx.strength_mg is not None or rx.mg_per_ml is None or rx.units_per_dose is None:
+        return ""
+    return f" ({rx.units_per_dose.normalize():f} mL at {rx.mg_per_ml.normalize():f} mg/mL)"
 
 
 def mentions(text: str, term: str) -> bool:

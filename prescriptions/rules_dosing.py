@@ -5,7 +5,16 @@ from decimal import Decimal
 
 from catalog.models import DosageForm, DosingGuideline
 
-from .findings import CheckResult, Context, PatientFacts, block, daily_dose_mg, warn
+from .findings import (
+    CheckResult,
+    Context,
+    PatientFacts,
+    block,
+    daily_dose_mg,
+    dose_mg,
+    liquid_note,
+    warn,
+)
 from .monograph import MonographFacts, age_band, format_mg, row_text
 
 # Rule shapes the monograph states in words rather than numbers.
@@ -22,8 +31,8 @@ def daily_dose(ctx: Context) -> Iterator[CheckResult]:
         yield warn(
             "daily_dose_unknown",
             "Daily dose could not be computed",
-            "Strength, units per dose or doses per day is missing, so the dose was not "
-            "checked against the dosing table.",
+            "Strength (or a liquid's concentration), units per dose or doses per day is "
+            "missing, so the dose was not checked against the dosing table.",
             c.quote("dosage", ("dosage",)),
         )
     if patient.age_years is None:
@@ -42,8 +51,57 @@ def daily_dose(ctx: Context) -> Iterator[CheckResult]:
         yield block(
             "max_daily_dose",
             f"Daily dose above the maximum for {age_band(row)}",
-            f"{format_mg(dose)} mg/day prescribed; maximum for {row.patient_group}, "
-            f"{age_band(row)}, is {format_mg(row.max_daily_mg)} mg/day.",
+            f"{format_mg(dose)} mg/day prescribed{_a_day(rx)}; maximum for "
+            f"{row.patient_group}, {age_band(row)}, is {format_mg(row.max_daily_mg)} mg/day.",
+            row_text(row, "maximum"),
+        )
+
+
+def _a_day(rx) -> str:
+    note = liquid_note(rx)
+    return f"{note[:-1]} × {rx.doses_per_day} a day)" if note else ""
+
+
+def _row_for(ctx: Context) -> DosingGuideline | None:
+    if ctx.patient.age_years is None or ctx.prescription.form == DosageForm.INTRATHECAL:
+        return None
+    return ctx.catalog.oral_guideline_for(ctx.patient.age_years)
+
+
+def not_established(ctx: Context) -> Iterator[CheckResult]:
+    """An age band in which the monograph says safety is not established."""
+    row = _row_for(ctx)
+    if row is not None and row.not_established:
+        yield block(
+            "not_established",
+            f"Not established for {age_band(row)}",
+            f"The patient is {ctx.patient.age_years}; the monograph does not establish "
+            f"{ctx.catalog.drug_name} as safe and effective for {row.patient_group}.",
+            row.source or row_text(row, "initial", "maximum"),
+        )
+
+
+def dose_per_administration(ctx: Context) -> Iterator[CheckResult]:
+    """mg in one dose and doses a day against the row's limits, whatever the form."""
+    row, rx = _row_for(ctx), ctx.prescription
+    if row is None:
+        return
+    dose = dose_mg(rx)
+    if row.max_dose_mg is not None and dose is not None and dose > row.max_dose_mg:
+        yield block(
+            "max_single_dose",
+            f"Single dose above the maximum for {age_band(row)}",
+            f"{format_mg(dose)} mg per dose prescribed{liquid_note(rx)}; the most in one "
+            f"dose for {row.patient_group} is {format_mg(row.max_dose_mg)} mg.",
+            row_text(row, "maximum"),
+        )
+    limit = row.max_doses_per_day
+    if limit is not None and rx.doses_per_day is not None and rx.doses_per_day > limit:
+        yield block(
+            "max_doses_per_day",
+            f"More than {limit} doses a day",
+            f"{rx.doses_per_day} doses a day prescribed; the monograph allows no more than "
+            f"{limit} for {row.patient_group}.",
             row_text(row, "maximum"),
         )
 

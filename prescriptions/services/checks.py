@@ -82,6 +82,7 @@ def prescription_facts(prescription: Prescription) -> PrescriptionFacts:
         prescriber_npi=prescription.prescriber_npi,
         date_written=prescription.date_written,
         expiry_date=prescription.expiry_date,
+        mg_per_ml=formulation.concentration_mg_per_ml if formulation else None,
     )
 
 

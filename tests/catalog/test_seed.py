@@ -8,7 +8,15 @@ import pytest
 
 from catalog import models
 from catalog.models import DosageForm, MonographSection, Package, Route, Severity
-from catalog.seed import DATA_DIR, load_monograph, parse_interaction, parse_monograph, read_seed
+from catalog.seed import (
+    DATA_DIR,
+    load_monograph,
+    parse_formulations,
+    parse_guideline,
+    parse_interaction,
+    parse_monograph,
+    read_seed,
+)
 
 SEED = (DATA_DIR / "baclofen-monograph.txt").read_text(encoding="utf-8")
 SEED_HEADINGS = [
@@ -58,6 +66,8 @@ def test_dosing_table_becomes_four_rows_with_numbers_for_the_checks():
     assert adults.max_daily_mg == Decimal(80)
     assert (adults.initial_dose_mg, adults.initial_doses_per_day) == (Decimal(5), 3)
     assert (adults.titration_step_mg, adults.titration_interval_days) == (Decimal(5), 3)
+    assert (adults.max_dose_mg, adults.max_doses_per_day) == (Decimal(20), None)
+    assert not any(row.not_established for row in (adults, teens, children, intrathecal))
     assert (teens.min_age_years, teens.max_age_years, teens.max_daily_mg) == (12, 17, Decimal(60))
     assert (children.min_age_years, children.max_age_years) == (0, 11)
     assert (children.min_mg_per_kg_day, children.max_mg_per_kg_day) == (Decimal(1), Decimal(2))
@@ -122,6 +132,61 @@ def test_forms_include_two_tablet_strengths_and_an_intrathecal_form_that_is_neve
         (DosageForm.INTRATHECAL, ""),
     ]
     assert [f.sellable for f in forms] == [True, True, True, False]
+
+
+def test_capsules_load_as_a_form_with_their_strengths():
+    forms = parse_formulations("Capsules (2 mg, 4 mg and 6 mg): for patients who prefer them.")
+    assert [(f.form, f.strength_mg, f.sellable) for f in forms] == [
+        (DosageForm.CAPSULE, Decimal(2), True),
+        (DosageForm.CAPSULE, Decimal(4), True),
+        (DosageForm.CAPSULE, Decimal(6), True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "mg_per_ml"),
+    [
+        ("Oral solution (5 mg/5 mL): for children.", Decimal(1)),
+        ("Oral liquid, 1 mg per mL: easy to swallow.", Decimal(1)),
+        ("Oral solution 25 mg/5 mL: concentrated.", Decimal(5)),
+        ("Oral solution: for patients who cannot swallow tablets.", None),
+    ],
+)
+def test_a_liquid_form_carries_its_concentration_when_the_text_gives_it(item, mg_per_ml):
+    [form] = parse_formulations(item)
+    assert (form.form, form.concentration_mg_per_ml) == (DosageForm.ORAL_SOLUTION, mg_per_ml)
+
+
+def test_a_form_the_catalog_cannot_hold_is_refused_loudly():
+    from catalog.seed import MonographFormatError
+
+    with pytest.raises(MonographFormatError, match="Transdermal patches"):
+        parse_formulations("Transdermal patches (5 mg/24 h): applied weekly.")
+
+
+@pytest.mark.parametrize(
+    ("maximum", "per_dose", "doses"),
+    [
+        ("36 mg/day (no more than three doses in 24 hours)", None, 3),
+        ("80 mg/day (20 mg four times daily)", Decimal(20), None),
+        ("40 mg/day, at most 2 doses a day", None, 2),
+        ("30 mg/day; 10 mg per dose", Decimal(10), None),
+    ],
+)
+def test_dose_limits_are_read_from_the_maximum_column(maximum, per_dose, doses):
+    row = parse_guideline(["Adults", "5 mg twice daily", "Slowly", maximum])
+    assert (row.max_dose_mg, row.max_doses_per_day) == (per_dose, doses)
+
+
+def test_a_not_established_row_is_flagged():
+    row = parse_guideline(["Children (<18 years)", "Not established", "-", "Not established"])
+    assert row.not_established
+    assert (row.min_age_years, row.max_age_years) == (0, 17)
+
+
+def test_the_migration_gave_baclofen_its_dose_limits(baclofen):
+    adults = baclofen.dosing_guidelines.get(min_age_years=18)
+    assert adults.max_dose_mg == Decimal(20)
 
 
 def test_price_tables_become_two_packages_of_ten():

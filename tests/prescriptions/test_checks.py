@@ -22,6 +22,7 @@ from prescriptions.checks import (
     daily_dose_mg,
     run_checks,
 )
+from prescriptions.models import Prescription
 
 TODAY = date(2026, 3, 10)
 VALID_NPI = "1234567893"
@@ -62,9 +63,10 @@ def make_prescription(**overrides) -> PrescriptionFacts:
 
 
 def mg_per_day(mg, **overrides) -> PrescriptionFacts:
-    """A prescription of `mg` a day; only the daily total matters to the dose rules."""
+    """A prescription of `mg` a day in five doses, so that no dose reaches a per-dose
+    maximum (adults: 20 mg) below 100 mg/day: only the daily total is tested."""
     return make_prescription(
-        strength_mg=Decimal(mg), units_per_dose=Decimal(1), doses_per_day=1, **overrides
+        strength_mg=Decimal(mg) / 5, units_per_dose=Decimal(1), doses_per_day=5, **overrides
     )
 
 
@@ -124,7 +126,8 @@ def test_daily_dose_multiplies_units_strength_and_doses():
 
 def test_adult_dose_over_the_maximum_is_caught_from_tablets_per_dose(baclofen):
     rx = make_prescription(strength_mg=Decimal(20), units_per_dose=Decimal(2), doses_per_day=3)
-    assert codes(check(baclofen, established(), rx)) == ["max_daily_dose"]
+    # 40 mg a dose is also over the 20 mg the monograph gives per dose.
+    assert codes(check(baclofen, established(), rx)) == ["max_daily_dose", "max_single_dose"]
 
 
 def test_daily_dose_of_60_mg_passes_for_a_15_year_old(baclofen):
@@ -178,6 +181,89 @@ def test_dose_that_cannot_be_computed_is_a_warning(baclofen):
 def test_missing_dose_numbers_give_the_could_not_compute_warning(baclofen, overrides):
     results = check(baclofen, prescription=make_prescription(**overrides))
     assert codes(results) == ["daily_dose_unknown"]
+
+
+# Per dose and doses a day
+
+
+def test_one_80_mg_dose_a_day_is_over_the_20_mg_per_dose_of_the_monograph(baclofen):
+    rx = make_prescription(strength_mg=Decimal(20), units_per_dose=Decimal(4), doses_per_day=1)
+    result = only(check(baclofen, established(), rx), "max_single_dose")
+    assert result.level == Level.BLOCK
+    assert result.detail == (
+        "80 mg per dose prescribed; the most in one dose for Adults (oral) is 20 mg."
+    )
+    assert result.source == "Adults (oral): maximum 80 mg/day (20 mg four times daily)"
+
+
+def test_20_mg_four_times_a_day_is_within_both_limits(baclofen):
+    rx = make_prescription(strength_mg=Decimal(20), units_per_dose=Decimal(1), doses_per_day=4)
+    assert check(baclofen, established(), rx) == []
+
+
+def test_doses_per_day_limit_staff_set_applies_above_it_not_at_it(baclofen):
+    baclofen.dosing_guidelines.filter(min_age_years=18).update(max_doses_per_day=4)
+    four = make_prescription(strength_mg=Decimal(10), doses_per_day=4)
+    assert check(baclofen, established(), four) == []
+    five = make_prescription(strength_mg=Decimal(10), doses_per_day=5)
+    result = only(check(baclofen, established(), five), "max_doses_per_day")
+    assert result.level == Level.BLOCK
+    assert result.title == "More than 4 doses a day"
+
+
+def test_a_band_staff_mark_not_established_blocks_quoting_its_sentence(baclofen):
+    assert check(baclofen, established(age_years=15), mg_per_day(30)) == []
+    baclofen.dosing_guidelines.filter(min_age_years=12).update(
+        not_established=True, source="Special Populations: “Not established under 18.”"
+    )
+    result = only(check(baclofen, established(age_years=15), mg_per_day(30)), "not_established")
+    assert result.level == Level.BLOCK
+    assert result.source == "Special Populations: “Not established under 18.”"
+
+
+# Liquids: mL through the concentration
+
+
+def solution(ml, doses_per_day, **overrides) -> PrescriptionFacts:
+    """Baclofen oral solution, 5 mg/5 mL as the migration records it."""
+    fields = {"form": DosageForm.ORAL_SOLUTION, "strength_mg": None, "mg_per_ml": Decimal(1)}
+    return make_prescription(
+        **{**fields, **overrides}, units_per_dose=Decimal(ml), doses_per_day=doses_per_day
+    )
+
+
+def test_the_baclofen_solution_has_its_concentration(baclofen):
+    row = baclofen.formulations.get(form=DosageForm.ORAL_SOLUTION)
+    assert row.concentration_mg_per_ml == Decimal(1)
+    assert row.mg_per_unit == Decimal(1)
+
+
+def test_10_ml_twelve_times_a_day_is_120_mg_over_the_adult_maximum(baclofen):
+    result = only(check(baclofen, established(), solution(10, 12)), "max_daily_dose")
+    assert result.level == Level.BLOCK
+    assert result.detail == (
+        "120 mg/day prescribed (10 mL at 1 mg/mL × 12 a day); maximum for Adults (oral), "
+        "ages 18+, is 80 mg/day."
+    )
+
+
+def test_10_ml_eight_times_a_day_is_80_mg_and_passes(baclofen):
+    assert check(baclofen, established(), solution(10, 8)) == []
+
+
+def test_a_20_ml_dose_is_judged_in_mg_and_passes(baclofen):
+    assert check(baclofen, established(), solution(20, 4)) == []
+    Prescription._meta.get_field("units_per_dose").clean(Decimal(20), None)
+
+
+def test_a_25_ml_dose_is_25_mg_over_the_per_dose_maximum(baclofen):
+    result = only(check(baclofen, established(), solution(25, 2)), "max_single_dose")
+    assert result.detail.startswith("25 mg per dose prescribed (25 mL at 1 mg/mL)")
+
+
+def test_a_liquid_without_a_concentration_cannot_be_checked(baclofen):
+    rx = solution(10, 12, mg_per_ml=None)
+    assert codes(check(baclofen, established(), rx)) == ["daily_dose_unknown"]
 
 
 # Under 12: off-label, by weight
@@ -615,3 +701,24 @@ def test_query_count_stays_fixed_however_many_rules_fire(baclofen, django_assert
     with django_assert_max_num_queries(7):
         results = check(baclofen, everything, rx)
     assert len(results) >= 14
+
+
+# Through the stored prescription
+
+
+def test_a_stored_oral_solution_prescription_is_judged_in_mg(baclofen):
+    from catalog.models import Formulation
+    from tests.factories import make_e_prescription, make_user_with_verified_email
+
+    patient = make_user_with_verified_email(email="liquid@example.com")
+    solution = Formulation.objects.get(drug=baclofen, form=DosageForm.ORAL_SOLUTION)
+    over = make_e_prescription(
+        patient=patient, formulation=solution, units_per_dose=Decimal(10), doses_per_day=12
+    )
+    assert "max_daily_dose" in [r["code"] for r in over.check_results]
+    big_dose = make_e_prescription(
+        patient=patient, formulation=solution, units_per_dose=Decimal(20), doses_per_day=4
+    )
+    assert not {"max_daily_dose", "max_single_dose", "daily_dose_unknown"} & {
+        r["code"] for r in big_dose.check_results
+    }

@@ -300,7 +300,7 @@ def test_date_written_exactly_a_year_ago_is_accepted(baclofen):
         ({"refills": 12}, "refills", "refills out of range (0-11)"),
         ({"directions__doses_per_day": 13}, "directions.doses_per_day", "out of range (1-12)"),
         ({"directions__units_per_dose": 0}, "directions.units_per_dose", "out of range"),
-        ({"directions__units_per_dose": 10.5}, "directions.units_per_dose", "out of range"),
+        ({"directions__units_per_dose": 100.5}, "directions.units_per_dose", "out of range"),
         ({"directions__units_per_dose": "1"}, "directions.units_per_dose", "not a string"),
         ({"directions__units_per_dose": 0.125}, "directions.units_per_dose", "2 decimal"),
         ({"date_written": "2026-11-26"}, "date_written", "date_written is in the future"),
