@@ -113,8 +113,19 @@ class DosingGuideline(models.Model):
         max_digits=8, decimal_places=3, null=True, blank=True, help_text="mg per dose."
     )
     initial_doses_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
-    titration_step_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
-    titration_interval_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    titration_step_mg = models.DecimalField(
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="mg added to each dose per interval (“increase by 5 mg every 3 days”).",
+    )
+    titration_interval_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days between increases; a faster rise since the patient's previous "
+        "prescription is a finding.",
+    )
     max_daily_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
     max_dose_mg = models.DecimalField(
         "maximum per dose (mg)",

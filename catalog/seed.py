@@ -111,6 +111,11 @@ DOSE_IN_MAXIMUM = re.compile(
     rf"(\d+(?:\.\d+)?)\s*mg\s+(?:{_COUNT}(?:\s+times)?\s+(?:daily|a day)|per dose)",
     re.IGNORECASE,
 )
+TITRATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*mg(?:\s*(?:to|–|-)\s*(\d+(?:\.\d+)?)\s*mg)?(?:\s+per dose)?"
+    r"\s+every\s+(\d+)(?:\s*(?:to|–|-)\s*\d+)?\s+days?",
+    re.IGNORECASE,
+)
 NOT_ESTABLISHED = re.compile(r"not (?:been )?established", re.IGNORECASE)
 
 
@@ -270,8 +275,11 @@ def parse_guideline(cells: list[str]) -> ParsedGuideline:
         if counts:
             # "two or three times daily": the start is judged against the upper end.
             row.initial_doses_per_day = max(counts)
-    if m := re.search(r"(\d+(?:\.\d+)?)\s*mg every (\d+) days", titration):
-        row.titration_step_mg, row.titration_interval_days = Decimal(m.group(1)), int(m.group(2))
+    # "by 5 mg every 3 days"; a range ("2 mg to 4 mg every 1 to 4 days") is read as the
+    # fastest it allows, so that only a rise beyond anything the text permits is flagged.
+    if m := TITRATION.search(titration):
+        row.titration_step_mg = Decimal(m.group(2) or m.group(1))
+        row.titration_interval_days = int(m.group(3))
     if m := re.search(r"(\d+(?:\.\d+)?)\s*mg/day", maximum):
         row.max_daily_mg = Decimal(m.group(1))
     if m := DOSE_IN_MAXIMUM.search(maximum):

@@ -115,6 +115,7 @@ RULES: list[Rule] = [
     rules_dosing.daily_dose,
     rules_dosing.dose_per_administration,
     rules_dosing.starting_dose,
+    rules_dosing.titration_speed,
     rules_clinical.kidney,
     rules_clinical.interactions,
     rules_clinical.conditions,

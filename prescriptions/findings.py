@@ -43,6 +43,9 @@ class PatientFacts:
     hepatic_impairment: bool = False
     egfr: Decimal | None = None  # mL/min/1.73 m², if the patient knows it
     creatinine_clearance: Decimal | None = None  # mL/min, if the patient knows it
+    # The patient's latest other verified prescription of this drug, for titration.
+    previous_daily_mg: Decimal | None = None
+    previous_date_written: date | None = None
 
 
 @dataclass(frozen=True)

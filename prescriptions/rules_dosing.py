@@ -106,6 +106,33 @@ def dose_per_administration(ctx: Context) -> Iterator[CheckResult]:
         )
 
 
+def titration_speed(ctx: Context) -> Iterator[CheckResult]:
+    """Against the patient's previous verified prescription of the drug: the dose may
+    rise by the row's step on each dose once per interval, no faster."""
+    row, rx, patient = _row_for(ctx), ctx.prescription, ctx.patient
+    if row is None or row.titration_step_mg is None or not row.titration_interval_days:
+        return
+    before, since = patient.previous_daily_mg, patient.previous_date_written
+    now = daily_dose_mg(rx)
+    if None in (before, since, now, rx.date_written, rx.doses_per_day) or now <= before:
+        return
+    days = max((rx.date_written - since).days, 0)
+    steps = days // row.titration_interval_days
+    allowed = row.titration_step_mg * steps * rx.doses_per_day
+    if now - before <= allowed:
+        return
+    yield warn(
+        "titration_too_fast",
+        "Dose raised faster than the titration",
+        f"{format_mg(before)} mg/day on the prescription of {since.isoformat()}, "
+        f"{format_mg(now)} mg/day now, {days} days later: up {format_mg(now - before)} "
+        f"mg/day. The titration allows {format_mg(row.titration_step_mg)} mg more per dose "
+        f"every {row.titration_interval_days} days: at most {format_mg(allowed)} mg/day more "
+        f"({steps} steps × {format_mg(row.titration_step_mg)} mg × {rx.doses_per_day} doses).",
+        row_text(row, "titration"),
+    )
+
+
 def starting_dose(ctx: Context) -> Iterator[CheckResult]:
     """A first prescription far above the row's starting dose skips the titration."""
     patient, rx = ctx.patient, ctx.prescription

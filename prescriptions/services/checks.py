@@ -19,17 +19,27 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
         else None
     )
     on = prescription.date_written or timezone.localdate()
-    earlier = (
+    previous = (
         Prescription.objects.filter(
             patient_id=prescription.patient_id,
             drug_id=prescription.drug_id,
             status=Status.VERIFIED,
         )
         .exclude(pk=prescription.pk)
-        .exists()
+        .select_related("formulation")
+        .order_by("-date_written", "-pk")
+        .first()
         if prescription.patient_id and prescription.drug_id
-        else False
+        else None
     )
+    earlier = previous is not None
+    titration = {}
+    if previous is not None and previous.formulation and previous.daily_units:
+        per_unit = previous.formulation.mg_per_unit
+        titration = {
+            "previous_daily_mg": previous.daily_units * per_unit if per_unit else None,
+            "previous_date_written": previous.date_written,
+        }
     if profile is None:
         born = prescription.patient_date_of_birth
         age = None
@@ -49,6 +59,7 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
             psychiatric_disorder=False,
             hypersensitive_to_drug=False,
             has_earlier_prescription=earlier,
+            **titration,
         )
     return PatientFacts(
         age_years=profile.age_on(on),
@@ -69,6 +80,7 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
         hepatic_impairment=profile.hepatic_impairment,
         egfr=profile.egfr,
         creatinine_clearance=profile.creatinine_clearance,
+        **titration,
     )
 
 

@@ -178,6 +178,22 @@ def test_dose_limits_are_read_from_the_maximum_column(maximum, per_dose, doses):
     assert (row.max_dose_mg, row.max_doses_per_day) == (per_dose, doses)
 
 
+@pytest.mark.parametrize(
+    ("titration", "step", "interval"),
+    [
+        ("Increase by 5 mg every 3 days", Decimal(5), 3),
+        ("Increase by 2 mg to 4 mg every 1 to 4 days", Decimal(4), 1),
+        ("Raise 2.5 mg per dose every 7 days", Decimal("2.5"), 7),
+        ("Strict pediatric supervision", None, None),
+    ],
+)
+def test_titration_step_and_interval_are_read_as_the_fastest_the_text_allows(
+    titration, step, interval
+):
+    row = parse_guideline(["Adults", "5 mg twice daily", titration, "60 mg/day"])
+    assert (row.titration_step_mg, row.titration_interval_days) == (step, interval)
+
+
 def test_a_not_established_row_is_flagged():
     row = parse_guideline(["Children (<18 years)", "Not established", "-", "Not established"])
     assert row.not_established

@@ -345,6 +345,85 @@ def test_starting_dose_is_not_checked_once_a_prescription_was_verified_before(ba
     assert check(baclofen, established(), mg_per_day(35)) == []
 
 
+# Titration against the previous prescription
+
+
+def titrating(previous_mg, days_ago, **overrides) -> PatientFacts:
+    return established(
+        previous_daily_mg=Decimal(previous_mg),
+        previous_date_written=TODAY - timedelta(days=days_ago),
+        **overrides,
+    )
+
+
+def tid(mg_per_dose) -> PrescriptionFacts:
+    """`mg_per_dose` three times a day, written today."""
+    return make_prescription(strength_mg=Decimal(mg_per_dose), doses_per_day=3, date_written=TODAY)
+
+
+def test_15_to_80_mg_a_day_in_a_week_is_too_fast(baclofen):
+    rx = make_prescription(strength_mg=Decimal(20), doses_per_day=4, date_written=TODAY)
+    result = only(check(baclofen, titrating(15, 7), rx), "titration_too_fast")
+    assert result.level == Level.WARN
+    assert result.detail == (
+        f"15 mg/day on the prescription of {(TODAY - timedelta(days=7)).isoformat()}, "
+        "80 mg/day now, 7 days later: up 65 mg/day. The titration allows 5 mg more per dose "
+        "every 3 days: at most 40 mg/day more (2 steps × 5 mg × 4 doses)."
+    )
+    assert result.source == "Adults (oral): titration Increase by 5 mg every 3 days"
+
+
+def test_one_step_per_interval_passes_and_a_bit_more_does_not(baclofen):
+    assert check(baclofen, titrating(15, 3), tid(10)) == []  # 5 -> 10 mg a dose
+    assert codes(check(baclofen, titrating(15, 2), tid(10))) == ["titration_too_fast"]
+    assert codes(check(baclofen, titrating(15, 3), tid(11))) == ["titration_too_fast"]
+
+
+def test_a_lower_or_equal_dose_is_no_titration_finding(baclofen):
+    assert check(baclofen, titrating(60, 1), tid(10)) == []
+    assert check(baclofen, titrating(30, 0), tid(10)) == []
+
+
+def test_no_previous_prescription_means_no_titration_check(baclofen):
+    assert check(baclofen, established(), tid(20)) == []
+
+
+def test_staff_edit_of_the_titration_step_changes_the_check(baclofen):
+    assert codes(check(baclofen, titrating(15, 3), tid(15))) == ["titration_too_fast"]
+    baclofen.dosing_guidelines.filter(min_age_years=18).update(titration_step_mg=10)
+    assert check(baclofen, titrating(15, 3), tid(15)) == []
+
+
+def test_titration_reads_the_previous_verified_prescription(baclofen):
+    from datetime import date as date_
+
+    from django.utils import timezone
+
+    from prescriptions.services import prescription_verify
+    from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+
+    patient = make_user_with_verified_email(email="titrate@example.com")
+    today = timezone.localdate()
+    first = make_e_prescription(
+        patient=patient,
+        units_per_dose=Decimal("0.5"),
+        doses_per_day=3,
+        date_written=today - timedelta(days=7),
+        patient_date_of_birth=date_(1980, 5, 17),
+    )
+    prescription_verify(
+        prescription_id=first.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+    now = make_e_prescription(
+        patient=patient,
+        strength="20 mg",
+        units_per_dose=Decimal(1),
+        doses_per_day=4,
+        date_written=today,
+    )
+    assert "titration_too_fast" in [r["code"] for r in now.check_results]
+
+
 # Kidney disease
 
 
