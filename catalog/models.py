@@ -23,6 +23,15 @@ class Drug(models.Model):
     is_published = models.BooleanField(
         default=True, help_text="Unpublished drugs are hidden from the storefront."
     )
+    must_not_stop_suddenly = models.BooleanField(
+        default=False,
+        help_text="Stopping at once is dangerous: the drug page and every email to the "
+        "patient say so, in the sentence below.",
+    )
+    stop_suddenly_warning = models.TextField(
+        blank=True,
+        help_text="The monograph's sentence against stopping suddenly, shown to patients.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     monograph_version = models.PositiveIntegerField(
         default=1,
@@ -40,6 +49,17 @@ class Drug(models.Model):
 
     def get_absolute_url(self):
         return reverse("catalog:drug_detail", kwargs={"slug": self.slug})
+
+    def clean(self):
+        if self.must_not_stop_suddenly and not self.stop_suddenly_warning.strip():
+            raise ValidationError(
+                {"stop_suddenly_warning": "Give the sentence patients are shown."}
+            )
+
+    @property
+    def stop_warning(self) -> str:
+        """What patients are told about stopping this drug; empty if nothing special."""
+        return self.stop_suddenly_warning.strip() if self.must_not_stop_suddenly else ""
 
 
 class MonographSection(models.Model):

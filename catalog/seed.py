@@ -78,8 +78,8 @@ RENAL_THRESHOLD = re.compile(
 
 # Safety messages pulled to the top of the drug page: a phrase that finds the
 # sentence in the monograph, and how many sentences from there make the callout.
+# The warning against stopping suddenly is the drug's own field (see STOP_SUDDENLY).
 CALLOUTS = [
-    ("never be stopped suddenly", 2),
     ("alcohol should be avoided", 1),
     ("consult your doctor", 1),
 ]
@@ -116,6 +116,14 @@ TITRATION = re.compile(
     r"\s+every\s+(\d+)(?:\s*(?:to|–|-)\s*\d+)?\s+days?",
     re.IGNORECASE,
 )
+# "must never be stopped suddenly", "Do not stop taking X suddenly", "should not be
+# discontinued abruptly": a negation, then stopping, then suddenly or abruptly.
+STOP_SUDDENLY = re.compile(
+    r"(?:\bnever\b|\bnot\b|n['’]t\b)[^.!?]{0,40}?\b(?:stop\w*|discontinu\w*|withdraw\w*)\b"
+    r"[^.!?]{0,40}?\b(?:suddenly|abruptly|at once)\b",
+    re.IGNORECASE,
+)
+STOP_SENTENCES = 2  # the warning and the sentence that says why
 NOT_ESTABLISHED = re.compile(r"not (?:been )?established", re.IGNORECASE)
 
 
@@ -209,6 +217,7 @@ class ParsedMonograph:
     packages: list[ParsedPackage] = field(default_factory=list)
     conditions: list[ParsedCondition] = field(default_factory=list)
     renal_thresholds: list[ParsedRenalThreshold] = field(default_factory=list)
+    stop_suddenly_warning: str = ""
 
 
 class MonographFormatError(ValueError):
@@ -484,6 +493,14 @@ def parse_monograph(text: str) -> ParsedMonograph:
                 section.callout = " ".join(sentences[hit : hit + count])
                 break
 
+    for section in sections:
+        prose = " ".join(line for line in section.lines if line != DOSING_TABLE_MARKER)
+        sentences = _sentences(prose)
+        hit = next((n for n, s in enumerate(sentences) if STOP_SUDDENLY.search(s)), None)
+        if hit is not None:
+            parsed.stop_suddenly_warning = " ".join(sentences[hit : hit + STOP_SENTENCES])
+            break
+
     # "No more than three doses in 24 hours" in the dosage prose holds for every oral row.
     dosage_prose = " ".join(
         line for sec in sections if "dosage" in sec.heading.lower() for line in sec.lines
@@ -554,12 +571,15 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
     existing = models.Drug.objects.filter(name=parsed.name).first()
     if existing:
         return existing, False
-    drug = models.Drug.objects.create(
+    drug = _create(
+        models.Drug,
         name=parsed.name,
         slug=slugify(parsed.name),
         also_known_as=parsed.also_known_as,
         manufacturer=parsed.manufacturer,
         summary=parsed.summary,
+        must_not_stop_suddenly=bool(parsed.stop_suddenly_warning),
+        stop_suddenly_warning=parsed.stop_suddenly_warning,
     )
     for position, section in enumerate(parsed.sections):
         models.MonographSection.objects.create(

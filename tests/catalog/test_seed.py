@@ -214,9 +214,33 @@ def test_price_tables_become_two_packages_of_ten():
 
 def test_safety_callouts_are_taken_from_the_monograph_text():
     callouts = {s.heading: s.callout for s in read_seed().sections if s.callout}
-    assert "never be stopped suddenly" in callouts["Dosage and Administration"]
+    assert "Dosage and Administration" not in callouts  # the stop warning is the drug's
     assert "Alcohol should be avoided" in callouts["Can You Take Baclofen with Alcohol?"]
     assert "consult your doctor" in callouts["General Information of Baclofen"]
+
+
+def test_the_warning_against_stopping_suddenly_is_read_from_the_monograph():
+    assert read_seed().stop_suddenly_warning == (
+        "A crucial safety point is that baclofen must never be stopped suddenly. Withdrawal "
+        "can lead to hallucinations, seizures, hyperthermia, rebound spasticity, "
+        "rhabdomyolysis, and even multi-organ failure."
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        ("Do not stop taking it suddenly.", True),
+        ("It should not be discontinued abruptly after long use.", True),
+        ("Never stop the medicine at once.", True),
+        ("Don't stop suddenly.", True),
+        ("Abrupt changes in therapy can lead to serious complications.", False),
+        ("Stop if a rash appears.", False),
+    ],
+)
+def test_stop_suddenly_phrasings(sentence, found):
+    text = f"Known as: X\nDosage\nSome words here. {sentence} More words follow."
+    assert bool(parse_monograph(text).stop_suddenly_warning) == found
 
 
 def test_migration_loaded_the_seed_with_prices_assigned_to_10_and_20_mg(baclofen):
