@@ -285,3 +285,40 @@ def test_unexpected_preamble_is_refused_rather_than_guessed():
         parse_monograph(
             "Known as: X\nThis preamble line is prose, which the format has no place for.\n"
         )
+
+
+def test_load_monograph_loads_the_test_tizanidine_once_and_leaves_it_alone(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.conftest import TEST_DATA
+
+    path = TEST_DATA / "tizanidine-monograph.txt"
+    out = StringIO()
+    call_command("load_monograph", path, stdout=out)
+    assert "Loaded Tizanidine (/medicines/tizanidine/)" in out.getvalue()
+    drug = models.Drug.objects.get(slug="tizanidine")
+    drug.conditions.filter(fact="elderly").update(message="Edited by staff.")
+    counts = (drug.conditions.count(), drug.renal_thresholds.count(), drug.formulations.count())
+    out = StringIO()
+    call_command("load_monograph", path, stdout=out)
+    assert "Already present, left unchanged" in out.getvalue()
+    assert counts == (drug.conditions.count(), drug.renal_thresholds.count(), 5)
+    assert drug.conditions.get(fact="elderly").message == "Edited by staff."
+    packages = Package.objects.filter(formulation__drug=drug).order_by("formulation__position")
+    assert [(p.formulation.strength_label, p.formulation.form) for p in packages] == [
+        ("2 mg", DosageForm.TABLET),
+        ("4 mg", DosageForm.TABLET),
+    ]
+
+
+def test_a_monograph_with_an_unknown_form_is_refused_by_the_command(db, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    text = SEED.replace("- Oral solution:", "- Transdermal patch:")
+    path = tmp_path / "patch.txt"
+    path.write_text(text.replace("Known as: Baclofen", "Known as: Patchofen"), encoding="utf-8")
+    with pytest.raises(CommandError, match="Unknown form"):
+        call_command("load_monograph", path)
+    assert not models.Drug.objects.filter(name="Patchofen").exists()
