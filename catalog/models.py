@@ -294,8 +294,8 @@ class ProfileFact(models.TextChoices):
 class DrugCondition(models.Model):
     """A profile fact that matters for this drug: how much, and what the monograph says.
 
-    A fact without a row is not a finding for this drug (baclofen's peptic ulcer rule
-    says nothing about another drug).
+    A fact without a row is not a finding for this drug: one drug's peptic ulcer rule
+    says nothing about another.
     """
 
     drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="conditions")
