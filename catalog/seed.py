@@ -15,66 +15,26 @@ from pathlib import Path
 
 from django.utils.text import slugify
 
-from .models import (
-    DOSING_TABLE_MARKER,
-    DosageForm,
-    ProfileFact,
-    RenalMeasure,
-    Route,
-    Severity,
+from .clinical_text import (
+    DOSE_IN_MAXIMUM,
+    DOSES_PER_DAY_LIMIT,
+    NOT_ESTABLISHED,
+    TITRATION,
+    ParsedCondition,
+    ParsedRenalThreshold,
+    not_established_sentence,
+    number,
+    parse_cautions,
+    sentences,
+    severity_from_text,
+    stop_suddenly_warning,
 )
+from .models import DOSING_TABLE_MARKER, DosageForm, Route
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # Lines that were links on the source web page, not content.
 NAVIGATION_LINES = {"Read the instructions carefully", "Place an order in a few clicks >>"}
-
-# Words by which a monograph grades a rule in its own text, strongest first. Text
-# that uses none of them is loaded as moderate (it warns) for staff to grade.
-SEVERITY_WORDS = [
-    (
-        Severity.CONTRAINDICATED,
-        re.compile(
-            r"contraindicat|must not be (?:used|taken|combined|given)"
-            r"|do not (?:use|take|combine)|never be (?:used|taken|combined|given)",
-            re.IGNORECASE,
-        ),
-    ),
-    (Severity.MAJOR, re.compile(r"\bavoid", re.IGNORECASE)),
-    (Severity.MONITOR, re.compile(r"\bmonitor", re.IGNORECASE)),
-]
-
-# Sections in which a monograph says who should not take the drug, or only with care.
-CAUTION_HEADINGS = re.compile(
-    r"contraindicat|special population|pregnan|breastfeed|warning|precaution|caution",
-    re.IGNORECASE,
-)
-# How monographs name each profile fact. The first passage naming it in a caution
-# section becomes the drug's condition row, graded by its own words.
-FACT_WORDS = {
-    ProfileFact.HYPERSENSITIVITY: r"hypersensitiv",
-    ProfileFact.PEPTIC_ULCER: r"peptic ulcer",
-    ProfileFact.EPILEPSY: r"epilep",
-    ProfileFact.PSYCHIATRIC_DISORDER: r"psychiatric",
-    ProfileFact.PREGNANCY: r"pregnan",
-    ProfileFact.BREASTFEEDING: r"breast[- ]?feed|breast milk",
-    ProfileFact.ELDERLY: r"elderly|older (?:adults|patients)",
-    ProfileFact.HEPATIC_IMPAIRMENT: r"hepatic|liver (?:disease|impairment)",
-}
-KIDNEY_WORDS = r"kidney|renal"
-# What the pharmacist is told, by grade, until staff write something better.
-MESSAGE_BY_SEVERITY = {
-    Severity.CONTRAINDICATED: "Contraindicated: do not dispense unless the prescriber confirms.",
-    Severity.MAJOR: "Avoid: confirm with the prescriber before dispensing.",
-    Severity.MODERATE: "Use with caution: check the dose and counsel the patient.",
-    Severity.MONITOR: "Extra monitoring needed: counsel the patient and inform the prescriber.",
-}
-KIDNEY_CHRONIC_MESSAGE = "Check the dose is reduced for the kidney function."
-RENAL_THRESHOLD = re.compile(
-    r"(creatinine clearance|CrCl|eGFR)\b[^.]{0,60}?(?:below|under|less than|<)\s*"
-    r"(\d+(?:\.\d+)?)\s*mL/min",
-    re.IGNORECASE,
-)
 
 # Safety messages pulled to the top of the drug page: a phrase that finds the
 # sentence in the monograph, and how many sentences from there make the callout.
@@ -88,43 +48,6 @@ CALLOUTS = [
 # assigned to the sellable formulations in order (10 mg, then 20 mg). Staff can
 # reassign them in the admin.
 INITIAL_STOCK = 100
-
-NUMBER_WORDS = {
-    "once": 1,
-    "one": 1,
-    "twice": 2,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-}
-_COUNT = r"(once|twice|one|two|three|four|five|six|\d+)"
-# "no more than three doses in 24 hours", "up to 4 doses a day"
-DOSES_PER_DAY_LIMIT = re.compile(
-    rf"(?:no more than|not more than|at most|up to|maximum of)\s+{_COUNT}\s+doses?\s+"
-    r"(?:in|per|a|each)\s+(?:24 hours|day)",
-    re.IGNORECASE,
-)
-# The regimen given with a maximum, "(20 mg four times daily)": 20 mg is the most per dose.
-DOSE_IN_MAXIMUM = re.compile(
-    rf"(\d+(?:\.\d+)?)\s*mg\s+(?:{_COUNT}(?:\s+times)?\s+(?:daily|a day)|per dose)",
-    re.IGNORECASE,
-)
-TITRATION = re.compile(
-    r"(\d+(?:\.\d+)?)\s*mg(?:\s*(?:to|–|-)\s*(\d+(?:\.\d+)?)\s*mg)?(?:\s+per dose)?"
-    r"\s+every\s+(\d+)(?:\s*(?:to|–|-)\s*\d+)?\s+days?",
-    re.IGNORECASE,
-)
-# "must never be stopped suddenly", "Do not stop taking X suddenly", "should not be
-# discontinued abruptly": a negation, then stopping, then suddenly or abruptly.
-STOP_SUDDENLY = re.compile(
-    r"(?:\bnever\b|\bnot\b|n['’]t\b)[^.!?]{0,40}?\b(?:stop\w*|discontinu\w*|withdraw\w*)\b"
-    r"[^.!?]{0,40}?\b(?:suddenly|abruptly|at once)\b",
-    re.IGNORECASE,
-)
-STOP_SENTENCES = 2  # the warning and the sentence that says why
-NOT_ESTABLISHED = re.compile(r"not (?:been )?established", re.IGNORECASE)
 
 
 @dataclass
@@ -170,23 +93,6 @@ class ParsedInteraction:
     classes: list[str]
     effect: str
     severity: str
-
-
-@dataclass
-class ParsedCondition:
-    fact: str
-    severity: str
-    message: str
-    source: str
-
-
-@dataclass
-class ParsedRenalThreshold:
-    measure: str
-    below: Decimal
-    action: str
-    severity: str
-    source: str
 
 
 @dataclass
@@ -248,14 +154,6 @@ def _money(text: str) -> Decimal:
     return Decimal(match.group(1))
 
 
-def _number(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBER_WORDS[word.lower()]
-
-
-def _sentences(text: str) -> list[str]:
-    return re.split(r"(?<=[.!?])\s+", text)
-
-
 def parse_guideline(cells: list[str]) -> ParsedGuideline:
     """One dosing table row; the numbers are read from the same text patients see."""
     group, initial, titration, maximum = cells[:4]
@@ -278,8 +176,8 @@ def parse_guideline(cells: list[str]) -> ParsedGuideline:
         words = re.findall(
             r"\b(once|twice|one|two|three|four|five|\d+)\b(?= times| daily)", initial
         )
-        counts = [_number(w) for w in words] + [
-            _number(w) for w in re.findall(r"\b(one|two|three|four|five)\b(?= or)", initial)
+        counts = [number(w) for w in words] + [
+            number(w) for w in re.findall(r"\b(one|two|three|four|five)\b(?= or)", initial)
         ]
         if counts:
             # "two or three times daily": the start is judged against the upper end.
@@ -294,14 +192,9 @@ def parse_guideline(cells: list[str]) -> ParsedGuideline:
     if m := DOSE_IN_MAXIMUM.search(maximum):
         row.max_dose_mg = Decimal(m.group(1))
     if m := DOSES_PER_DAY_LIMIT.search(" ".join(cells[:4])):
-        row.max_doses_per_day = _number(m.group(1))
+        row.max_doses_per_day = number(m.group(1))
     row.not_established = any(NOT_ESTABLISHED.search(cell) for cell in cells[:4])
     return row
-
-
-def severity_from_text(text: str, default: str = Severity.MODERATE) -> str:
-    """The grade the monograph's own words give, e.g. "contraindicated" or "avoid"."""
-    return next((grade for grade, words in SEVERITY_WORDS if words.search(text)), default)
 
 
 def parse_interaction(item: str) -> ParsedInteraction:
@@ -340,86 +233,6 @@ def parse_formulations(item: str) -> list[ParsedFormulation]:
         f"Unknown form in the forms list: {item!r}. Known: tablets, capsules, oral solution, "
         "intrathecal; add the form to the catalog by hand or extend the loader."
     )
-
-
-def _passages(sections: list[ParsedSection], headings: re.Pattern) -> list[tuple[str, str]]:
-    """(heading, passage) pairs: a list item whole, a paragraph sentence by sentence."""
-    found = []
-    for section in sections:
-        if not headings.search(section.heading):
-            continue
-        for line in section.lines:
-            if line == DOSING_TABLE_MARKER:
-                continue
-            if line.startswith("- "):
-                found.append((section.heading, line[2:].strip()))
-            else:
-                found.extend((section.heading, s) for s in _sentences(line))
-    return found
-
-
-def parse_cautions(
-    sections: list[ParsedSection],
-) -> tuple[list[ParsedCondition], list[ParsedRenalThreshold]]:
-    """The profile facts the monograph warns about, and its kidney thresholds.
-
-    Facts it does not mention get no row, so they are no finding for this drug;
-    hypersensitivity always gets one, since every drug is contraindicated in it.
-    """
-    passages = _passages(sections, CAUTION_HEADINGS)
-
-    def first(words: str) -> tuple[str, str] | None:
-        pattern = re.compile(words, re.IGNORECASE)
-        return next((p for p in passages if pattern.search(p[1])), None)
-
-    def quoted(hit: tuple[str, str]) -> str:
-        return f"{hit[0]}: “{hit[1]}”"
-
-    conditions = []
-    for fact, words in FACT_WORDS.items():
-        hit = first(words)
-        if hit is None:
-            if fact == ProfileFact.HYPERSENSITIVITY:
-                grade = Severity.CONTRAINDICATED
-                conditions.append(ParsedCondition(fact, grade, MESSAGE_BY_SEVERITY[grade], ""))
-            continue
-        grade = severity_from_text(hit[1])
-        conditions.append(ParsedCondition(fact, grade, MESSAGE_BY_SEVERITY[grade], quoted(hit)))
-    thresholds = []
-    if hit := first(KIDNEY_WORDS):
-        # Chronic disease means a dose reduction unless the text forbids the drug
-        # outright; end-stage disease takes the text's strongest word ("avoid").
-        grade = severity_from_text(hit[1])
-        chronic = grade if grade == Severity.CONTRAINDICATED else Severity.MODERATE
-        conditions += [
-            ParsedCondition(
-                ProfileFact.KIDNEY_CHRONIC, chronic, KIDNEY_CHRONIC_MESSAGE, quoted(hit)
-            ),
-            ParsedCondition(
-                ProfileFact.KIDNEY_END_STAGE, grade, MESSAGE_BY_SEVERITY[grade], quoted(hit)
-            ),
-        ]
-    for heading, passage in passages:
-        for m in RENAL_THRESHOLD.finditer(passage):
-            measure = (
-                RenalMeasure.EGFR
-                if m.group(1).lower() == "egfr"
-                else (RenalMeasure.CREATININE_CLEARANCE)
-            )
-            grade = severity_from_text(passage)
-            if grade == Severity.MONITOR:
-                grade = Severity.MODERATE  # a dose change, with monitoring, still warns
-            action = (
-                "Reduce the dose"
-                if re.search(r"reduc", passage, re.I)
-                else (MESSAGE_BY_SEVERITY[grade].split(":")[0])
-            )
-            thresholds.append(
-                ParsedRenalThreshold(
-                    measure, Decimal(m.group(2)), action, grade, quoted((heading, passage))
-                )
-            )
-    return conditions, thresholds
 
 
 def parse_monograph(text: str) -> ParsedMonograph:
@@ -487,19 +300,13 @@ def parse_monograph(text: str) -> ParsedMonograph:
     for phrase, count in CALLOUTS:
         for section in sections:
             prose = " ".join(line for line in section.lines if line != DOSING_TABLE_MARKER)
-            sentences = _sentences(prose)
-            hit = next((n for n, s in enumerate(sentences) if phrase in s.lower()), None)
+            found = sentences(prose)
+            hit = next((n for n, s in enumerate(found) if phrase in s.lower()), None)
             if hit is not None and not section.callout:
-                section.callout = " ".join(sentences[hit : hit + count])
+                section.callout = " ".join(found[hit : hit + count])
                 break
 
-    for section in sections:
-        prose = " ".join(line for line in section.lines if line != DOSING_TABLE_MARKER)
-        sentences = _sentences(prose)
-        hit = next((n for n, s in enumerate(sentences) if STOP_SUDDENLY.search(s)), None)
-        if hit is not None:
-            parsed.stop_suddenly_warning = " ".join(sentences[hit : hit + STOP_SENTENCES])
-            break
+    parsed.stop_suddenly_warning = stop_suddenly_warning(sections)
 
     # "No more than three doses in 24 hours" in the dosage prose holds for every oral row.
     dosage_prose = " ".join(
@@ -508,16 +315,9 @@ def parse_monograph(text: str) -> ParsedMonograph:
     if m := DOSES_PER_DAY_LIMIT.search(dosage_prose):
         for row in parsed.guidelines:
             if row.route == Route.ORAL and row.max_doses_per_day is None:
-                row.max_doses_per_day = _number(m.group(1))
+                row.max_doses_per_day = number(m.group(1))
     # A band "not established" quotes the monograph's own sentence saying so.
-    sentence = next(
-        (
-            f"{heading}: “{passage}”"
-            for heading, passage in _passages(sections, re.compile("."))
-            if NOT_ESTABLISHED.search(passage)
-        ),
-        "",
-    )
+    sentence = not_established_sentence(sections)
     for row in parsed.guidelines:
         if row.not_established and not row.source:
             row.source = sentence
@@ -536,7 +336,7 @@ def parse_monograph(text: str) -> ParsedMonograph:
     if not parsed.name:
         parsed.name = sections[0].heading.split(" of ")[-1]
     first_paragraph = next((s.lines[0] for s in sections if s.lines), "")
-    parsed.summary = " ".join(_sentences(first_paragraph)[:1])
+    parsed.summary = " ".join(sentences(first_paragraph)[:1])
     return parsed
 
 
