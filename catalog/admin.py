@@ -126,7 +126,10 @@ class DosingGuidelineAdmin(HistoryAdmin):
         "route",
         "min_age_years",
         "max_age_years",
+        "not_established",
         "max_daily_mg",
+        "max_dose_mg",
+        "max_doses_per_day",
     )
     list_filter = ("drug", "route")
     search_fields = ("patient_group",)

@@ -76,10 +76,12 @@ def interactions(ctx: Context) -> Iterator[CheckResult]:
             for m in classes
             if m.slug in taking
         ]
+        # Alcohol has a question of its own; free text ("I don't drink alcohol") is
+        # not read for it.
         typed = [
             f"“{term}” ({m.name})"
             for m in classes
-            if m.slug not in taking
+            if m.slug not in taking and m.slug != ALCOHOL_CLASS
             for term in m.terms()
             if mentions(patient.other_medications, term)
         ]

@@ -14,7 +14,6 @@ SUBSTANCES = {
     "OxyContin, Norco",
     "benzodiazepines": "diazepam, lorazepam, alprazolam, clonazepam, temazepam, midazolam, "
     "chlordiazepoxide, oxazepam, Valium, Xanax, Ativan, Klonopin",
-    "alcohol": "ethanol, beer, wine, liquor",
     "other-muscle-relaxants": "cyclobenzaprine, methocarbamol, carisoprodol, tizanidine, "
     "metaxalone, orphenadrine, chlorzoxazone, dantrolene, Flexeril, Soma, Zanaflex",
     "antihypertensives": "lisinopril, enalapril, ramipril, losartan, valsartan, amlodipine, "

@@ -567,7 +567,10 @@ def test_free_text_medicines_naming_a_class_substance_trigger_its_interaction(
     assert result.detail == f"In the other medicines the patient wrote: {found}."
 
 
-@pytest.mark.parametrize("typed", ["oxycodonex", "hydroxycodone", "vitamin D, fish oil", ""])
+@pytest.mark.parametrize(
+    "typed",
+    ["oxycodonex", "hydroxycodone", "vitamin D, fish oil", "", "I never drink alcohol"],
+)
 def test_free_text_matches_whole_words_only(baclofen, typed):
     assert check(baclofen, make_patient(other_medications=typed)) == []
 
