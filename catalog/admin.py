@@ -14,11 +14,13 @@ from .forms import StockAdjustForm
 from .models import (
     DosingGuideline,
     Drug,
+    DrugCondition,
     Formulation,
     Interaction,
     MedicationClass,
     MonographSection,
     Package,
+    RenalThreshold,
     StockAdjustment,
 )
 
@@ -48,7 +50,10 @@ class DosingGuidelineInline(admin.StackedInline):
                     ("initial_dose_mg", "initial_doses_per_day"),
                     ("titration_step_mg", "titration_interval_days"),
                     "max_daily_mg",
+                    ("max_dose_mg", "max_doses_per_day"),
                     ("min_mg_per_kg_day", "max_mg_per_kg_day"),
+                    "not_established",
+                    "source",
                 )
             },
         ),
@@ -56,16 +61,42 @@ class DosingGuidelineInline(admin.StackedInline):
 
 
 class InteractionInline(admin.TabularInline):
+    """Interaction classes: the profile's classes that trigger each, and its severity.
+    The substances matched in free text are edited on each medication class."""
+
     model = Interaction
     extra = 0
     fields = ("position", "name", "medication_classes", "effect", "severity")
     show_change_link = True
 
 
+class DrugConditionInline(admin.TabularInline):
+    """The profile facts that matter for this drug; a fact without a row is no finding."""
+
+    model = DrugCondition
+    extra = 0
+    fields = ("position", "fact", "severity", "message", "source")
+    show_change_link = True
+
+
+class RenalThresholdInline(admin.TabularInline):
+    model = RenalThreshold
+    extra = 0
+    fields = ("measure", "below", "action", "severity", "source")
+    show_change_link = True
+
+
 class FormulationInline(admin.TabularInline):
     model = Formulation
     extra = 0
-    fields = ("position", "form", "strength_label", "strength_mg", "sellable")
+    fields = (
+        "position",
+        "form",
+        "strength_label",
+        "strength_mg",
+        "concentration_mg_per_ml",
+        "sellable",
+    )
     show_change_link = True
 
 
@@ -75,7 +106,14 @@ class DrugAdmin(HistoryAdmin):
     list_filter = ("is_published", "prescription_required")
     search_fields = ("name", "also_known_as", "summary")
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [MonographSectionInline, DosingGuidelineInline, InteractionInline, FormulationInline]
+    inlines = [
+        MonographSectionInline,
+        DosingGuidelineInline,
+        InteractionInline,
+        DrugConditionInline,
+        RenalThresholdInline,
+        FormulationInline,
+    ]
     view_on_site = True
 
 
@@ -100,7 +138,10 @@ class DosingGuidelineAdmin(HistoryAdmin):
         "route",
         "min_age_years",
         "max_age_years",
+        "not_established",
         "max_daily_mg",
+        "max_dose_mg",
+        "max_doses_per_day",
     )
     list_filter = ("drug", "route")
     search_fields = ("patient_group",)
@@ -117,11 +158,27 @@ class InteractionAdmin(HistoryAdmin):
     filter_horizontal = ("medication_classes",)
 
 
+@admin.register(DrugCondition)
+class DrugConditionAdmin(HistoryAdmin):
+    list_display = ("fact", "drug", "severity")
+    list_filter = ("drug", "fact", "severity")
+    search_fields = ("message", "source")
+    list_select_related = ("drug",)
+
+
+@admin.register(RenalThreshold)
+class RenalThresholdAdmin(HistoryAdmin):
+    list_display = ("__str__", "drug", "action", "severity")
+    list_filter = ("drug", "severity")
+    list_select_related = ("drug",)
+
+
 @admin.register(MedicationClass)
 class MedicationClassAdmin(HistoryAdmin):
-    list_display = ("name", "slug")
-    search_fields = ("name",)
+    list_display = ("name", "slug", "substances")
+    search_fields = ("name", "substances")
     prepopulated_fields = {"slug": ("name",)}
+    fields = ("name", "slug", "substances")
 
 
 @admin.register(Formulation)

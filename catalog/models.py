@@ -1,3 +1,4 @@
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -23,6 +24,15 @@ class Drug(models.Model):
     is_published = models.BooleanField(
         default=True, help_text="Unpublished drugs are hidden from the storefront."
     )
+    must_not_stop_suddenly = models.BooleanField(
+        default=False,
+        help_text="Stopping at once is dangerous: the drug page and every email to the "
+        "patient say so, in the sentence below.",
+    )
+    stop_suddenly_warning = models.TextField(
+        blank=True,
+        help_text="The monograph's sentence against stopping suddenly, shown to patients.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     monograph_version = models.PositiveIntegerField(
         default=1,
@@ -40,6 +50,17 @@ class Drug(models.Model):
 
     def get_absolute_url(self):
         return reverse("catalog:drug_detail", kwargs={"slug": self.slug})
+
+    def clean(self):
+        if self.must_not_stop_suddenly and not self.stop_suddenly_warning.strip():
+            raise ValidationError(
+                {"stop_suddenly_warning": "Give the sentence patients are shown."}
+            )
+
+    @property
+    def stop_warning(self) -> str:
+        """What patients are told about stopping this drug; empty if nothing special."""
+        return self.stop_suddenly_warning.strip() if self.must_not_stop_suddenly else ""
 
 
 class MonographSection(models.Model):
@@ -113,9 +134,42 @@ class DosingGuideline(models.Model):
         max_digits=8, decimal_places=3, null=True, blank=True, help_text="mg per dose."
     )
     initial_doses_per_day = models.PositiveSmallIntegerField(null=True, blank=True)
-    titration_step_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
-    titration_interval_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    titration_step_mg = models.DecimalField(
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="mg added to each dose per interval (“increase by 5 mg every 3 days”).",
+    )
+    titration_interval_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days between increases; a faster rise since the patient's previous "
+        "prescription is a finding.",
+    )
     max_daily_mg = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    max_dose_mg = models.DecimalField(
+        "maximum per dose (mg)",
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="mg in one administration, whatever the form (tablets or mL).",
+    )
+    max_doses_per_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="E.g. 3 for “no more than three doses in 24 hours”."
+    )
+    not_established = models.BooleanField(
+        "safety not established",
+        default=False,
+        help_text="Safety and effectiveness are not established in this age band: a "
+        "prescription for a patient in it is a blocking finding.",
+    )
+    source = models.TextField(
+        blank=True,
+        help_text="A monograph sentence quoted by findings on this row beyond its own text, "
+        "e.g. “not established under 18”.",
+    )
     min_mg_per_kg_day = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
     max_mg_per_kg_day = models.DecimalField(max_digits=6, decimal_places=3, null=True, blank=True)
 
@@ -151,10 +205,22 @@ class DosingGuideline(models.Model):
 
 
 class MedicationClass(models.Model):
-    """A kind of medication a patient may be taking, as named by the interactions."""
+    """A kind of medication a patient may be taking, as named by the interactions.
+
+    Its substances let the checks recognise the class in the medicines a patient types
+    in their own words ("oxycodone 10 mg" is an opioid).
+    """
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
+    substances = models.TextField(
+        blank=True,
+        help_text=(
+            "Medicines in this class, names and synonyms (brand names too), separated by "
+            "commas or new lines. Each is matched as a whole word, ignoring case, against "
+            "the other medicines a patient types in their profile; so is the class name."
+        ),
+    )
 
     history = HistoricalRecords()
 
@@ -165,11 +231,27 @@ class MedicationClass(models.Model):
     def __str__(self):
         return self.name
 
+    def terms(self) -> list[str]:
+        """The words that name this class in free text: its name and its substances."""
+        names = [self.name, *re.split(r"[,;\n]", self.substances)]
+        return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
 
 class Severity(models.TextChoices):
+    """How much a rule matters; contraindicated and major block verification."""
+
+    CONTRAINDICATED = "contraindicated", "Contraindicated"
     MAJOR = "major", "Major"
     MODERATE = "moderate", "Moderate"
     MONITOR = "monitor", "Monitoring"
+
+
+# A finding of these severities needs a written override; the others an acknowledgement.
+BLOCKING_SEVERITIES = frozenset({Severity.CONTRAINDICATED, Severity.MAJOR})
+SEVERITY_HELP = (
+    "Contraindicated and major block verification (the pharmacist must write an "
+    "override); moderate and monitoring warn (the pharmacist ticks an acknowledgement)."
+)
 
 
 class Interaction(models.Model):
@@ -184,7 +266,7 @@ class Interaction(models.Model):
         help_text="Medications in a patient's profile that trigger this interaction.",
     )
     effect = models.TextField()
-    severity = models.CharField(max_length=20, choices=Severity)
+    severity = models.CharField(max_length=20, choices=Severity, help_text=SEVERITY_HELP)
 
     history = HistoricalRecords(m2m_fields=[medication_classes])
 
@@ -195,8 +277,98 @@ class Interaction(models.Model):
         return f"{self.drug} + {self.name}"
 
 
+class ProfileFact(models.TextChoices):
+    """What a patient's medical profile can say that a drug's rules may care about."""
+
+    HYPERSENSITIVITY = "hypersensitivity", "Hypersensitivity to this drug"
+    PEPTIC_ULCER = "peptic_ulcer", "Active peptic ulcer disease"
+    EPILEPSY = "epilepsy", "Epilepsy or seizures"
+    PSYCHIATRIC_DISORDER = "psychiatric_disorder", "Psychiatric disorder"
+    PREGNANCY = "pregnancy", "Pregnancy"
+    BREASTFEEDING = "breastfeeding", "Breastfeeding"
+    ELDERLY = "elderly", "Age 65 or over"
+    KIDNEY_CHRONIC = "kidney_chronic", "Chronic kidney disease"
+    KIDNEY_END_STAGE = "kidney_end_stage", "End-stage kidney disease"
+    HEPATIC_IMPAIRMENT = "hepatic_impairment", "Hepatic impairment"
+
+
+class DrugCondition(models.Model):
+    """A profile fact that matters for this drug: how much, and what the monograph says.
+
+    A fact without a row is not a finding for this drug: one drug's peptic ulcer rule
+    says nothing about another.
+    """
+
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="conditions")
+    position = models.PositiveSmallIntegerField(default=0)
+    fact = models.CharField(max_length=30, choices=ProfileFact)
+    severity = models.CharField(max_length=20, choices=Severity, help_text=SEVERITY_HELP)
+    message = models.CharField(
+        max_length=300,
+        help_text="What the pharmacist should do, e.g. “Dose reduction is essential.”",
+    )
+    source = models.TextField(
+        blank=True, help_text="The monograph sentence this rests on, quoted on the finding."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["drug", "fact"], name="condition_fact_unique_per_drug")
+        ]
+
+    def __str__(self):
+        return f"{self.drug}: {self.get_fact_display()}"
+
+
+class RenalMeasure(models.TextChoices):
+    CREATININE_CLEARANCE = "crcl", "Creatinine clearance (mL/min)"
+    EGFR = "egfr", "eGFR (mL/min/1.73 m²)"
+
+
+class RenalThreshold(models.Model):
+    """Kidney function as a number: below `below`, the action applies.
+
+    When the patient has a number on file these rows decide, and the yes/no kidney
+    conditions are used only for patients without one.
+    """
+
+    drug = models.ForeignKey(Drug, on_delete=models.CASCADE, related_name="renal_thresholds")
+    measure = models.CharField(
+        max_length=10,
+        choices=RenalMeasure,
+        default=RenalMeasure.CREATININE_CLEARANCE,
+        help_text="The measure the monograph uses; the other one stands in when it is all there is.",
+    )
+    below = models.DecimalField(
+        "applies below (mL/min)",
+        max_digits=5,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
+    )
+    action = models.CharField(max_length=200, help_text="E.g. “Reduce the dose”, “Avoid”.")
+    severity = models.CharField(max_length=20, choices=Severity, help_text=SEVERITY_HELP)
+    source = models.TextField(
+        blank=True, help_text="The monograph sentence this rests on, quoted on the finding."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["drug", "below", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(below__gt=0), name="renal_threshold_positive")
+        ]
+
+    def __str__(self):
+        return f"{self.drug}: {self.get_measure_display()} below {self.below}"
+
+
 class DosageForm(models.TextChoices):
     TABLET = "tablet", "Tablet"
+    CAPSULE = "capsule", "Capsule"
     ORAL_SOLUTION = "oral_solution", "Oral solution"
     INTRATHECAL = "intrathecal", "Intrathecal injection"
 
@@ -216,6 +388,15 @@ class Formulation(models.Model):
     )
     strength_label = models.CharField(
         max_length=50, blank=True, help_text="As shown, e.g. “10 mg”; empty if none."
+    )
+    concentration_mg_per_ml = models.DecimalField(
+        "concentration (mg per mL)",
+        max_digits=8,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.001"))],
+        help_text="Liquid forms: mg in one mL (5 mg/5 mL is 1), so a dose in mL becomes mg.",
     )
     sellable = models.BooleanField(
         default=True, help_text="Can be ordered online. Intrathecal forms never can."
@@ -241,11 +422,18 @@ class Formulation(models.Model):
 
     def clean(self):
         if self.form == DosageForm.INTRATHECAL and self.sellable:
-            raise ValidationError({"sellable": "Intrathecal baclofen is never sold online."})
+            raise ValidationError({"sellable": "Intrathecal forms are never sold online."})
 
     @property
     def route(self) -> str:
         return Route.INTRATHECAL if self.form == DosageForm.INTRATHECAL else Route.ORAL
+
+    @property
+    def mg_per_unit(self) -> Decimal | None:
+        """mg in one unit a prescription counts: a tablet or capsule, or one mL."""
+        if self.strength_mg is not None:
+            return self.strength_mg
+        return self.concentration_mg_per_ml
 
 
 class PackageQuerySet(models.QuerySet):
@@ -293,7 +481,8 @@ class Package(models.Model):
     def label(self) -> str:
         """How the package is named to patients, e.g. “10 mg tablets, 10 pills”."""
         form = self.formulation.get_form_display().lower()
-        form = f"{form}s" if self.formulation.form == DosageForm.TABLET else form
+        solid = self.formulation.form in (DosageForm.TABLET, DosageForm.CAPSULE)
+        form = f"{form}s" if solid else form
         return f"{self.formulation.strength_label} {form}, {self.pill_count} pills".strip()
 
     def clean(self):

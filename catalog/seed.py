@@ -15,26 +15,31 @@ from pathlib import Path
 
 from django.utils.text import slugify
 
-from .models import DOSING_TABLE_MARKER, DosageForm, Route, Severity
+from .clinical_text import (
+    DOSE_IN_MAXIMUM,
+    DOSES_PER_DAY_LIMIT,
+    NOT_ESTABLISHED,
+    TITRATION,
+    ParsedCondition,
+    ParsedRenalThreshold,
+    not_established_sentence,
+    number,
+    parse_cautions,
+    sentences,
+    severity_from_text,
+    stop_suddenly_warning,
+)
+from .models import DOSING_TABLE_MARKER, DosageForm, Route
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # Lines that were links on the source web page, not content.
 NAVIGATION_LINES = {"Read the instructions carefully", "Place an order in a few clicks >>"}
 
-# The pharmacy's grading of each interaction class; the monograph text describes the
-# effect but does not grade it. Unknown classes default to moderate.
-SEVERITY_BY_INTERACTION = {
-    "cns depressants": Severity.MAJOR,
-    "antihypertensives": Severity.MODERATE,
-    "tricyclic antidepressants": Severity.MODERATE,
-    "nsaids": Severity.MONITOR,
-}
-
 # Safety messages pulled to the top of the drug page: a phrase that finds the
 # sentence in the monograph, and how many sentences from there make the callout.
+# The warning against stopping suddenly is the drug's own field (see STOP_SUDDENLY).
 CALLOUTS = [
-    ("never be stopped suddenly", 2),
     ("alcohol should be avoided", 1),
     ("consult your doctor", 1),
 ]
@@ -43,8 +48,6 @@ CALLOUTS = [
 # assigned to the sellable formulations in order (10 mg, then 20 mg). Staff can
 # reassign them in the admin.
 INITIAL_STOCK = 100
-
-NUMBER_WORDS = {"once": 1, "one": 1, "twice": 2, "two": 2, "three": 3, "four": 4, "five": 5}
 
 
 @dataclass
@@ -76,6 +79,10 @@ class ParsedGuideline:
     titration_step_mg: Decimal | None = None
     titration_interval_days: int | None = None
     max_daily_mg: Decimal | None = None
+    max_dose_mg: Decimal | None = None
+    max_doses_per_day: int | None = None
+    not_established: bool = False
+    source: str = ""
     min_mg_per_kg_day: Decimal | None = None
     max_mg_per_kg_day: Decimal | None = None
 
@@ -94,6 +101,7 @@ class ParsedFormulation:
     strength_label: str
     strength_mg: Decimal | None
     sellable: bool
+    concentration_mg_per_ml: Decimal | None = None
 
 
 @dataclass
@@ -113,6 +121,9 @@ class ParsedMonograph:
     interactions: list[ParsedInteraction] = field(default_factory=list)
     formulations: list[ParsedFormulation] = field(default_factory=list)
     packages: list[ParsedPackage] = field(default_factory=list)
+    conditions: list[ParsedCondition] = field(default_factory=list)
+    renal_thresholds: list[ParsedRenalThreshold] = field(default_factory=list)
+    stop_suddenly_warning: str = ""
 
 
 class MonographFormatError(ValueError):
@@ -143,14 +154,6 @@ def _money(text: str) -> Decimal:
     return Decimal(match.group(1))
 
 
-def _number(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBER_WORDS[word.lower()]
-
-
-def _sentences(text: str) -> list[str]:
-    return re.split(r"(?<=[.!?])\s+", text)
-
-
 def parse_guideline(cells: list[str]) -> ParsedGuideline:
     """One dosing table row; the numbers are read from the same text patients see."""
     group, initial, titration, maximum = cells[:4]
@@ -173,16 +176,24 @@ def parse_guideline(cells: list[str]) -> ParsedGuideline:
         words = re.findall(
             r"\b(once|twice|one|two|three|four|five|\d+)\b(?= times| daily)", initial
         )
-        counts = [_number(w) for w in words] + [
-            _number(w) for w in re.findall(r"\b(one|two|three|four|five)\b(?= or)", initial)
+        counts = [number(w) for w in words] + [
+            number(w) for w in re.findall(r"\b(one|two|three|four|five)\b(?= or)", initial)
         ]
         if counts:
             # "two or three times daily": the start is judged against the upper end.
             row.initial_doses_per_day = max(counts)
-    if m := re.search(r"(\d+(?:\.\d+)?)\s*mg every (\d+) days", titration):
-        row.titration_step_mg, row.titration_interval_days = Decimal(m.group(1)), int(m.group(2))
+    # "by 5 mg every 3 days"; a range ("2 mg to 4 mg every 1 to 4 days") is read as the
+    # fastest it allows, so that only a rise beyond anything the text permits is flagged.
+    if m := TITRATION.search(titration):
+        row.titration_step_mg = Decimal(m.group(2) or m.group(1))
+        row.titration_interval_days = int(m.group(3))
     if m := re.search(r"(\d+(?:\.\d+)?)\s*mg/day", maximum):
         row.max_daily_mg = Decimal(m.group(1))
+    if m := DOSE_IN_MAXIMUM.search(maximum):
+        row.max_dose_mg = Decimal(m.group(1))
+    if m := DOSES_PER_DAY_LIMIT.search(" ".join(cells[:4])):
+        row.max_doses_per_day = number(m.group(1))
+    row.not_established = any(NOT_ESTABLISHED.search(cell) for cell in cells[:4])
     return row
 
 
@@ -194,22 +205,34 @@ def parse_interaction(item: str) -> ParsedInteraction:
     else:
         name, members = head.strip(), [head.strip()]
     classes = [c if c.isupper() or c[1:] != c[1:].lower() else c.capitalize() for c in members]
-    severity = SEVERITY_BY_INTERACTION.get(name.lower(), Severity.MODERATE)
-    return ParsedInteraction(name, classes, effect.strip(), severity)
+    return ParsedInteraction(name, classes, effect.strip(), severity_from_text(effect))
 
 
 def parse_formulations(item: str) -> list[ParsedFormulation]:
+    """The forms one "Available Forms" line names; a form the catalog has no kind for
+    is refused rather than dropped, so nothing the monograph sells goes missing."""
     head = item.partition(":")[0].lower()
     if "intrathecal" in head:
         return [ParsedFormulation(DosageForm.INTRATHECAL, "", None, sellable=False)]
-    if "solution" in head:
-        return [ParsedFormulation(DosageForm.ORAL_SOLUTION, "", None, sellable=True)]
-    if "tablet" in head:
+    if re.search(r"solution|liquid|syrup", head):
+        concentration = None
+        if m := re.search(r"(\d+(?:\.\d+)?)\s*mg\s*(?:/|per|in)\s*(\d+(?:\.\d+)?)?\s*ml", head):
+            concentration = Decimal(m.group(1)) / Decimal(m.group(2) or 1)
         return [
-            ParsedFormulation(DosageForm.TABLET, f"{mg} mg", Decimal(mg), sellable=True)
-            for mg in re.findall(r"(\d+)\s*mg", head)
+            ParsedFormulation(
+                DosageForm.ORAL_SOLUTION, "", None, True, concentration_mg_per_ml=concentration
+            )
         ]
-    return []
+    for form, word in ((DosageForm.TABLET, "tablet"), (DosageForm.CAPSULE, "capsule")):
+        if word in head:
+            return [
+                ParsedFormulation(form, f"{mg} mg", Decimal(mg), sellable=True)
+                for mg in re.findall(r"(\d+(?:\.\d+)?)\s*mg", head)
+            ]
+    raise MonographFormatError(
+        f"Unknown form in the forms list: {item!r}. Known: tablets, capsules, oral solution, "
+        "intrathecal; add the form to the catalog by hand or extend the loader."
+    )
 
 
 def parse_monograph(text: str) -> ParsedMonograph:
@@ -277,11 +300,27 @@ def parse_monograph(text: str) -> ParsedMonograph:
     for phrase, count in CALLOUTS:
         for section in sections:
             prose = " ".join(line for line in section.lines if line != DOSING_TABLE_MARKER)
-            sentences = _sentences(prose)
-            hit = next((n for n, s in enumerate(sentences) if phrase in s.lower()), None)
+            found = sentences(prose)
+            hit = next((n for n, s in enumerate(found) if phrase in s.lower()), None)
             if hit is not None and not section.callout:
-                section.callout = " ".join(sentences[hit : hit + count])
+                section.callout = " ".join(found[hit : hit + count])
                 break
+
+    parsed.stop_suddenly_warning = stop_suddenly_warning(sections)
+
+    # "No more than three doses in 24 hours" in the dosage prose holds for every oral row.
+    dosage_prose = " ".join(
+        line for sec in sections if "dosage" in sec.heading.lower() for line in sec.lines
+    )
+    if m := DOSES_PER_DAY_LIMIT.search(dosage_prose):
+        for row in parsed.guidelines:
+            if row.route == Route.ORAL and row.max_doses_per_day is None:
+                row.max_doses_per_day = number(m.group(1))
+    # A band "not established" quotes the monograph's own sentence saying so.
+    sentence = not_established_sentence(sections)
+    for row in parsed.guidelines:
+        if row.not_established and not row.source:
+            row.source = sentence
 
     # An open-ended age group ends where the next older group starts (12+ ends at 17).
     oral = sorted(
@@ -293,11 +332,32 @@ def parse_monograph(text: str) -> ParsedMonograph:
             younger.max_age_years = older.min_age_years - 1
 
     parsed.sections = sections
+    parsed.conditions, parsed.renal_thresholds = parse_cautions(sections)
     if not parsed.name:
         parsed.name = sections[0].heading.split(" of ")[-1]
     first_paragraph = next((s.lines[0] for s in sections if s.lines), "")
-    parsed.summary = " ".join(_sentences(first_paragraph)[:1])
+    parsed.summary = " ".join(sentences(first_paragraph)[:1])
     return parsed
+
+
+def _create(model, **values):
+    """Create a row with the values `model` has a field for.
+
+    The data migration that loaded the first drug runs this loader with the models of
+    its time; a field added since is filled by the migration that added it.
+    """
+    names = {f.name for f in model._meta.get_fields()}
+    return model.objects.create(**{k: v for k, v in values.items() if k in names})
+
+
+def load_clinical_rules(drug, parsed: ParsedMonograph, *, models) -> None:
+    """The drug's condition and renal-threshold rows, where the models have them."""
+    if condition_model := getattr(models, "DrugCondition", None):
+        for position, item in enumerate(parsed.conditions):
+            _create(condition_model, drug=drug, position=position, **item.__dict__)
+    if threshold_model := getattr(models, "RenalThreshold", None):
+        for item in parsed.renal_thresholds:
+            _create(threshold_model, drug=drug, **item.__dict__)
 
 
 def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
@@ -305,17 +365,21 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
 
     Idempotent by design: staff edits to an existing drug are never overwritten.
     `models` has the attributes Drug, MonographSection, DosingGuideline,
-    MedicationClass, Interaction, Formulation and Package. Returns (drug, created).
+    MedicationClass, Interaction, Formulation and Package, and DrugCondition and
+    RenalThreshold where they exist. Returns (drug, created).
     """
     existing = models.Drug.objects.filter(name=parsed.name).first()
     if existing:
         return existing, False
-    drug = models.Drug.objects.create(
+    drug = _create(
+        models.Drug,
         name=parsed.name,
         slug=slugify(parsed.name),
         also_known_as=parsed.also_known_as,
         manufacturer=parsed.manufacturer,
         summary=parsed.summary,
+        must_not_stop_suddenly=bool(parsed.stop_suddenly_warning),
+        stop_suddenly_warning=parsed.stop_suddenly_warning,
     )
     for position, section in enumerate(parsed.sections):
         models.MonographSection.objects.create(
@@ -327,7 +391,7 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
             callout=section.callout,
         )
     for position, row in enumerate(parsed.guidelines):
-        models.DosingGuideline.objects.create(drug=drug, position=position, **row.__dict__)
+        _create(models.DosingGuideline, drug=drug, position=position, **row.__dict__)
     for position, item in enumerate(parsed.interactions):
         interaction = models.Interaction.objects.create(
             drug=drug,
@@ -346,18 +410,20 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
     formulations = []
     for position, item in enumerate(parsed.formulations):
         formulations.append(
-            models.Formulation.objects.create(drug=drug, position=position, **item.__dict__)
+            _create(models.Formulation, drug=drug, position=position, **item.__dict__)
         )
-    sellable_tablets = [f for f in formulations if f.sellable and f.form == DosageForm.TABLET]
-    if len(parsed.packages) > len(sellable_tablets):
+    solid = (DosageForm.TABLET, DosageForm.CAPSULE)
+    sellable_solids = [f for f in formulations if f.sellable and f.form in solid]
+    if len(parsed.packages) > len(sellable_solids):
         raise MonographFormatError("More price tables than tablet strengths to assign them to.")
-    for formulation, package in zip(sellable_tablets, parsed.packages, strict=False):
+    for formulation, package in zip(sellable_solids, parsed.packages, strict=False):
         models.Package.objects.create(
             formulation=formulation,
             pill_count=package.pill_count,
             price=package.price,
             stock=INITIAL_STOCK,
         )
+    load_clinical_rules(drug, parsed, models=models)
     return drug, True
 
 

@@ -25,9 +25,13 @@ def drug_page(*, slug: str) -> dict:
     """Everything the drug page shows, in four queries; 404 for an unknown drug."""
     drug = get_object_or_404(Drug, slug=slug, is_published=True)
     sections = list(drug.sections.all())
+    first_sentence = drug.stop_warning.split(". ")[0]
     return {
         "drug": drug,
         "sections": sections,
+        "stop_warning_section": next(
+            (s for s in sections if first_sentence and first_sentence in s.body), None
+        ),
         "callouts": [s for s in sections if s.callout],
         "guidelines": list(drug.dosing_guidelines.all()),
         "quantity_choices": range(1, 6),

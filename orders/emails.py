@@ -1,8 +1,9 @@
 """The emails that tell a patient what happened to their order, one per Notification kind.
 
 Each is plain text, names the order in the subject, links to the order page, and
-reminds the patient not to stop the medicine suddenly: an email about a late,
-cancelled or refunded order is exactly when someone might be about to run out.
+repeats the warning of each medicine that must not be stopped suddenly (the drug's
+own flag and sentence): an email about a late, cancelled or refunded order is exactly
+when someone might be about to run out.
 """
 
 from dataclasses import dataclass
@@ -148,7 +149,7 @@ def _refill(order: Order, lines: list[OrderLine]) -> dict:
             )
         )
     supplies.sort(key=lambda supply: supply.run_out)
-    return {"supplies": supplies, "warnings": stop_warnings(_drugs(lines))}
+    return {"supplies": supplies}
 
 
 EXTRA_CONTEXT = {
@@ -173,6 +174,7 @@ def order_email(order: Order, kind: str) -> EmailMessage:
         "lines": lines,
         "url": absolute_url(order.get_absolute_url()),
         "drug_names": _drug_names(_drugs(lines)),
+        "stop_warnings": stop_warnings(_drugs(lines)),
         "SITE_NAME": settings.SITE_NAME,
         **EXTRA_CONTEXT[kind](order, lines),
     }

@@ -1,11 +1,10 @@
 """Refill reminders: tell the patient before their supply runs out.
 
-Some medicines, baclofen first, must never be stopped suddenly, so running out is a
-clinical risk and not only an inconvenience. The day a supply runs out follows from
+Some medicines must never be stopped suddenly (the drug's own flag and sentence say
+which), so running out is a clinical risk and not only an inconvenience. The day a supply runs out follows from
 the prescription's directions (units per dose x doses per day) and the units bought.
 """
 
-import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
@@ -15,7 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
-from catalog.models import Drug, MonographSection
+from catalog.models import Drug
 
 from .models import Notification, Order, OrderLine, OrderStatus
 
@@ -24,8 +23,6 @@ SUPPLIED_STATUSES = (OrderStatus.PAID, OrderStatus.DISPATCHED, OrderStatus.DELIV
 # Bounds the daily scan: no order supplies more than this, and prescriptions last a
 # year, so an order paid longer ago than this has certainly run out.
 MAX_SUPPLY_DAYS = 400
-# A monograph callout that warns against stopping the medicine.
-STOP_WARNING = re.compile(r"\b(stop|stopped|stopping|discontinu\w*|withdraw\w*)\b", re.IGNORECASE)
 
 
 def run_out_date(line: OrderLine) -> date | None:
@@ -110,7 +107,5 @@ def send_due_reminders(*, today: date) -> int:
 
 
 def stop_warnings(drugs: list[Drug]) -> list[str]:
-    """The monographs' own callouts against stopping the medicine, as staff edited them."""
-    sections = MonographSection.objects.filter(drug__in=drugs).exclude(callout="")
-    sections = sections.order_by("drug__name", "position", "pk")
-    return [section.callout for section in sections if STOP_WARNING.search(section.callout)]
+    """The drugs' own warnings against stopping suddenly, as staff edited them."""
+    return [drug.stop_warning for drug in sorted(drugs, key=lambda d: d.name) if drug.stop_warning]

@@ -63,12 +63,24 @@ class MedicalProfileForm(forms.ModelForm):
             "other_medications": forms.Textarea(attrs={"rows": 3}),
             "allergies": forms.Textarea(attrs={"rows": 3}),
             "weight_kg": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+            "egfr": forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+            "creatinine_clearance": forms.NumberInput(
+                attrs={"step": "0.1", "inputmode": "decimal"}
+            ),
         }
         error_messages = {
             "weight_kg": {
                 "min_value": "Weight must be more than zero.",
                 "max_value": "Weight must be 500 kg or less; please check the number.",
-            }
+            },
+            "egfr": {
+                "min_value": "eGFR must be at least 1; please check the number.",
+                "max_value": "eGFR must be 200 or less; please check the number.",
+            },
+            "creatinine_clearance": {
+                "min_value": "Creatinine clearance must be at least 1 mL/min.",
+                "max_value": "Creatinine clearance must be 250 mL/min or less; please check it.",
+            },
         }
 
     def clean_date_of_birth(self) -> date:

@@ -405,7 +405,8 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
 
     directions = r.section(payload, "directions")
     directions_text = r.text(directions, "directions.text", max_length=500)
-    units_per_dose = r.decimal(directions, "directions.units_per_dose", high=Decimal(10), places=2)
+    # mL for a liquid: the per-dose maximum in mg is the clinical check's, not this bound.
+    units_per_dose = r.decimal(directions, "directions.units_per_dose", high=Decimal(100), places=2)
     doses_per_day = r.integer(directions, "directions.doses_per_day", low=1, high=12)
 
     quantity = r.integer(payload, "quantity", low=1, high=1000)

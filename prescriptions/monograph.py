@@ -8,9 +8,26 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from catalog.models import DosingGuideline, Drug, Interaction, MonographSection, Route
+from catalog.models import (
+    DosageForm,
+    DosingGuideline,
+    Drug,
+    DrugCondition,
+    Formulation,
+    Interaction,
+    MonographSection,
+    RenalThreshold,
+    Route,
+)
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# How the "forms" section names each form, to quote the line about it.
+FORM_WORDS = {
+    DosageForm.TABLET: ("tablet",),
+    DosageForm.CAPSULE: ("capsule",),
+    DosageForm.ORAL_SOLUTION: ("solution", "liquid", "syrup"),
+    DosageForm.INTRATHECAL: ("intrathecal",),
+}
 
 
 @dataclass(frozen=True)
@@ -19,6 +36,9 @@ class MonographFacts:
     guidelines: list[DosingGuideline]
     interactions: list[Interaction]
     sections: list[MonographSection]
+    formulations: list[Formulation]
+    conditions: list[DrugCondition]
+    renal_thresholds: list[RenalThreshold]
 
     @classmethod
     def load(cls, drug: Drug) -> "MonographFacts":
@@ -27,6 +47,9 @@ class MonographFacts:
             guidelines=list(drug.dosing_guidelines.all()),
             interactions=list(drug.interactions.prefetch_related("medication_classes")),
             sections=list(drug.sections.all()),
+            formulations=list(drug.formulations.all()),
+            conditions=list(drug.conditions.all()),
+            renal_thresholds=list(drug.renal_thresholds.all()),
         )
 
     def oral_guideline_for(self, age: int) -> DosingGuideline | None:
@@ -38,6 +61,9 @@ class MonographFacts:
             ):
                 return row
         return None
+
+    def quote_form(self, form: str) -> str:
+        return self.quote("forms", FORM_WORDS.get(form, (form,)))
 
     def quote(self, heading: str, keywords: tuple[str, ...]) -> str:
         """The monograph text a rule rests on, so the pharmacist can judge it.

@@ -1,4 +1,5 @@
 import os
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,17 @@ def empty_cache():
 def baclofen(db) -> Drug:
     """The drug loaded by the catalog's data migration."""
     return Drug.objects.get(slug="baclofen")
+
+
+TEST_DATA = Path(__file__).resolve().parent / "catalog" / "data"
+
+
+@pytest.fixture
+def tizanidine(db) -> Drug:
+    """A second drug, loaded from the monograph that ships with the tests by the same
+    command staff use, so that its rules are rows the loader wrote, not code."""
+    call_command("load_monograph", TEST_DATA / "tizanidine-monograph.txt", stdout=StringIO())
+    return Drug.objects.get(slug="tizanidine")
 
 
 @pytest.fixture

@@ -131,7 +131,10 @@ class Prescription(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal(10))],
+        # A bound on typing, not a dose limit: a liquid is counted in mL (20 mL is one
+        # dose), and the drug's per-dose maximum in mg is a clinical check.
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal(100))],
+        help_text="Tablets or capsules per dose; mL for a liquid.",
     )
     doses_per_day = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(12)]

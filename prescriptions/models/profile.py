@@ -76,6 +76,29 @@ class MedicalProfile(models.Model):
         blank=True,
         help_text="Other medicines, foods or ingredients (e.g. lactose) you react to.",
     )
+    egfr = models.DecimalField(
+        "eGFR (mL/min/1.73 m²), if you know it",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(1)), MaxValueValidator(Decimal(200))],
+        help_text="From your latest blood test; some doses are set by this number.",
+    )
+    creatinine_clearance = models.DecimalField(
+        "creatinine clearance (mL/min), if you know it",
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(1)), MaxValueValidator(Decimal(250))],
+        help_text="Your doctor may have given this instead of the eGFR.",
+    )
+    hepatic_impairment = models.BooleanField(
+        "liver disease or reduced liver function (hepatic impairment)",
+        default=False,
+        help_text="The liver breaks down many medicines; some must be avoided or reduced.",
+    )
     active_peptic_ulcer = models.BooleanField(
         "active stomach or duodenal (peptic) ulcer",
         default=False,
@@ -105,7 +128,16 @@ class MedicalProfile(models.Model):
                 condition=models.Q(weight_kg__isnull=True)
                 | models.Q(weight_kg__gt=0, weight_kg__lte=500),
                 name="profile_weight_in_range",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(egfr__isnull=True) | models.Q(egfr__gt=0, egfr__lte=200),
+                name="profile_egfr_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(creatinine_clearance__isnull=True)
+                | models.Q(creatinine_clearance__gt=0, creatinine_clearance__lte=250),
+                name="profile_creatinine_clearance_in_range",
+            ),
         ]
 
     def __str__(self):

@@ -20,17 +20,27 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
         else None
     )
     on = prescription.date_written or timezone.localdate()
-    earlier = (
+    previous = (
         Prescription.objects.filter(
             patient_id=prescription.patient_id,
             drug_id=prescription.drug_id,
             status=Status.VERIFIED,
         )
         .exclude(pk=prescription.pk)
-        .exists()
+        .select_related("formulation")
+        .order_by("-date_written", "-pk")
+        .first()
         if prescription.patient_id and prescription.drug_id
-        else False
+        else None
     )
+    earlier = previous is not None
+    titration = {}
+    if previous is not None and previous.formulation and previous.daily_units:
+        per_unit = previous.formulation.mg_per_unit
+        titration = {
+            "previous_daily_mg": previous.daily_units * per_unit if per_unit else None,
+            "previous_date_written": previous.date_written,
+        }
     if profile is None:
         born = prescription.patient_date_of_birth
         age = None
@@ -50,6 +60,7 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
             psychiatric_disorder=False,
             hypersensitive_to_drug=False,
             has_earlier_prescription=earlier,
+            **titration,
         )
     return PatientFacts(
         age_years=profile.age_on(on),
@@ -67,6 +78,10 @@ def patient_facts(prescription: Prescription) -> PatientFacts:
             d.pk == prescription.drug_id for d in profile.hypersensitive_to.all()
         ),
         has_earlier_prescription=earlier,
+        hepatic_impairment=profile.hepatic_impairment,
+        egfr=profile.egfr,
+        creatinine_clearance=profile.creatinine_clearance,
+        **titration,
     )
 
 
@@ -80,6 +95,7 @@ def prescription_facts(prescription: Prescription) -> PrescriptionFacts:
         prescriber_npi=prescription.prescriber_npi,
         date_written=prescription.date_written,
         expiry_date=prescription.expiry_date,
+        mg_per_ml=formulation.concentration_mg_per_ml if formulation else None,
     )
 
 

@@ -165,3 +165,30 @@ def test_drug_list_and_searches_are_cached_and_follow_every_edit(
         package.save()
     assert "From $30.00" in client.get("/").content.decode()
     assert "From $30.00" in client.get("/", {"q": "baclo"}).content.decode()
+
+
+def test_the_stop_suddenly_callout_is_the_drugs_own_field(
+    client, drug_url, baclofen, django_capture_on_commit_callbacks
+):
+    html = client.get(drug_url).content.decode()
+    callout = html[
+        html.index('id="stop-suddenly"') : html.index("</li>", html.index('id="stop-suddenly"'))
+    ]
+    assert "baclofen must never be stopped suddenly" in callout
+    assert 'href="#dosage-and-administration"' in callout
+    baclofen.must_not_stop_suddenly = False
+    with django_capture_on_commit_callbacks(execute=True):
+        baclofen.save()
+    html = client.get(drug_url).content.decode()
+    assert 'id="stop-suddenly"' not in html
+    assert "never be stopped suddenly." in html  # still in its section, not called out
+
+
+def test_a_drug_flagged_by_staff_gets_the_callout(
+    client, drug_url, baclofen, django_capture_on_commit_callbacks
+):
+    baclofen.stop_suddenly_warning = "Taper over two weeks; never stop at once."
+    with django_capture_on_commit_callbacks(execute=True):
+        baclofen.save()
+    html = client.get(drug_url).content.decode()
+    assert "Taper over two weeks; never stop at once." in html

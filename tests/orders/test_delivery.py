@@ -301,7 +301,10 @@ def test_every_email_kind_names_the_order_links_to_it_and_warns_against_stopping
     assert paid_order.number in message.subject
     assert url in message.body
     assert settings.SITE_NAME in message.body
-    assert "never stop taking baclofen suddenly; talk to your doctor" in message.body
+    assert "Important: A crucial safety point is that baclofen must never be stopped suddenly." in (
+        message.body
+    )
+    assert "Talk to your doctor before you stop or change the dose" in message.body
     assert message.to == [paid_order.patient.email]
     assert "{{" not in message.body
     assert "&#x27;" not in message.body

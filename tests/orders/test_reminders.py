@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from catalog.models import MonographSection
+from catalog.models import Drug
 from orders import services
 from orders.cart import CartLine
 from orders.models import Notification, Order, OrderLine
@@ -162,27 +162,32 @@ def test_reminder_email_gives_the_run_out_date_units_left_and_the_no_sudden_stop
     remind(capture, today=run_out)
     body = mail.outbox[0].body
     prescription = Prescription.objects.get(pk=the_line(paid_order).prescription_id)
-    callout = MonographSection.objects.get(
-        drug__slug="baclofen", heading="Dosage and Administration"
-    ).callout
-    assert "must never be stopped suddenly" in callout
-    assert callout in body
+    warning = Drug.objects.get(slug="baclofen").stop_suddenly_warning
+    assert "must never be stopped suddenly" in warning
+    assert f"Important: {warning}" in body
+    assert body.count(warning) == 1
     assert f"runs out on {date_format(run_out, 'l, F j, Y')}" in body
     assert f"has {prescription.units_remaining} units left" in body
     assert date_format(prescription.expiry_date, "F j, Y") in body
     assert "Reorder: http://127.0.0.1:8000/medicines/baclofen/" in body
-    assert "never stop taking baclofen suddenly; talk to your doctor" in body
+    assert "Talk to your doctor before you stop or change the dose" in body
 
 
-def test_reminder_warning_is_the_monographs_own_text_as_staff_edit_it(paid_order, capture):
-    section = MonographSection.objects.get(
-        drug__slug="baclofen", heading="Dosage and Administration"
-    )
-    section.callout = "Stopping baclofen abruptly can cause seizures; taper with your doctor."
-    section.save()
+def test_reminder_warning_is_the_drugs_own_text_as_staff_edit_it(paid_order, capture):
+    drug = Drug.objects.get(slug="baclofen")
+    drug.stop_suddenly_warning = "Stopping abruptly can cause seizures; taper with your doctor."
+    drug.save()
     remind(capture, today=paid_on(paid_order) + timedelta(days=2))
-    assert section.callout in mail.outbox[0].body
-    assert stop_warnings([section.drug]) == [section.callout]
+    assert drug.stop_suddenly_warning in mail.outbox[0].body
+    assert stop_warnings([drug]) == [drug.stop_suddenly_warning]
+
+
+def test_a_drug_not_flagged_gets_no_stop_suddenly_warning(paid_order, capture):
+    Drug.objects.filter(slug="baclofen").update(must_not_stop_suddenly=False)
+    remind(capture, today=paid_on(paid_order) + timedelta(days=2))
+    body = mail.outbox[0].body
+    assert "suddenly" not in body
+    assert "Talk to your doctor before you stop or change the dose" in body
 
 
 def test_reminder_asks_for_a_new_prescription_when_it_cannot_cover_another_order(patient, capture):

@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -175,3 +176,44 @@ def test_age_is_computed_on_a_given_day():
     assert profile.age_on(date(2022, 6, 14)) == 11
     assert profile.age_on(date(2022, 6, 15)) == 12
     assert MedicalProfile().age_on(timezone.localdate()) is None
+
+
+def test_patient_records_egfr_clearance_and_hepatic_impairment(patient_client, patient):
+    response = patient_client.post(
+        PROFILE,
+        profile_data(egfr="48.5", creatinine_clearance="52", hepatic_impairment="on"),
+    )
+    assert response.status_code == 302
+    profile = MedicalProfile.objects.get(user=patient)
+    assert (profile.egfr, profile.creatinine_clearance) == (Decimal("48.5"), Decimal(52))
+    assert profile.hepatic_impairment
+    page = patient_client.get(PROFILE).content.decode()
+    assert "The liver breaks down many medicines" in page
+
+
+def test_kidney_numbers_are_optional(patient_client, patient):
+    assert patient_client.post(PROFILE, profile_data()).status_code == 302
+    profile = MedicalProfile.objects.get(user=patient)
+    assert profile.egfr is None and profile.creatinine_clearance is None
+    assert not profile.hepatic_impairment
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"egfr": "0"}, "eGFR must be at least 1"),
+        ({"egfr": "201"}, "eGFR must be 200 or less"),
+        ({"creatinine_clearance": "251"}, "Creatinine clearance must be 250 mL/min or less"),
+        ({"creatinine_clearance": "abc"}, "Enter a number"),
+    ],
+)
+def test_impossible_kidney_numbers_are_refused_naming_the_field(
+    patient_client,
+    patient,
+    overrides,
+    message,
+):
+    response = patient_client.post(PROFILE, profile_data(**overrides))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not MedicalProfile.objects.filter(user=patient).exists()

@@ -100,6 +100,8 @@ ADMIN_MODELS = {
     "catalog.monographsection": (NO, YES),
     "catalog.dosingguideline": (NO, YES),
     "catalog.interaction": (NO, YES),
+    "catalog.drugcondition": (NO, YES),
+    "catalog.renalthreshold": (NO, YES),
     "catalog.medicationclass": (NO, YES),
     "catalog.formulation": (NO, YES),
     "catalog.package": (NO, YES),
