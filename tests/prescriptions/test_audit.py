@@ -84,10 +84,10 @@ def test_the_prescription_queue_is_audited_once_per_page(pharmacist_client, phar
     assert event.rows_shown == 3
 
 
-@pytest.mark.parametrize("page", ["history", "version"])
-def test_a_profiles_history_pages_are_audited(pharmacist_client, pharmacist, page):
+@pytest.mark.parametrize("history_page", ["history", "version"])
+def test_a_profiles_history_pages_are_audited(pharmacist_client, pharmacist, history_page):
     profile = make_profile()
-    if page == "history":
+    if history_page == "history":
         url = reverse("admin:prescriptions_medicalprofile_history", args=[profile.pk])
     else:
         version = profile.history.earliest().history_id
@@ -106,11 +106,13 @@ def test_a_profiles_history_pages_are_audited(pharmacist_client, pharmacist, pag
     )
 
 
-@pytest.mark.parametrize("page", ["history", "version"])
-def test_a_prescriptions_history_pages_are_audited(pharmacist_client, pharmacist, baclofen, page):
+@pytest.mark.parametrize("history_page", ["history", "version"])
+def test_a_prescriptions_history_pages_are_audited(
+    pharmacist_client, pharmacist, baclofen, history_page
+):
     patient = make_user_with_verified_email()
     prescription = make_e_prescription(patient=patient)
-    if page == "history":
+    if history_page == "history":
         url = reverse("admin:prescriptions_prescription_history", args=[prescription.pk])
     else:
         version = prescription.history.earliest().history_id
