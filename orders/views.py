@@ -12,6 +12,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from prescriptions.selectors import profile_notice
+
 from . import services
 from .cart import Cart
 from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
@@ -25,7 +27,8 @@ ORDER_NUMBER = re.compile(r"[23456789A-Z]{10,12}")
 
 def _cart_context(request, cart: Cart) -> dict:
     lines = cart.lines()
-    covered = coverage(patient=request.user, lines=lines) if request.user.is_authenticated else {}
+    signed_in = request.user.is_authenticated
+    covered = coverage(patient=request.user, lines=lines) if signed_in else {}
     rows = [
         {
             "line": line,
@@ -38,6 +41,7 @@ def _cart_context(request, cart: Cart) -> dict:
         "rows": rows,
         "total": Cart.total(lines),
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
+        "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
     }
 
 

@@ -275,6 +275,9 @@ if not DEBUG and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
 # Delivery: the courier that creates shipments (orders/couriers.py).
 COURIER_BACKEND = env.str("COURIER_BACKEND", default="orders.couriers.LocalCourier")
 LOCAL_COURIER_DELIVERY_MINUTES = env.int("LOCAL_COURIER_DELIVERY_MINUTES", default=10)
+# The drug-neutral review (prescriptions/review.py): a medical profile not confirmed
+# by its patient within this many days stops ordering until they confirm it.
+PROFILE_CONFIRM_DAYS = env.int("PROFILE_CONFIRM_DAYS", default=180)
 # Refill reminders go this many days before a patient's supply runs out.
 REFILL_REMINDER_DAYS_BEFORE = env.int("REFILL_REMINDER_DAYS_BEFORE", default=7)
 

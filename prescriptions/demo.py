@@ -17,6 +17,7 @@ from .services import (
     prescription_request_info,
     prescription_submit_upload,
     prescription_verify,
+    profile_confirm,
     profile_update,
 )
 from .uploads import clean_upload
@@ -70,11 +71,12 @@ def _document(name: str, content: bytes):
 
 
 def ensure_demo_profile(patient) -> MedicalProfile:
-    """Give the demo patient a filled-in profile, once."""
+    """Give the demo patient a filled-in profile, once, confirmed recently (the review
+    refuses orders on a profile not confirmed within PROFILE_CONFIRM_DAYS)."""
     require_debug()
     existing = MedicalProfile.objects.filter(user=patient).first()
     if existing:
-        return existing
+        return profile_confirm(patient=patient)
     return profile_update(
         patient=patient,
         data={

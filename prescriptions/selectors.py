@@ -1,8 +1,11 @@
 """Reading the prescriptions app's data for pages, exports and the admin."""
 
+from django.conf import settings
 from django.utils import timezone
 
+from . import review
 from .models import MedicalProfile
+from .review import ProfileState
 
 # The profile fields a patient fills in, in the order the form shows them.
 PROFILE_FIELDS = [
@@ -101,6 +104,37 @@ def profile_export(*, patient) -> dict:
         ),
         "history": profile_changes(profile) if profile else [],
     }
+
+
+def profile_state(patient_id: int | None) -> ProfileState:
+    """One query: whether the patient has a profile, and when they last confirmed it."""
+    row = (
+        MedicalProfile.objects.filter(user_id=patient_id).values("confirmed_at").first()
+        if patient_id
+        else None
+    )
+    if row is None:
+        return ProfileState(exists=False, confirmed_on=None)
+    confirmed = row["confirmed_at"]
+    return ProfileState(
+        exists=True, confirmed_on=timezone.localdate(confirmed) if confirmed else None
+    )
+
+
+def profile_notice(*, patient, on=None, profile=False) -> dict | None:
+    """Why the patient must complete or confirm their profile before ordering, and
+    whether a confirmation would do; None when the profile is up to date.
+
+    A page that has loaded the profile already passes it (or None) as `profile`.
+    """
+    if profile is False:
+        state = profile_state(patient.pk)
+    else:
+        state = ProfileState(profile is not None, profile.confirmed_on if profile else None)
+    message = review.profile_problem(
+        state, today=on or timezone.localdate(), confirm_days=settings.PROFILE_CONFIRM_DAYS
+    )
+    return {"message": message, "can_confirm": state.exists} if message else None
 
 
 def usable_prescriptions(*, patient, formulation, on=None):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from catalog.models import Package
 from catalog.stock import take_stock
-from prescriptions.selectors import usable_prescriptions
+from prescriptions.selectors import profile_notice, usable_prescriptions
 from prescriptions.services import prescription_reserve_units
 
 from ..cart import CartLine
@@ -21,8 +21,9 @@ from ..selectors import matching_pending_order
 
 @dataclass
 class CheckoutProblem:
-    package: Package
-    kind: str  # "no_prescription" | "not_enough_units" | "out_of_stock" | "unavailable"
+    package: Package | None  # None for what concerns the whole order (the profile)
+    # "profile" | "no_prescription" | "not_enough_units" | "out_of_stock" | "unavailable"
+    kind: str
     message: str
 
 
@@ -56,7 +57,9 @@ def _reserve_units(*, patient, package: Package, units: int):
 def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order:
     """Create an order waiting for payment, or raise CheckoutError and change nothing.
 
-    Prices come from the database, never from the form. Each line needs a verified,
+    Prices come from the database, never from the form. The patient's medical profile
+    must be filled in and confirmed recently (the review screens every order against
+    it). Each line needs a verified,
     unexpired prescription of this patient for that drug and strength with enough
     units left; the units are reserved and the stock taken in the same transaction,
     by conditional updates, so two patients racing for the last box cannot both win.
@@ -75,6 +78,9 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
             for line in lines
             if line.package.pk not in fresh
         ]
+        notice = profile_notice(patient=patient)
+        if notice:
+            problems.append(CheckoutProblem(None, "profile", notice["message"]))
         lines = [
             CartLine(fresh[ln.package.pk], ln.quantity) for ln in lines if ln.package.pk in fresh
         ]

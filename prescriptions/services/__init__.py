@@ -14,7 +14,7 @@ from .prescriptions import (
     prescription_verify,
     recheck_open_prescriptions,
 )
-from .profile import PROFILE_M2M_FIELDS, profile_update
+from .profile import PROFILE_M2M_FIELDS, profile_confirm, profile_update
 
 __all__ = [
     "PROFILE_M2M_FIELDS",
@@ -29,6 +29,7 @@ __all__ = [
     "prescription_submit_upload",
     "prescription_update_details",
     "prescription_verify",
+    "profile_confirm",
     "profile_update",
     "recheck_open_prescriptions",
 ]

@@ -1,9 +1,12 @@
 """Running the clinical checks on a stored prescription and keeping the results on it."""
 
+from django.conf import settings
 from django.utils import timezone
 
 from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
 from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
+from ..review import ReviewFacts, ReviewSettings, run_review
+from ..selectors import profile_state
 
 DOCUMENT_REUSE_CODE = "document_reused"
 
@@ -128,16 +131,32 @@ def _document_reuse(prescription: Prescription) -> list[CheckResult]:
     ]
 
 
+def review_settings() -> ReviewSettings:
+    return ReviewSettings(profile_confirm_days=settings.PROFILE_CONFIRM_DAYS)
+
+
+def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFacts:
+    """What the drug-neutral review reads, in a fixed number of queries."""
+    return ReviewFacts(
+        today=timezone.localdate(),
+        settings=review_settings(),
+        patient=patient,
+        profile=profile_state(prescription.patient_id),
+    )
+
+
 def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
     """Refresh the stored check results. The caller holds the row (select_for_update)."""
     results = _missing_details(prescription) + _document_reuse(prescription)
+    patient = patient_facts(prescription)
     if prescription.drug_id:
         results += run_checks(
             drug=prescription.drug,
-            patient=patient_facts(prescription),
+            patient=patient,
             prescription=prescription_facts(prescription),
             today=timezone.localdate(),
         )
+    results += run_review(review_facts(prescription, patient))
     results.sort(key=lambda r: r.level != Level.BLOCK)
     fields = {
         "check_results": [r.__dict__ for r in results],

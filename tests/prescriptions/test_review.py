@@ -1,0 +1,216 @@
+"""The drug-neutral review: profile confirmation, duplicates, early refill, days supply,
+directions text and re-screening; for baclofen and for a drug made here."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+from django.utils import timezone
+
+from orders import services as order_services
+from orders.cart import CartLine
+from orders.models import Order
+from prescriptions import review, services
+from prescriptions.models import MedicalProfile, Prescription
+from tests.factories import (
+    make_e_prescription,
+    make_pharmacist,
+    make_profile,
+    make_user_with_verified_email,
+)
+from tests.orders.factories import baclofen_package, make_address
+from tests.prescriptions.test_checks import make_patient as patient_facts
+
+TODAY = date(2026, 3, 10)
+SETTINGS = review.ReviewSettings(profile_confirm_days=180)
+
+
+def facts(**overrides) -> review.ReviewFacts:
+    fields = {
+        "today": TODAY,
+        "settings": SETTINGS,
+        "patient": patient_facts(),
+        "profile": review.ProfileState(exists=True, confirmed_on=TODAY - timedelta(days=10)),
+    }
+    return review.ReviewFacts(**{**fields, **overrides})
+
+
+def codes(results) -> list[str]:
+    return [r.code for r in results]
+
+
+@pytest.fixture
+def patient(db):
+    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
+
+
+@pytest.fixture
+def pharmacist(db):
+    return make_pharmacist()
+
+
+@pytest.fixture
+def patient_client(patient):
+    client = Client()
+    client.force_login(patient)
+    return client
+
+
+def confirmed_days_ago(patient, days: int) -> None:
+    MedicalProfile.objects.filter(user=patient).update(
+        confirmed_at=timezone.now() - timedelta(days=days)
+    )
+
+
+def verify(prescription, pharmacist, **kwargs) -> Prescription:
+    return services.prescription_verify(
+        prescription_id=prescription.pk,
+        pharmacist=pharmacist,
+        warnings_acknowledged=True,
+        **kwargs,
+    )
+
+
+# 1. Profile missing or not confirmed recently
+
+
+@pytest.mark.parametrize(("days", "stale"), [(0, False), (179, False), (180, False), (181, True)])
+def test_a_profile_confirmed_longer_ago_than_the_setting_blocks(days, stale):
+    profile = review.ProfileState(exists=True, confirmed_on=TODAY - timedelta(days=days))
+    results = review.run_review(facts(profile=profile))
+    assert codes(results) == (["profile_unconfirmed"] if stale else [])
+    if stale:
+        assert results[0].level == "block"
+        assert (TODAY - timedelta(days=days)).isoformat() in results[0].detail
+
+
+def test_a_missing_or_never_confirmed_profile_blocks():
+    missing = review.run_review(facts(profile=review.ProfileState(False, None)))
+    never = review.run_review(facts(profile=review.ProfileState(True, None)))
+    assert codes(missing) == ["profile_missing"] and missing[0].level == "block"
+    assert codes(never) == ["profile_unconfirmed"]
+
+
+def test_a_patient_without_a_profile_is_not_verified_without_a_written_override(
+    patient, pharmacist, baclofen
+):
+    prescription = make_e_prescription(patient=patient, with_profile=False)
+    assert "profile_missing" in codes_of(prescription)
+    assert prescription.has_blocking_checks
+    with pytest.raises(ValidationError, match="No medical profile"):
+        verify(prescription, pharmacist)
+    verify(prescription, pharmacist, override_reason="Profile taken by phone, patient to add it")
+    assert Prescription.objects.get(pk=prescription.pk).status == "verified"
+
+
+def codes_of(prescription) -> list[str]:
+    prescription.refresh_from_db()
+    return [r["code"] for r in prescription.check_results]
+
+
+def test_saving_the_profile_confirms_it_and_clears_the_finding(patient_client, patient, baclofen):
+    prescription = make_e_prescription(patient=patient)
+    confirmed_days_ago(patient, 181)
+    services.prescription_run_checks(Prescription.objects.get(pk=prescription.pk))
+    assert "profile_unconfirmed" in codes_of(prescription)
+    response = patient_client.post(
+        "/account/profile/",
+        {"date_of_birth": "1980-05-17", "kidney_disease": "none", "alcohol_use": "none"},
+    )
+    assert response.status_code == 302
+    profile = MedicalProfile.objects.get(user=patient)
+    assert timezone.now() - profile.confirmed_at < timedelta(minutes=1)
+    assert "profile_unconfirmed" not in codes_of(prescription)
+
+
+def test_my_profile_is_still_correct_confirms_without_an_edit(patient_client, patient, baclofen):
+    prescription = make_e_prescription(patient=patient)
+    confirmed_days_ago(patient, 200)
+    page = patient_client.get("/account/profile/").content.decode()
+    assert "You have not confirmed your medical profile since" in page
+    assert "My profile is still correct" in page
+    response = patient_client.post("/account/profile/confirm/", {"next": "/cart/"})
+    assert response.status_code == 302 and response["Location"] == "/cart/"
+    profile = MedicalProfile.objects.get(user=patient)
+    assert timezone.now() - profile.confirmed_at < timedelta(minutes=1)
+    assert profile.date_of_birth == date(1980, 5, 17)
+    assert "profile_unconfirmed" not in codes_of(prescription)
+    page = patient_client.get("/account/profile/").content.decode()
+    assert "You last confirmed this profile on" in page
+
+
+def test_confirming_without_a_profile_says_to_fill_it_in(patient_client, patient):
+    response = patient_client.post("/account/profile/confirm/", follow=True)
+    assert "Fill in your medical profile first" in response.content.decode()
+    assert not MedicalProfile.objects.filter(user=patient).exists()
+
+
+def test_confirm_refuses_an_offsite_next(patient_client, patient):
+    make_profile(patient)
+    response = patient_client.post("/account/profile/confirm/", {"next": "https://evil.example/"})
+    assert response["Location"] == "/account/profile/"
+
+
+@pytest.fixture
+def ordering_patient(patient, pharmacist, baclofen):
+    """A patient with a verified baclofen 10 mg prescription, 90 tablets, one refill."""
+    verify(make_e_prescription(patient=patient, quantity=90, refills=1), pharmacist)
+    return patient
+
+
+def place(patient, quantity=1, package=None) -> Order:
+    return order_services.order_place(
+        patient=patient,
+        lines=[CartLine(package or baclofen_package(), quantity)],
+        address=make_address(patient),
+    )
+
+
+@pytest.mark.parametrize(("days", "refused"), [(179, False), (181, True)])
+def test_checkout_refuses_a_stale_profile_and_says_how_to_fix_it(ordering_patient, days, refused):
+    confirmed_days_ago(ordering_patient, days)
+    if not refused:
+        assert place(ordering_patient).lines.count() == 1
+        return
+    with pytest.raises(order_services.CheckoutError) as excinfo:
+        place(ordering_patient)
+    [problem] = excinfo.value.problems
+    assert problem.kind == "profile" and problem.package is None
+    assert "You have not confirmed your medical profile since" in problem.message
+    assert not Order.objects.exists()
+    assert Prescription.objects.get(patient=ordering_patient).units_used == 0
+
+
+def test_cart_checkout_and_prescriptions_pages_ask_for_the_confirmation(
+    ordering_patient, patient_client
+):
+    confirmed_days_ago(ordering_patient, 181)
+    patient_client.post("/cart/add/", {"package": baclofen_package().pk, "quantity": 1})
+    cart = patient_client.get("/cart/").content.decode()
+    assert "You have not confirmed your medical profile since" in cart
+    assert 'action="/account/profile/confirm/"' in cart
+    assert 'href="/checkout/"' not in cart
+    assert (
+        "You have not confirmed" in patient_client.get("/account/prescriptions/").content.decode()
+    )
+    response = patient_client.post("/checkout/", ADDRESS)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "You have not confirmed your medical profile since" in html
+    assert 'href="/account/profile/"' in html
+    patient_client.post("/account/profile/confirm/", {"next": "/cart/"})
+    assert 'href="/checkout/"' in patient_client.get("/cart/").content.decode()
+    assert patient_client.post("/checkout/", ADDRESS).status_code == 302
+    assert Order.objects.filter(patient=ordering_patient).count() == 1
+
+
+ADDRESS = {
+    "full_name": "Pat Jordan",
+    "line1": "1 Main St",
+    "line2": "",
+    "city": "Albany",
+    "state": "NY",
+    "zip_code": "12207",
+    "phone": "",
+}
