@@ -22,6 +22,15 @@ class Drug(models.Model):
     is_published = models.BooleanField(
         default=True, help_text="Unpublished drugs are hidden from the storefront."
     )
+    medication_class = models.ForeignKey(
+        "MedicationClass",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="drugs",
+        help_text="Its therapeutic class: two active prescriptions of one class are flagged "
+        "as duplicate therapy.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     monograph_version = models.PositiveIntegerField(
         default=1,

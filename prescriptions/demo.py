@@ -133,8 +133,10 @@ def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
     prescription_verify(
         prescription_id=verified.pk, pharmacist=pharmacist, warnings_acknowledged=True
     )
+    # 20 mg twice a day beside the verified 10 mg three times a day: 70 mg/day together,
+    # within the adult maximum, so only the duplicate-therapy warning.
     prescription_receive_from_partner(
-        partner=partner, data=e_prescription("DEMO-0003", tablets["20 mg"], 1, 3, 60)
+        partner=partner, data=e_prescription("DEMO-0003", tablets["20 mg"], 1, 2, 60)
     )
     # 2 x 20 mg four times a day = 160 mg/day: above the adult maximum, a blocking check.
     prescription_receive_from_partner(

@@ -9,8 +9,12 @@ gathered in a fixed number of queries by prescriptions/services/checks.py.
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+
+from catalog.models import DosingGuideline
 
 from .checks import CheckResult, Level, PatientFacts
+from .monograph import MonographFacts, age_band, format_mg, row_text
 
 PROFILE_MISSING = "profile_missing"
 PROFILE_UNCONFIRMED = "profile_unconfirmed"
@@ -31,11 +35,44 @@ class ProfileState:
 
 
 @dataclass(frozen=True)
+class RegimenFacts:
+    """One prescription's regimen: the one under review, or another active one."""
+
+    pk: int | None
+    label: str  # "#12 Baclofen 10 mg tablet"
+    strength_mg: Decimal | None
+    units_per_dose: Decimal | None
+    doses_per_day: int | None
+    same_drug: bool = True  # False: another drug of the same therapeutic class
+    class_name: str = ""
+    units_left: int = 0
+
+    @property
+    def daily_mg(self) -> Decimal | None:
+        if None in (self.strength_mg, self.units_per_dose, self.doses_per_day):
+            return None
+        return self.strength_mg * self.units_per_dose * self.doses_per_day or None
+
+    def describe(self) -> str:
+        dose = f"{format_mg(self.units_per_dose)} × {self.doses_per_day} a day"
+        if self.units_per_dose is None or self.doses_per_day is None:
+            dose = "directions unknown"
+        mg = f" ({format_mg(self.daily_mg)} mg/day)" if self.daily_mg else ""
+        return f"{self.label}: {dose}{mg}, {self.units_left} units left"
+
+
+@dataclass(frozen=True)
 class ReviewFacts:
     today: date
     settings: ReviewSettings
     patient: PatientFacts
     profile: ProfileState
+    drug_name: str = ""
+    regimen: RegimenFacts | None = None  # None until a drug and form are filled in
+    # The patient's other active (verified, unexpired, units left) prescriptions of the
+    # same drug or class; for a verified prescription, those verified before it.
+    others: tuple[RegimenFacts, ...] = ()
+    guidelines: tuple[DosingGuideline, ...] = ()  # the drug's dosing rows
 
 
 Rule = Callable[[ReviewFacts], Iterator[CheckResult]]
@@ -84,8 +121,97 @@ def profile_confirmation(facts: ReviewFacts) -> Iterator[CheckResult]:
         )
 
 
+@dataclass(frozen=True)
+class DailyMaximum:
+    mg: Decimal
+    band: str  # "Adults (oral), ages 18+"
+    source: str
+
+
+def daily_maximum(
+    guidelines: tuple[DosingGuideline, ...], patient: PatientFacts
+) -> DailyMaximum | None:
+    """The age band's maximum, read as the per-drug dose check reads it; by weight
+    (mg/kg/day x kg) where the band is dosed by weight and that is lower."""
+    if patient.age_years is None:
+        return None
+    dosing = MonographFacts(drug_name="", guidelines=list(guidelines), interactions=[], sections=[])
+    row = dosing.oral_guideline_for(patient.age_years)
+    if row is None:
+        return None
+    band = f"{row.patient_group}, {age_band(row)}"
+    limits = []
+    if row.max_daily_mg is not None:
+        limits.append(DailyMaximum(row.max_daily_mg, band, row_text(row, "maximum")))
+    weight = patient.weight_kg
+    if row.max_mg_per_kg_day is not None and weight and weight > 0:
+        limits.append(
+            DailyMaximum(
+                row.max_mg_per_kg_day * weight,
+                f"{band}, {format_mg(row.max_mg_per_kg_day)} mg/kg/day × {format_mg(weight)} kg",
+                row_text(row, "initial"),
+            )
+        )
+    return min(limits, key=lambda limit: limit.mg) if limits else None
+
+
+DUPLICATE_SOURCE = (
+    "Duplicate therapy: a patient takes one prescription of a drug, or of a therapeutic "
+    "class, at a time unless the prescriber intends otherwise; the combined dose stays "
+    "within the maximum."
+)
+
+
+def duplicate_therapy(facts: ReviewFacts) -> Iterator[CheckResult]:
+    """Another active prescription of the same drug or class: the pharmacist sees which."""
+    if not facts.others or facts.regimen is None:
+        return
+    same = [o for o in facts.others if o.same_drug]
+    if same:
+        title = f"Duplicate therapy: another active prescription of {facts.drug_name}"
+    else:
+        title = f"Duplicate therapy: another active {facts.others[0].class_name} prescription"
+    combined = _combined_mg(facts)
+    total = f" Combined {facts.drug_name} dose: {format_mg(combined)} mg/day." if combined else ""
+    yield CheckResult(
+        "duplicate_therapy",
+        Level.WARN,
+        title,
+        "Also active: " + "; ".join(o.describe() for o in facts.others) + "." + total,
+        DUPLICATE_SOURCE,
+    )
+
+
+def _combined_mg(facts: ReviewFacts) -> Decimal | None:
+    """This prescription's mg/day with the other active ones of the same drug."""
+    same = [o.daily_mg for o in facts.others if o.same_drug and o.daily_mg]
+    if not same or facts.regimen is None or facts.regimen.daily_mg is None:
+        return None
+    return facts.regimen.daily_mg + sum(same)
+
+
+def combined_daily_dose(facts: ReviewFacts) -> Iterator[CheckResult]:
+    combined = _combined_mg(facts)
+    limit = daily_maximum(facts.guidelines, facts.patient)
+    if combined is None or limit is None or combined <= limit.mg:
+        return
+    parts = [f"this prescription {format_mg(facts.regimen.daily_mg)}"] + [
+        f"{o.label} {format_mg(o.daily_mg)}" for o in facts.others if o.same_drug and o.daily_mg
+    ]
+    yield CheckResult(
+        "combined_daily_dose",
+        Level.BLOCK,
+        "Combined daily dose above the maximum",
+        f"{format_mg(combined)} mg/day in total ({' + '.join(parts)} mg/day); the maximum "
+        f"for {limit.band} is {format_mg(limit.mg)} mg/day.",
+        limit.source,
+    )
+
+
 RULES: list[Rule] = [
     profile_confirmation,
+    duplicate_therapy,
+    combined_daily_dose,
 ]
 
 

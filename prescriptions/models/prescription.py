@@ -72,12 +72,16 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 class PrescriptionQuerySet(models.QuerySet):
-    def usable(self, *, on: date | None = None):
-        """Verified, not expired, with units left to buy."""
+    def active(self, *, on: date | None = None):
+        """Verified, not expired, with units left: what the patient may be taking."""
         on = on or timezone.localdate()
         return self.filter(status=Status.VERIFIED, expiry_date__gte=on).filter(
             units_used__lt=models.F("quantity") * (models.F("refills") + 1)
         )
+
+    def usable(self, *, on: date | None = None):
+        """Active prescriptions the patient may buy against now."""
+        return self.active(on=on)
 
 
 class Prescription(models.Model):

@@ -1,11 +1,12 @@
 """Running the clinical checks on a stored prescription and keeping the results on it."""
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
 from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
-from ..review import ReviewFacts, ReviewSettings, run_review
+from ..review import RegimenFacts, ReviewFacts, ReviewSettings, run_review
 from ..selectors import profile_state
 
 DOCUMENT_REUSE_CODE = "document_reused"
@@ -135,13 +136,65 @@ def review_settings() -> ReviewSettings:
     return ReviewSettings(profile_confirm_days=settings.PROFILE_CONFIRM_DAYS)
 
 
+def _regimen(prescription: Prescription, *, other_of_drug: int | None = None) -> RegimenFacts:
+    """The prescription under review (`other_of_drug` None) or another active one, whose
+    formulation, drug and class the caller loaded with it."""
+    formulation = prescription.formulation
+    fields = {}
+    if other_of_drug is not None:
+        drug = formulation.drug
+        fields = {
+            "label": f"#{prescription.pk} {formulation}",
+            "same_drug": drug.pk == other_of_drug,
+            "class_name": drug.medication_class.name if drug.medication_class else "",
+        }
+    return RegimenFacts(
+        pk=prescription.pk,
+        label=fields.pop("label", f"#{prescription.pk}"),
+        strength_mg=formulation.strength_mg if formulation else None,
+        units_per_dose=prescription.units_per_dose,
+        doses_per_day=prescription.doses_per_day,
+        units_left=prescription.units_remaining,
+        **fields,
+    )
+
+
+def _active_others(prescription: Prescription) -> tuple[RegimenFacts, ...]:
+    """One query: the patient's other active prescriptions of this drug or its class.
+
+    A verified prescription is compared with those verified before it, the ones its
+    pharmacist saw: the duplicate was judged once, on the newer prescription.
+    """
+    if not prescription.patient_id or not prescription.drug_id:
+        return ()
+    class_id = prescription.drug.medication_class_id
+    related = Q(drug_id=prescription.drug_id)
+    if class_id:
+        related |= Q(drug__medication_class_id=class_id)
+    others = (
+        Prescription.objects.active()
+        .filter(related, patient_id=prescription.patient_id)
+        .exclude(pk=prescription.pk)
+        .select_related("formulation__drug__medication_class")
+        .order_by("decided_at", "pk")
+    )
+    if prescription.status == Status.VERIFIED and prescription.decided_at:
+        others = others.filter(decided_at__lt=prescription.decided_at)
+    return tuple(_regimen(p, other_of_drug=prescription.drug_id) for p in others)
+
+
 def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFacts:
     """What the drug-neutral review reads, in a fixed number of queries."""
+    drug = prescription.drug if prescription.drug_id else None
     return ReviewFacts(
         today=timezone.localdate(),
         settings=review_settings(),
         patient=patient,
         profile=profile_state(prescription.patient_id),
+        drug_name=drug.name if drug else "",
+        regimen=_regimen(prescription) if prescription.formulation_id else None,
+        others=_active_others(prescription),
+        guidelines=tuple(drug.dosing_guidelines.all()) if drug else (),
     )
 
 

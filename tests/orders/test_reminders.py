@@ -129,7 +129,10 @@ def test_a_reminder_queued_but_not_yet_sent_is_sent_once(paid_order, capture):
 
 def test_one_reminder_per_order_with_several_lines(patient, capture):
     make_verified_prescription(patient=patient)
-    make_verified_prescription(patient=patient, strength="20 mg")
+    # 30 + 40 mg/day: within the adult maximum together
+    make_verified_prescription(
+        patient=patient, strength="20 mg", doses_per_day=2, directions="Take 1 tablet twice a day"
+    )
     order = services.order_place(
         patient=patient,
         lines=[CartLine(baclofen_package("10 mg"), 1), CartLine(baclofen_package("20 mg"), 1)],

@@ -2,22 +2,26 @@
 directions text and re-screening; for baclofen and for a drug made here."""
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
+from catalog.models import DosageForm, DosingGuideline, Drug, Formulation, MedicationClass, Package
 from orders import services as order_services
 from orders.cart import CartLine
 from orders.models import Order
 from prescriptions import review, services
 from prescriptions.models import MedicalProfile, Prescription
 from tests.factories import (
+    make_drug,
     make_e_prescription,
     make_pharmacist,
     make_profile,
     make_user_with_verified_email,
+    sign_in_staff,
 )
 from tests.orders.factories import baclofen_package, make_address
 from tests.prescriptions.test_checks import make_patient as patient_facts
@@ -214,3 +218,166 @@ ADDRESS = {
     "zip_code": "12207",
     "phone": "",
 }
+
+
+# 2. Duplicate therapy and combined daily dose
+
+
+def make_second_drug(*, medication_class=None, name="Tizanol") -> tuple[Drug, Formulation]:
+    """A drug made here, not baclofen: 4 mg tablets, adults up to 36 mg/day."""
+    drug = make_drug(name=name, medication_class=medication_class)
+    DosingGuideline.objects.create(
+        drug=drug,
+        patient_group="Adults",
+        initial_dose="2 mg three times daily",
+        titration="by 2 mg every 4 days",
+        maximum="36 mg/day",
+        min_age_years=18,
+        initial_dose_mg=2,
+        initial_doses_per_day=3,
+        max_daily_mg=36,
+    )
+    tablet = Formulation.objects.create(
+        drug=drug, form=DosageForm.TABLET, strength_label="4 mg", strength_mg=Decimal(4)
+    )
+    Package.objects.create(formulation=tablet, pill_count=30, price=Decimal("9.00"), stock=50)
+    return drug, tablet
+
+
+def of_drug(drug, formulation, units: int, doses: int, **overrides) -> dict:
+    words = {1: "once a day", 2: "twice a day", 3: "three times a day", 4: "four times a day"}
+    directions = (
+        f"Take {units} tablet{'s' if units > 1 else ''} {words.get(doses, f'{doses} times a day')}"
+    )
+    return {
+        "drug": drug,
+        "formulation": formulation,
+        "units_per_dose": Decimal(units),
+        "doses_per_day": doses,
+        "directions": directions,
+        **overrides,
+    }
+
+
+def baclofen_tablet(strength: str) -> dict:
+    formulation = Formulation.objects.select_related("drug").get(
+        drug__slug="baclofen", form="tablet", strength_label=strength
+    )
+    return {"drug": formulation.drug, "formulation": formulation}
+
+
+def finding(prescription, code: str) -> dict:
+    prescription.refresh_from_db()
+    [result] = [r for r in prescription.check_results if r["code"] == code]
+    return result
+
+
+def test_two_active_baclofen_prescriptions_over_the_maximum_together_are_blocked(
+    patient, pharmacist, baclofen
+):
+    """The review's case: 10 mg 1x3 and 20 mg 1x4, 110 mg/day between them."""
+    first = verify(
+        make_e_prescription(
+            patient=patient, **of_drug(**baclofen_tablet("10 mg"), units=1, doses=3)
+        ),
+        pharmacist,
+    )
+    second = make_e_prescription(
+        patient=patient, **of_drug(**baclofen_tablet("20 mg"), units=1, doses=4)
+    )
+    duplicate = finding(second, "duplicate_therapy")
+    assert duplicate["level"] == "warn"
+    assert f"#{first.pk} Baclofen 10 mg tablet: 1 × 3 a day (30 mg/day)" in duplicate["detail"]
+    combined = finding(second, "combined_daily_dose")
+    assert combined["level"] == "block"
+    assert combined["detail"] == (
+        f"110 mg/day in total (this prescription 80 + #{first.pk} Baclofen 10 mg tablet 30 mg/day); "
+        "the maximum for Adults (oral), ages 18+ is 80 mg/day."
+    )
+    assert "maximum 80 mg/day" in combined["source"]
+    with pytest.raises(ValidationError, match="Combined daily dose"):
+        verify(second, pharmacist)
+
+
+@pytest.mark.parametrize(("doses", "blocked"), [(5, False), (6, True)])
+def test_combined_baclofen_dose_at_the_maximum_passes_and_over_it_blocks(
+    patient, pharmacist, baclofen, doses, blocked
+):
+    verify(
+        make_e_prescription(
+            patient=patient, **of_drug(**baclofen_tablet("10 mg"), units=1, doses=3)
+        ),
+        pharmacist,
+    )
+    second = make_e_prescription(
+        patient=patient, **of_drug(**baclofen_tablet("10 mg"), units=1, doses=doses)
+    )
+    found = codes_of(second)
+    assert "duplicate_therapy" in found
+    assert ("combined_daily_dose" in found) is blocked
+
+
+@pytest.mark.parametrize(("units", "blocked"), [(2, False), (3, True)])
+def test_combined_dose_of_a_second_drug_uses_its_own_maximum(patient, pharmacist, units, blocked):
+    drug, tablet = make_second_drug()
+    verify(
+        make_e_prescription(patient=patient, **of_drug(drug, tablet, units=1, doses=3)), pharmacist
+    )
+    # 12 mg/day already; 2 x 4 mg x 3 = 24 more makes 36 (the maximum), 3 x 4 x 3 makes 48
+    second = make_e_prescription(patient=patient, **of_drug(drug, tablet, units=units, doses=3))
+    assert ("combined_daily_dose" in codes_of(second)) is blocked
+    if blocked:
+        assert (
+            "the maximum for Adults, ages 18+ is 36 mg/day"
+            in finding(second, "combined_daily_dose")["detail"]
+        )
+
+
+def test_another_drug_of_the_same_class_is_duplicate_therapy_without_a_combined_dose(
+    patient, pharmacist
+):
+    relaxants = MedicationClass.objects.create(name="Test relaxants", slug="test-relaxants")
+    drug, tablet = make_second_drug(medication_class=relaxants)
+    other, other_tablet = make_second_drug(medication_class=relaxants, name="Relaxodone")
+    first = verify(
+        make_e_prescription(patient=patient, **of_drug(drug, tablet, units=3, doses=3)), pharmacist
+    )
+    second = make_e_prescription(patient=patient, **of_drug(other, other_tablet, units=3, doses=3))
+    duplicate = finding(second, "duplicate_therapy")
+    assert duplicate["title"] == "Duplicate therapy: another active Test relaxants prescription"
+    assert f"#{first.pk} Tizanol 4 mg tablet" in duplicate["detail"]
+    assert "combined_daily_dose" not in codes_of(second)
+    unrelated, unrelated_tablet = make_second_drug(name="Lonely")
+    alone = make_e_prescription(
+        patient=patient, **of_drug(unrelated, unrelated_tablet, units=1, doses=3)
+    )
+    assert "duplicate_therapy" not in codes_of(alone)
+
+
+def test_only_active_prescriptions_count_as_duplicates(patient, pharmacist, baclofen):
+    used_up = verify(make_e_prescription(patient=patient, quantity=90, refills=0), pharmacist)
+    Prescription.objects.filter(pk=used_up.pk).update(units_used=90)
+    expired = verify(make_e_prescription(patient=patient), pharmacist)
+    Prescription.objects.filter(pk=expired.pk).update(
+        expiry_date=timezone.localdate() - timedelta(days=1)
+    )
+    make_e_prescription(patient=patient)  # in the queue, not verified
+    new = make_e_prescription(patient=patient)
+    assert "duplicate_therapy" not in codes_of(new)
+
+
+def test_the_older_prescription_is_not_flagged_again_for_the_newer_one(
+    patient, pharmacist, baclofen
+):
+    first = verify(make_e_prescription(patient=patient), pharmacist)
+    second = verify(make_e_prescription(patient=patient), pharmacist)
+    services.prescription_run_checks(Prescription.objects.get(pk=first.pk))
+    assert "duplicate_therapy" not in codes_of(first)
+    services.prescription_run_checks(Prescription.objects.get(pk=second.pk))
+    assert "duplicate_therapy" in codes_of(second)
+
+
+def test_the_therapeutic_class_is_set_in_the_drug_admin(client, catalog_staff, baclofen):
+    sign_in_staff(client, catalog_staff)
+    page = client.get(f"/admin/catalog/drug/{baclofen.pk}/change/").content.decode()
+    assert 'name="medication_class"' in page
