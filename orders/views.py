@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from prescriptions.selectors import profile_notice
+from prescriptions.selectors import held_prescriptions, profile_notice
 
 from . import services
 from .cart import Cart
@@ -29,11 +29,18 @@ def _cart_context(request, cart: Cart) -> dict:
     lines = cart.lines()
     signed_in = request.user.is_authenticated
     covered = coverage(patient=request.user, lines=lines) if signed_in else {}
+    held = {}
+    if signed_in and lines:
+        for prescription in held_prescriptions(patient=request.user).filter(
+            formulation__in=[line.package.formulation_id for line in lines]
+        ):
+            held.setdefault(prescription.formulation_id, []).append(prescription)
     rows = [
         {
             "line": line,
             "available": covered.get(line.package.pk),
             "covered": covered.get(line.package.pk, 0) >= line.units,
+            "held": held.get(line.package.formulation_id, []),
         }
         for line in lines
     ]

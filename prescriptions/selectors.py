@@ -149,6 +149,14 @@ def usable_prescriptions(*, patient, formulation, on=None):
     )
 
 
+def held_prescriptions(*, patient, formulation=None, on=None):
+    """The patient's active prescriptions held until a pharmacist reviews them again."""
+    from .models import Prescription
+
+    held = Prescription.objects.active(on=on).filter(patient=patient, held_since__isnull=False)
+    return held.filter(formulation=formulation) if formulation is not None else held
+
+
 def units_available(*, patient, formulation, on=None) -> int:
     """How many units of this drug, form and strength the patient may still buy."""
     return sum(

@@ -25,6 +25,7 @@ from ..models import (
 from ..selectors import profile_changes
 from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
 from .mixins import AuditedAdminMixin
+from .review import ReviewAfterVerificationMixin
 
 VERIFY_PERMISSION = "prescriptions.verify_prescription"
 
@@ -43,7 +44,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
+class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin):
     """The pharmacist's verification queue: open prescriptions first, oldest first."""
 
     audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
@@ -143,6 +144,7 @@ class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
         "override_reason",
         "units",
         "status_history",
+        "review_state",
     )
 
     def get_ordering(self, request):

@@ -10,11 +10,13 @@ from .prescription import (
     private_storage,
 )
 from .profile import AlcoholUse, KidneyDisease, MedicalProfile
+from .review import ClinicalReview
 
 __all__ = [
     "TRANSITIONS",
     "AlcoholUse",
     "AuditEvent",
+    "ClinicalReview",
     "KidneyDisease",
     "MedicalProfile",
     "Prescription",

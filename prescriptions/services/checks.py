@@ -6,7 +6,13 @@ from django.utils import timezone
 
 from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
 from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
-from ..review import RegimenFacts, ReviewFacts, ReviewSettings, run_review
+from ..review import (
+    PATIENT_ACTION_CODES,
+    RegimenFacts,
+    ReviewFacts,
+    ReviewSettings,
+    run_review,
+)
 from ..selectors import profile_state
 
 DOCUMENT_REUSE_CODE = "document_reused"
@@ -198,8 +204,34 @@ def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFac
     )
 
 
+def unanswered_blocks(prescription: Prescription, results: list[CheckResult]) -> list[CheckResult]:
+    """Blocking findings on a verified prescription that no pharmacist answered: new
+    since its verification (or its last review), and not the patient's to resolve."""
+    answered = set(prescription.reviewed_findings)
+    return [
+        r
+        for r in results
+        if r.level == Level.BLOCK and r.code not in answered and r.code not in PATIENT_ACTION_CODES
+    ]
+
+
+def _hold(prescription: Prescription, results: list[CheckResult]) -> dict:
+    """A verified prescription with a new blocking finding is held until a pharmacist
+    looks again; the hold stays if the finding goes, since only a pharmacist lifts it."""
+    if prescription.status != Status.VERIFIED:
+        return {}
+    new = unanswered_blocks(prescription, results)
+    if not new:
+        return {}
+    return {
+        "held_since": prescription.held_since or timezone.now(),
+        "hold_reason": "; ".join(r.title for r in new) + ".",
+    }
+
+
 def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
-    """Refresh the stored check results. The caller holds the row (select_for_update)."""
+    """Refresh the stored check results, and hold a verified prescription on a new
+    blocking finding. The caller holds the row (select_for_update)."""
     results = _missing_details(prescription) + _document_reuse(prescription)
     patient = patient_facts(prescription)
     if prescription.drug_id:
@@ -215,6 +247,7 @@ def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
         "check_results": [r.__dict__ for r in results],
         "has_blocking_checks": any(r.level == Level.BLOCK for r in results),
         "checks_run_at": timezone.now(),
+        **_hold(prescription, results),
     }
     # A plain update: refreshed findings are not an edit of the prescription's history.
     Prescription.objects.filter(pk=prescription.pk).update(**fields)

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import MedicalProfile
-from .prescriptions import recheck_open_prescriptions
+from .prescriptions import recheck_patient_prescriptions
 
 PROFILE_M2M_FIELDS = ("medication_classes", "hypersensitive_to")
 
@@ -33,7 +33,7 @@ def profile_update(*, patient, data: dict) -> MedicalProfile:
     del profile.skip_history_when_saving
     profile.confirmed_at = timezone.now()
     profile.save()
-    recheck_open_prescriptions(patient=patient)
+    recheck_patient_prescriptions(patient=patient)
     return profile
 
 
@@ -50,5 +50,5 @@ def profile_confirm(*, patient) -> MedicalProfile:
     profile.confirmed_at = timezone.now()
     profile._history_user = patient
     profile.save()
-    recheck_open_prescriptions(patient=patient)
+    recheck_patient_prescriptions(patient=patient)
     return profile

@@ -381,3 +381,157 @@ def test_the_therapeutic_class_is_set_in_the_drug_admin(client, catalog_staff, b
     sign_in_staff(client, catalog_staff)
     page = client.get(f"/admin/catalog/drug/{baclofen.pk}/change/").content.decode()
     assert 'name="medication_class"' in page
+
+
+# 6 and 7. Re-screening after verification, and at checkout
+
+
+def add_to_profile(patient, slug: str) -> None:
+    profile = MedicalProfile.objects.get(user=patient)
+    classes = [*profile.medication_classes.all(), MedicationClass.objects.get(slug=slug)]
+    services.profile_update(patient=patient, data={"medication_classes": classes})
+
+
+def test_opioids_added_after_verification_hold_ordering_until_a_pharmacist_looks_again(
+    ordering_patient, patient_client, pharmacist, client
+):
+    """The review's case: the profile changed after verification, the next order went
+    through because only open prescriptions were checked again."""
+    prescription = Prescription.objects.get(patient=ordering_patient)
+    add_to_profile(ordering_patient, "opioids")
+    prescription.refresh_from_db()
+    assert prescription.is_held
+    assert "Major interaction with CNS depressants" in prescription.hold_reason
+    package = baclofen_package()
+    with pytest.raises(order_services.CheckoutError) as excinfo:
+        place(ordering_patient)
+    [problem] = excinfo.value.problems
+    assert problem.kind == "held"
+    assert f"prescription #{prescription.pk} is on hold" in problem.message
+    assert "CNS depressants" in problem.message
+    assert (Package.objects.get(pk=package.pk).stock, prescription.units_used) == (100, 0)
+    # The patient sees why, on the cart and the prescriptions pages.
+    patient_client.post("/cart/add/", {"package": package.pk, "quantity": 1})
+    assert "On hold" in patient_client.get("/cart/").content.decode()
+    listing = patient_client.get("/account/prescriptions/").content.decode()
+    assert "On hold" in listing and "Major interaction with CNS depressants" in listing
+    detail = patient_client.get(f"/account/prescriptions/{prescription.pk}/").content.decode()
+    assert "a pharmacist reviews it again before you can order" in detail
+    # The pharmacist looks again and records why ordering may go on.
+    sign_in_staff(client, pharmacist)
+    page = client.get(f"/admin/prescriptions/prescription/{prescription.pk}/change/")
+    assert "Ordering held since" in page.content.decode()
+    response = client.post(
+        f"/admin/prescriptions/prescription/{prescription.pk}/review/",
+        {"action": "review_again", "reason": "Spoke to the prescriber: opioid stopped next week"},
+    )
+    assert response.status_code == 302
+    prescription.refresh_from_db()
+    assert not prescription.is_held and prescription.hold_reason == ""
+    [decision] = prescription.clinical_reviews.all()
+    assert (decision.pharmacist, decision.kind) == (pharmacist, "reviewed_again")
+    assert decision.reason == "Spoke to the prescriber: opioid stopped next week"
+    assert any(f["code"].startswith("interaction_cns") for f in decision.findings)
+    assert place(ordering_patient).lines.get().prescription_id == prescription.pk
+    # Answered now: another profile edit does not hold it again for the same finding.
+    add_to_profile(ordering_patient, "nsaids")
+    assert not Prescription.objects.get(pk=prescription.pk).is_held
+
+
+def test_a_finding_overridden_at_verification_does_not_hold(patient, pharmacist, baclofen):
+    make_profile(patient)
+    add_to_profile(patient, "opioids")
+    prescription = verify(
+        make_e_prescription(patient=patient), pharmacist, override_reason="Prescriber aware"
+    )
+    add_to_profile(patient, "nsaids")  # a new warning, not a block
+    prescription.refresh_from_db()
+    assert not prescription.is_held
+    assert "interaction_nsaids" in codes_of(prescription)
+
+
+def test_the_hold_stays_when_the_finding_goes_until_a_pharmacist_looks(ordering_patient):
+    add_to_profile(ordering_patient, "opioids")
+    services.profile_update(patient=ordering_patient, data={"medication_classes": []})
+    prescription = Prescription.objects.get(patient=ordering_patient)
+    assert prescription.is_held
+    assert not any(c.startswith("interaction_cns") for c in codes_of(prescription))
+
+
+def test_a_stale_profile_stops_ordering_but_holds_nothing(ordering_patient):
+    confirmed_days_ago(ordering_patient, 181)
+    prescription = Prescription.objects.get(patient=ordering_patient)
+    services.prescription_recheck(prescription_id=prescription.pk)
+    prescription.refresh_from_db()
+    assert "profile_unconfirmed" in codes_of(prescription)
+    assert not prescription.is_held
+
+
+def test_used_up_or_expired_prescriptions_are_not_held(patient, pharmacist, baclofen):
+    used_up = verify(make_e_prescription(patient=patient, quantity=90, refills=0), pharmacist)
+    Prescription.objects.filter(pk=used_up.pk).update(units_used=90)
+    add_to_profile(patient, "opioids")
+    assert not Prescription.objects.get(pk=used_up.pk).is_held
+
+
+def test_checkout_runs_the_review_again_and_keeps_the_hold_it_finds(
+    ordering_patient, patient_client, baclofen
+):
+    """No profile change: a rule edited since verification (the adult maximum lowered
+    below this 30 mg/day) is found by checkout itself, before any stock is taken."""
+    DosingGuideline.objects.filter(drug=baclofen, min_age_years=18).update(max_daily_mg=20)
+    package = baclofen_package()
+    patient_client.post("/cart/add/", {"package": package.pk, "quantity": 1})
+    response = patient_client.post("/checkout/", ADDRESS)
+    assert response.status_code == 409
+    assert "is on hold until a pharmacist reviews it again" in response.content.decode()
+    assert "Daily dose above the maximum" in response.content.decode()
+    prescription = Prescription.objects.get(patient=ordering_patient)
+    assert prescription.is_held  # kept, although the refused order rolled back
+    assert (prescription.units_used, Package.objects.get(pk=package.pk).stock) == (0, 100)
+    assert not Order.objects.exists()
+
+
+def test_checkout_uses_another_prescription_when_one_is_held(
+    ordering_patient, pharmacist, baclofen
+):
+    first = Prescription.objects.get(patient=ordering_patient)
+    Prescription.objects.filter(pk=first.pk).update(held_since=timezone.now(), hold_reason="x.")
+    second = verify(make_e_prescription(patient=ordering_patient), pharmacist)
+    assert place(ordering_patient).lines.get().prescription_id == second.pk
+
+
+def test_a_new_interaction_of_a_second_drug_holds_it_too(patient, pharmacist):
+    from catalog.models import Interaction
+
+    drug, tablet = make_second_drug()
+    interaction = Interaction.objects.create(
+        drug=drug, name="Opioids", effect="Added sedation.", severity="major"
+    )
+    interaction.medication_classes.add(MedicationClass.objects.get(slug="opioids"))
+    prescription = verify(
+        make_e_prescription(patient=patient, **of_drug(drug, tablet, units=1, doses=3)), pharmacist
+    )
+    assert not prescription.is_held
+    add_to_profile(patient, "opioids")
+    prescription.refresh_from_db()
+    assert prescription.is_held and "Major interaction with Opioids" in prescription.hold_reason
+
+
+def test_reviewing_again_needs_a_reason_a_verified_prescription_and_a_pharmacist(
+    patient, pharmacist, catalog_staff, client, baclofen
+):
+    open_one = make_e_prescription(patient=patient)
+    with pytest.raises(ValidationError, match="Give the reason"):
+        services.prescription_review_again(
+            prescription_id=open_one.pk, pharmacist=pharmacist, reason=" "
+        )
+    with pytest.raises(ValidationError, match="Only a verified prescription"):
+        services.prescription_review_again(
+            prescription_id=open_one.pk, pharmacist=pharmacist, reason="Looked"
+        )
+    verified = verify(make_e_prescription(patient=patient), pharmacist)
+    sign_in_staff(client, catalog_staff)
+    url = f"/admin/prescriptions/prescription/{verified.pk}/review/"
+    assert client.post(url, {"action": "review_again", "reason": "x"}).status_code == 403
+    assert not verified.clinical_reviews.exists()
