@@ -278,6 +278,9 @@ LOCAL_COURIER_DELIVERY_MINUTES = env.int("LOCAL_COURIER_DELIVERY_MINUTES", defau
 # The drug-neutral review (prescriptions/review.py): a medical profile not confirmed
 # by its patient within this many days stops ordering until they confirm it.
 PROFILE_CONFIRM_DAYS = env.int("PROFILE_CONFIRM_DAYS", default=180)
+# An order of a drug placed before this share of the previous supply is used up is an
+# early refill: refused at checkout unless a pharmacist allowed it. 0 turns it off.
+REFILL_TOO_EARLY_SHARE = env.str("REFILL_TOO_EARLY_SHARE", default="0.75")
 # Refill reminders go this many days before a patient's supply runs out.
 REFILL_REMINDER_DAYS_BEFORE = env.int("REFILL_REMINDER_DAYS_BEFORE", default=7)
 

@@ -8,8 +8,8 @@ gathered in a fixed number of queries by prescriptions/services/checks.py.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
 
 from catalog.models import DosingGuideline
 
@@ -26,6 +26,53 @@ PATIENT_ACTION_CODES = frozenset({PROFILE_MISSING, PROFILE_UNCONFIRMED})
 @dataclass(frozen=True)
 class ReviewSettings:
     profile_confirm_days: int  # a profile confirmed longer ago than this is stale
+    refill_share: Decimal = Decimal("0.75")  # share of a supply used before the next order
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """Units of the drug the patient ordered (paid, or waiting for payment), and when."""
+
+    on: date
+    units: int
+    daily_units: Decimal | None  # from the directions of the prescription it used
+
+
+@dataclass(frozen=True)
+class Supply:
+    last_order_on: date
+    runs_out: date  # the first day without medicine, all orders counted
+    refill_from: date  # the first day the next order is not early
+
+
+def supply_on_hand(purchases: tuple[Purchase, ...], *, share: Decimal) -> Supply | None:
+    """When the patient's supply runs out, and from when the next order is not early.
+
+    Each order lasts its units over the daily units of its directions, in whole days,
+    and starts when the one before runs out (medicine bought early is used after what
+    is on hand). The next order is early until `share` of the last one is used.
+    """
+    covered_until = last = None
+    for purchase in sorted(purchases, key=lambda p: p.on):
+        if not purchase.daily_units or purchase.daily_units <= 0:
+            continue
+        days = int(Decimal(purchase.units) // purchase.daily_units)
+        start = max(purchase.on, covered_until) if covered_until else purchase.on
+        covered_until = start + timedelta(days=days)
+        last = (purchase, start, days)
+    if last is None:
+        return None
+    purchase, start, days = last
+    wait = int((share * days).to_integral_value(rounding=ROUND_CEILING))
+    return Supply(
+        last_order_on=purchase.on,
+        runs_out=covered_until,
+        refill_from=start + timedelta(days=wait),
+    )
+
+
+def long_date(day: date) -> str:
+    return f"{day:%B} {day.day}, {day.year}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +120,8 @@ class ReviewFacts:
     # same drug or class; for a verified prescription, those verified before it.
     others: tuple[RegimenFacts, ...] = ()
     guidelines: tuple[DosingGuideline, ...] = ()  # the drug's dosing rows
+    purchases: tuple[Purchase, ...] = ()  # the patient's orders of this drug
+    early_refill_allowed: bool = False
 
 
 Rule = Callable[[ReviewFacts], Iterator[CheckResult]]
@@ -208,10 +257,32 @@ def combined_daily_dose(facts: ReviewFacts) -> Iterator[CheckResult]:
     )
 
 
+def early_refill(facts: ReviewFacts) -> Iterator[CheckResult]:
+    """Supply still on hand from earlier orders: the next one would be early."""
+    share = facts.settings.refill_share
+    if share <= 0:
+        return  # turned off
+    supply = supply_on_hand(facts.purchases, share=share)
+    if supply is None or facts.today >= supply.refill_from or facts.early_refill_allowed:
+        return
+    yield CheckResult(
+        "early_refill",
+        Level.WARN,
+        "Early refill: supply still on hand",
+        f"The patient's orders of {facts.drug_name} (the last on "
+        f"{supply.last_order_on.isoformat()}) run out on {supply.runs_out.isoformat()}; "
+        f"the next order is due from {supply.refill_from.isoformat()}. Checkout refuses an "
+        "earlier one unless a pharmacist allows an early refill on the prescription.",
+        f"Refill policy: the next order once {share * 100:.0f}% of the previous supply is used, "
+        "counted from the directions and the units bought.",
+    )
+
+
 RULES: list[Rule] = [
     profile_confirmation,
     duplicate_therapy,
     combined_daily_dose,
+    early_refill,
 ]
 
 

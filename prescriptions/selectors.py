@@ -1,5 +1,7 @@
 """Reading the prescriptions app's data for pages, exports and the admin."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -147,6 +149,47 @@ def usable_prescriptions(*, patient, formulation, on=None):
         .filter(patient=patient, formulation=formulation)
         .order_by("expiry_date", "pk")
     )
+
+
+# Orders whose medicine the patient holds or will hold (the orders app's statuses):
+# cancelled and refunded ones gave their units back.
+SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
+
+
+def purchases(*, patient_id: int | None, drug_id: int | None) -> tuple[review.Purchase, ...]:
+    """One query: every order line of this drug the patient bought or is paying for,
+    through the prescriptions they used (the orders app points at prescriptions)."""
+    from .models import Prescription
+
+    if not patient_id or not drug_id:
+        return ()
+    rows = Prescription.objects.filter(patient_id=patient_id, drug_id=drug_id).values_list(
+        "units_per_dose",
+        "doses_per_day",
+        "order_lines__quantity",
+        "order_lines__pills_per_package",
+        "order_lines__order__status",
+        "order_lines__order__paid_at",
+        "order_lines__order__created_at",
+    )
+    return tuple(
+        review.Purchase(
+            on=timezone.localdate(paid_at or created_at),
+            units=quantity * pills,
+            daily_units=per_dose * doses if per_dose and doses else None,
+        )
+        for per_dose, doses, quantity, pills, status, paid_at, created_at in rows
+        if quantity and status in SUPPLY_ORDER_STATUSES
+    )
+
+
+def refill_supply(*, patient, drug_id: int) -> review.Supply | None:
+    """The patient's supply of a drug and the first day its next order is not early;
+    None when nothing is on hand, or the refill check is turned off (a share of 0)."""
+    share = Decimal(settings.REFILL_TOO_EARLY_SHARE)
+    if share <= 0:
+        return None
+    return review.supply_on_hand(purchases(patient_id=patient.pk, drug_id=drug_id), share=share)
 
 
 def held_prescriptions(*, patient, formulation=None, on=None):

@@ -11,8 +11,18 @@ from django.utils import timezone
 
 from catalog.models import Package
 from catalog.stock import take_stock
-from prescriptions.selectors import held_prescriptions, profile_notice, usable_prescriptions
-from prescriptions.services import prescription_recheck, prescription_reserve_units
+from prescriptions.review import long_date
+from prescriptions.selectors import (
+    held_prescriptions,
+    profile_notice,
+    refill_supply,
+    usable_prescriptions,
+)
+from prescriptions.services import (
+    prescription_recheck,
+    prescription_reserve_units,
+    prescription_use_early_refill,
+)
 
 from ..cart import CartLine
 from ..models import DeliveryAddress, Order, OrderLine, OrderStatus, OrderStatusChange
@@ -22,8 +32,8 @@ from ..selectors import matching_pending_order
 @dataclass
 class CheckoutProblem:
     package: Package | None  # None for what concerns the whole order (the profile)
-    # "profile" | "held" | "no_prescription" | "not_enough_units" | "out_of_stock"
-    # | "unavailable"
+    # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
+    # | "out_of_stock" | "unavailable"
     kind: str
     message: str
     held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
@@ -93,6 +103,28 @@ def _not_covered(*, patient, line: CartLine, held: list[int]) -> CheckoutProblem
     )
 
 
+def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> CheckoutProblem | None:
+    """An early refill, refused with the date the patient may order from, unless the
+    prescription carries a pharmacist's allowance (which this order then uses)."""
+    drug = line.package.formulation.drug
+    if drug.pk not in seen:
+        seen[drug.pk] = (refill_supply(patient=patient, drug_id=drug.pk), set())
+    supply, allowed = seen[drug.pk]
+    if supply is None or timezone.localdate() >= supply.refill_from:
+        return None
+    if prescription.pk in allowed or prescription_use_early_refill(prescription_id=prescription.pk):
+        allowed.add(prescription.pk)  # one allowance covers the whole order
+        return None
+    return CheckoutProblem(
+        line.package,
+        "early_refill",
+        f"{drug.name} {line.package.label}: your earlier orders (the last on "
+        f"{long_date(supply.last_order_on)}) run out on {long_date(supply.runs_out)}. You may "
+        f"order it again from {long_date(supply.refill_from)}. If you need it sooner, contact "
+        "the pharmacy: a pharmacist can allow an early refill.",
+    )
+
+
 def _keep_holds(problems: list[CheckoutProblem]) -> None:
     """A refused checkout rolls back, holds included: put the holds its review found back,
     so the pharmacist sees the prescription waiting and the patient sees why."""
@@ -106,10 +138,11 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
 
     Prices come from the database, never from the form. The patient's medical profile
     must be filled in and confirmed recently (the review screens every order against
-    it). Each line needs a verified,
-    unexpired prescription of this patient for that drug and strength with enough
-    units left, whose review, run again now, finds no blocking finding a pharmacist has
-    not answered; the units are reserved and the stock taken in the same transaction,
+    it). Each line needs a verified, unexpired prescription of this patient for that
+    drug and strength with enough units left, whose review, run again now, finds no
+    blocking finding a pharmacist has not answered; and the patient's earlier orders of
+    the drug must be used up to REFILL_TOO_EARLY_SHARE, unless a pharmacist allowed an
+    early refill on that prescription. The units are reserved and the stock taken in the same transaction,
     by conditional updates, so two patients racing for the last box cannot both win.
     """
     if not lines:
@@ -141,11 +174,16 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
             CartLine(fresh[ln.package.pk], ln.quantity) for ln in lines if ln.package.pk in fresh
         ]
         reserved = []
+        supplies = {}  # by drug: what earlier orders left on hand (not this order)
         for line in lines:
             package = line.package
             prescription, held = _reserve_units(patient=patient, package=package, units=line.units)
             if prescription is None:
                 problems.append(_not_covered(patient=patient, line=line, held=held))
+                continue
+            early = _too_early(patient=patient, line=line, prescription=prescription, seen=supplies)
+            if early:
+                problems.append(early)
                 continue
             if not take_stock(package.pk, line.quantity):
                 problems.append(

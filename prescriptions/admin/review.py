@@ -1,5 +1,5 @@
-"""The pharmacist's second look at a verified prescription: a hold to release after
-re-screening, with the reason, on the prescription's own admin page."""
+"""The pharmacist's decisions on a verified prescription, on its own admin page: a
+hold to release after re-screening, or an early refill to allow; each with a reason."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -10,14 +10,23 @@ from django.urls import path
 
 from .. import services
 from ..models import Prescription, Status
+from ..selectors import refill_supply
 
 VERIFY_PERMISSION = "prescriptions.verify_prescription"
 REVIEW_FIELDSET = ("Review after verification", {"fields": ("review_state",)})
 
 
 class ReviewForm(forms.Form):
-    action = forms.ChoiceField(choices=[("review_again", "Reviewed again")])
+    action = forms.ChoiceField(
+        choices=[("review_again", "Reviewed again"), ("allow_early_refill", "Allow early refill")]
+    )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+DONE = {
+    "review_again": "reviewed again; ordering is open",
+    "allow_early_refill": "may be ordered early once",
+}
 
 
 class ReviewAfterVerificationMixin:
@@ -40,6 +49,9 @@ class ReviewAfterVerificationMixin:
             {
                 "prescription": obj,
                 "reviews": obj.clinical_reviews.select_related("pharmacist"),
+                "supply": refill_supply(patient=obj.patient, drug_id=obj.drug_id)
+                if obj.patient_id and obj.drug_id
+                else None,
             },
         )
 
@@ -72,15 +84,16 @@ class ReviewAfterVerificationMixin:
         if not form.is_valid():
             messages.error(request, "Give the reason for your decision; it is kept with your name.")
             return redirect("admin:prescriptions_prescription_change", pk)
+        action = form.cleaned_data["action"]
+        decide = {
+            "review_again": services.prescription_review_again,
+            "allow_early_refill": services.prescription_allow_early_refill,
+        }[action]
         try:
-            services.prescription_review_again(
-                prescription_id=pk, pharmacist=request.user, reason=form.cleaned_data["reason"]
-            )
+            decide(prescription_id=pk, pharmacist=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             for message in exc.messages:
                 messages.error(request, message)
         else:
-            messages.success(
-                request, f"Prescription #{prescription.pk} reviewed again; ordering is open."
-            )
+            messages.success(request, f"Prescription #{prescription.pk} {DONE[action]}.")
         return redirect("admin:prescriptions_prescription_change", pk)

@@ -169,6 +169,11 @@ class Prescription(models.Model):
     hold_reason = models.TextField(
         blank=True, help_text="The new findings, as the patient sees them."
     )
+    early_refill_allowed = models.BooleanField(
+        default=False,
+        help_text="A pharmacist allowed the next order before the previous supply is used "
+        "up; the order that uses it clears it.",
+    )
 
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -16,11 +16,16 @@ from .prescriptions import (
     recheck_patient_prescriptions,
 )
 from .profile import PROFILE_M2M_FIELDS, profile_confirm, profile_update
-from .review import prescription_review_again
+from .review import (
+    prescription_allow_early_refill,
+    prescription_review_again,
+    prescription_use_early_refill,
+)
 
 __all__ = [
     "PROFILE_M2M_FIELDS",
     "attach_waiting_prescriptions",
+    "prescription_allow_early_refill",
     "prescription_receive_from_partner",
     "prescription_recheck",
     "prescription_reject",
@@ -32,6 +37,7 @@ __all__ = [
     "prescription_run_checks",
     "prescription_submit_upload",
     "prescription_update_details",
+    "prescription_use_early_refill",
     "prescription_verify",
     "profile_confirm",
     "profile_update",

@@ -1,5 +1,7 @@
 """Running the clinical checks on a stored prescription and keeping the results on it."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +15,7 @@ from ..review import (
     ReviewSettings,
     run_review,
 )
-from ..selectors import profile_state
+from ..selectors import profile_state, purchases
 
 DOCUMENT_REUSE_CODE = "document_reused"
 
@@ -139,7 +141,10 @@ def _document_reuse(prescription: Prescription) -> list[CheckResult]:
 
 
 def review_settings() -> ReviewSettings:
-    return ReviewSettings(profile_confirm_days=settings.PROFILE_CONFIRM_DAYS)
+    return ReviewSettings(
+        profile_confirm_days=settings.PROFILE_CONFIRM_DAYS,
+        refill_share=Decimal(settings.REFILL_TOO_EARLY_SHARE),
+    )
 
 
 def _regimen(prescription: Prescription, *, other_of_drug: int | None = None) -> RegimenFacts:
@@ -201,6 +206,8 @@ def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFac
         regimen=_regimen(prescription) if prescription.formulation_id else None,
         others=_active_others(prescription),
         guidelines=tuple(drug.dosing_guidelines.all()) if drug else (),
+        purchases=purchases(patient_id=prescription.patient_id, drug_id=prescription.drug_id),
+        early_refill_allowed=prescription.early_refill_allowed,
     )
 
 

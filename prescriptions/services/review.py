@@ -47,3 +47,35 @@ def prescription_review_again(*, prescription_id: int, pharmacist, reason: str) 
     prescription._history_user = pharmacist
     prescription.save()
     return prescription
+
+
+@transaction.atomic
+def prescription_allow_early_refill(
+    *, prescription_id: int, pharmacist, reason: str
+) -> Prescription:
+    """Let the next order on this prescription go through before the previous supply is
+    used (travel, a lost supply, a dose increase): once, with the reason on record."""
+    prescription = _verified(prescription_id, reason, asking="for the early refill")
+    ClinicalReview.objects.create(
+        prescription=prescription,
+        kind=ClinicalReview.Kind.EARLY_REFILL,
+        pharmacist=pharmacist,
+        reason=reason.strip(),
+        findings=prescription.check_results,
+        at=timezone.now(),
+    )
+    prescription.early_refill_allowed = True
+    prescription._history_user = pharmacist
+    prescription.save()
+    return prescription
+
+
+def prescription_use_early_refill(*, prescription_id: int) -> bool:
+    """An early order takes the pharmacist's allowance, or is refused; a conditional
+    update, so two orders racing cannot both use one allowance."""
+    return (
+        Prescription.objects.filter(pk=prescription_id, early_refill_allowed=True).update(
+            early_refill_allowed=False
+        )
+        == 1
+    )

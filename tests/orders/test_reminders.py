@@ -66,7 +66,7 @@ def the_line(order: Order) -> OrderLine:
     return OrderLine.objects.select_related("order", "prescription").get(order=order)
 
 
-def test_run_out_date_follows_the_directions_and_the_units_bought(patient, capture):
+def test_run_out_date_follows_the_directions_and_the_units_bought(patient, capture, orders_any_day):
     make_verified_prescription(patient=patient)
     ten = pay(place_order(patient=patient), capture)
     twenty = pay(place_order(patient=patient, quantity=2), capture)

@@ -535,3 +535,125 @@ def test_reviewing_again_needs_a_reason_a_verified_prescription_and_a_pharmacist
     url = f"/admin/prescriptions/prescription/{verified.pk}/review/"
     assert client.post(url, {"action": "review_again", "reason": "x"}).status_code == 403
     assert not verified.clinical_reviews.exists()
+
+
+# 3. Early refill
+
+
+def bought(days_ago: int, units: int = 100, daily: str = "1") -> review.Purchase:
+    return review.Purchase(TODAY - timedelta(days=days_ago), units, Decimal(daily))
+
+
+@pytest.mark.parametrize(("days_ago", "early"), [(0, True), (74, True), (75, False), (76, False)])
+def test_an_order_before_three_quarters_of_the_supply_is_used_is_early(days_ago, early):
+    results = review.run_review(facts(drug_name="Baclofen", purchases=(bought(days_ago),)))
+    assert ("early_refill" in codes(results)) is early
+    supply = review.supply_on_hand((bought(days_ago),), share=Decimal("0.75"))
+    assert supply.refill_from == TODAY - timedelta(days=days_ago) + timedelta(days=75)
+    assert supply.runs_out == TODAY - timedelta(days=days_ago) + timedelta(days=100)
+
+
+def test_supply_bought_early_is_used_after_what_is_on_hand():
+    # two 30-day supplies bought today: the second starts in 30 days
+    supply = review.supply_on_hand((bought(0, 90, "3"), bought(0, 90, "3")), share=Decimal("0.75"))
+    assert supply.runs_out == TODAY + timedelta(days=60)
+    assert supply.refill_from == TODAY + timedelta(days=30 + 23)
+
+
+def test_orders_without_directions_or_none_at_all_say_nothing():
+    assert review.supply_on_hand((), share=Decimal("0.75")) is None
+    no_directions = review.Purchase(TODAY, 100, None)
+    assert review.supply_on_hand((no_directions,), share=Decimal("0.75")) is None
+
+
+def pay_now(order, days_ago: int = 0) -> Order:
+    order_services.order_mark_paid(order_id=order.pk, payment_intent=f"pi_{order.pk}")
+    Order.objects.filter(pk=order.pk).update(paid_at=timezone.now() - timedelta(days=days_ago))
+    return order
+
+
+def test_three_months_bought_in_one_afternoon_is_refused_with_the_date(
+    patient, pharmacist, baclofen
+):
+    """The review's case: 90 tablets with 2 refills, three orders of 90 paid the same day."""
+    prescription = verify(make_e_prescription(patient=patient, quantity=90, refills=2), pharmacist)
+    pay_now(place(patient, quantity=9))
+    with pytest.raises(order_services.CheckoutError) as excinfo:
+        place(patient, quantity=9)
+    [problem] = excinfo.value.problems
+    assert problem.kind == "early_refill"
+    due = review.long_date(timezone.localdate() + timedelta(days=23))  # 75% of 30 days
+    assert f"You may order it again from {due}." in problem.message
+    assert Prescription.objects.get(pk=prescription.pk).units_used == 90
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.parametrize(("days_ago", "refused"), [(74, True), (76, False)])
+def test_checkout_refuses_before_75_percent_of_the_supply_is_used(
+    patient, pharmacist, baclofen, days_ago, refused
+):
+    verify(
+        make_e_prescription(
+            patient=patient, quantity=100, refills=2, doses_per_day=1, directions="1 tablet daily"
+        ),
+        pharmacist,
+    )
+    pay_now(place(patient, quantity=10), days_ago=days_ago)  # 100 tablets, one a day
+    if refused:
+        with pytest.raises(order_services.CheckoutError, match="You may order it again from"):
+            place(patient, quantity=10)
+    else:
+        assert place(patient, quantity=10).lines.get().units == 100
+
+
+def test_an_order_waiting_for_payment_counts_and_a_cancelled_one_does_not(
+    patient, pharmacist, baclofen
+):
+    verify(make_e_prescription(patient=patient, quantity=90, refills=2), pharmacist)
+    waiting = place(patient, quantity=9)
+    with pytest.raises(order_services.CheckoutError, match="You may order it again"):
+        place(patient, quantity=9)
+    order_services.order_cancel(order_id=waiting.pk, actor=patient)
+    assert place(patient, quantity=9).lines.get().units == 90
+
+
+def test_a_pharmacist_allows_one_early_refill_with_a_reason(
+    patient, pharmacist, baclofen, client, patient_client
+):
+    prescription = verify(make_e_prescription(patient=patient, quantity=90, refills=2), pharmacist)
+    pay_now(place(patient, quantity=9))
+    patient_client.post("/cart/add/", {"package": baclofen_package().pk, "quantity": 9})
+    response = patient_client.post("/checkout/", ADDRESS)
+    assert response.status_code == 409
+    assert "You may order it again from" in response.content.decode()
+    sign_in_staff(client, pharmacist)
+    page = client.get(f"/admin/prescriptions/prescription/{prescription.pk}/change/")
+    due = (timezone.localdate() + timedelta(days=23)).isoformat()
+    assert f"the next order is due from {due}" in page.content.decode()
+    url = f"/admin/prescriptions/prescription/{prescription.pk}/review/"
+    assert client.post(url, {"action": "allow_early_refill", "reason": ""}).status_code == 302
+    assert not Prescription.objects.get(pk=prescription.pk).early_refill_allowed
+    client.post(url, {"action": "allow_early_refill", "reason": "Travelling abroad for 2 months"})
+    [decision] = Prescription.objects.get(pk=prescription.pk).clinical_reviews.all()
+    assert (decision.kind, decision.pharmacist) == ("early_refill", pharmacist)
+    assert decision.reason == "Travelling abroad for 2 months"
+    assert place(patient, quantity=9).lines.get().prescription_id == prescription.pk
+    assert not Prescription.objects.get(pk=prescription.pk).early_refill_allowed  # used
+    with pytest.raises(order_services.CheckoutError, match="You may order it again"):
+        place(patient, quantity=9)
+
+
+def test_a_new_prescription_while_supply_is_on_hand_is_flagged_for_the_pharmacist(
+    patient, pharmacist
+):
+    drug, tablet = make_second_drug()
+    verify(
+        make_e_prescription(patient=patient, **of_drug(drug, tablet, units=2, doses=3)), pharmacist
+    )
+    pay_now(place(patient, quantity=1, package=tablet.packages.get()))  # 30 tablets, 5 days
+    again = make_e_prescription(patient=patient, **of_drug(drug, tablet, units=2, doses=3))
+    early = finding(again, "early_refill")
+    assert early["level"] == "warn"
+    assert (timezone.localdate() + timedelta(days=4)).isoformat() in early["detail"]  # ceil 3.75
+    with pytest.raises(order_services.CheckoutError, match="You may order it again"):
+        place(patient, quantity=1, package=tablet.packages.get())
