@@ -14,6 +14,7 @@ from decimal import ROUND_CEILING, Decimal
 from catalog.models import DosingGuideline
 
 from .checks import CheckResult, Level, PatientFacts
+from .directions import read_directions
 from .monograph import MonographFacts, age_band, format_mg, row_text
 
 PROFILE_MISSING = "profile_missing"
@@ -122,6 +123,8 @@ class ReviewFacts:
     guidelines: tuple[DosingGuideline, ...] = ()  # the drug's dosing rows
     purchases: tuple[Purchase, ...] = ()  # the patient's orders of this drug
     early_refill_allowed: bool = False
+    directions: str = ""
+    form: str = ""  # catalog.DosageForm value
 
 
 Rule = Callable[[ReviewFacts], Iterator[CheckResult]]
@@ -278,11 +281,54 @@ def early_refill(facts: ReviewFacts) -> Iterator[CheckResult]:
     )
 
 
+LIQUID_FORMS = frozenset({"oral_solution", "solution", "suspension", "syrup"})
+
+
+def _regimen_words(units: Decimal | None, doses: int | None) -> str:
+    parts = []
+    if units is not None:
+        parts.append(f"{format_mg(units)} per dose")
+    if doses is not None:
+        parts.append(f"{doses} time{'s' if doses != 1 else ''} a day")
+    return ", ".join(parts)
+
+
+def directions_mismatch(facts: ReviewFacts) -> Iterator[CheckResult]:
+    """The directions text states a dose or frequency the structured fields do not: the
+    label the patient follows and the dose that was checked differ. Silent when the
+    text cannot be read for a number."""
+    regimen = facts.regimen
+    if regimen is None or not facts.directions.strip():
+        return
+    read = read_directions(facts.directions, liquid=facts.form in LIQUID_FORMS)
+    units = read.units_per_dose
+    units_differ = units is not None and regimen.units_per_dose is not None
+    units_differ = units_differ and units != regimen.units_per_dose
+    doses = read.doses_per_day
+    doses_differ = doses is not None and regimen.doses_per_day is not None
+    doses_differ = doses_differ and doses != regimen.doses_per_day
+    if not (units_differ or doses_differ):
+        return
+    said = _regimen_words(units, doses)
+    fields = _regimen_words(
+        regimen.units_per_dose if units is not None else None,
+        regimen.doses_per_day if doses is not None else None,
+    )
+    yield CheckResult(
+        "directions_mismatch",
+        Level.BLOCK,
+        "Directions text differs from the structured dose",
+        f"The directions “{facts.directions}” say {said}; the structured fields say {fields}.",
+        "The directions the patient follows must state the dose that was checked.",
+    )
+
+
 RULES: list[Rule] = [
     profile_confirmation,
     duplicate_therapy,
     combined_daily_dose,
     early_refill,
+    directions_mismatch,
 ]
 
 

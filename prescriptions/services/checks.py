@@ -208,6 +208,8 @@ def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFac
         guidelines=tuple(drug.dosing_guidelines.all()) if drug else (),
         purchases=purchases(patient_id=prescription.patient_id, drug_id=prescription.drug_id),
         early_refill_allowed=prescription.early_refill_allowed,
+        directions=prescription.directions,
+        form=prescription.formulation.form if prescription.formulation_id else "",
     )
 
 

@@ -75,7 +75,12 @@ def test_run_out_date_follows_the_directions_and_the_units_bought(patient, captu
 
 
 def test_run_out_date_counts_half_tablets(patient, capture):
-    make_verified_prescription(patient=patient, units_per_dose=Decimal("0.5"), doses_per_day=2)
+    make_verified_prescription(
+        patient=patient,
+        units_per_dose=Decimal("0.5"),
+        doses_per_day=2,
+        directions="Take half a tablet twice a day",
+    )
     order = pay(place_order(patient=patient), capture)
     assert run_out_date(the_line(order)) == paid_on(order) + timedelta(days=10)
 

@@ -14,6 +14,7 @@ from orders import services as order_services
 from orders.cart import CartLine
 from orders.models import Order
 from prescriptions import review, services
+from prescriptions.directions import read_directions
 from prescriptions.models import MedicalProfile, Prescription
 from tests.factories import (
     make_drug,
@@ -657,3 +658,105 @@ def test_a_new_prescription_while_supply_is_on_hand_is_flagged_for_the_pharmacis
     assert (timezone.localdate() + timedelta(days=4)).isoformat() in early["detail"]  # ceil 3.75
     with pytest.raises(order_services.CheckoutError, match="You may order it again"):
         place(patient, quantity=1, package=tablet.packages.get())
+
+
+# 5. Directions text against the structured fields
+
+
+@pytest.mark.parametrize(
+    ("text", "units", "doses"),
+    [
+        ("Take 1 tablet three times a day", "1", 3),
+        ("2 tablets four times daily", "2", 4),
+        ("Take one tablet twice daily", "1", 2),
+        ("Take two tablets once daily", "2", 1),
+        ("1/2 tablet every 8 hours", "0.5", 3),
+        ("½ tablet tid", "0.5", 3),
+        ("take half a tablet b.i.d.", "0.5", 2),
+        ("Take 1 1/2 tablets q6h", "1.5", 4),
+        ("one tablet qid", "1", 4),
+        ("Take 1 tablet(s) by mouth 3 times a day", "1", 3),
+        ("Take one three times a day", "1", 3),
+        ("Take 10 mg three times a day", None, 3),  # mg is not a count of tablets
+        ("Take 2 tablets a day", None, None),  # perhaps the daily total
+        ("Take 1 to 2 tablets every 4-6 hours", None, None),
+        ("Take 1 tablet three times a day, then increase to 2", None, None),
+        ("Take 1 tablet every 5 hours", "1", None),
+        ("As directed by your doctor", None, None),
+    ],
+)
+def test_directions_text_is_read_for_units_and_doses_only_when_unambiguous(text, units, doses):
+    read = read_directions(text)
+    assert read.units_per_dose == (Decimal(units) if units else None)
+    assert read.doses_per_day == doses
+
+
+def test_millilitres_count_for_a_liquid_and_not_for_a_tablet():
+    assert read_directions("10 mL three times a day", liquid=True).units_per_dose == 10
+    assert read_directions("10 mL three times a day").units_per_dose is None
+
+
+def regimen(units: str, doses: int) -> review.RegimenFacts:
+    return review.RegimenFacts(
+        pk=1,
+        label="#1",
+        strength_mg=Decimal(10),
+        units_per_dose=Decimal(units),
+        doses_per_day=doses,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "units", "doses", "mismatch"),
+    [
+        ("Take 1 tablet three times a day", "1", 3, False),
+        ("Take 2 tablets four times daily", "1", 3, True),
+        ("Take 1 tablet four times daily", "1", 3, True),
+        ("Take 2 tablets three times a day", "1", 3, True),
+        ("Take as directed", "1", 3, False),  # cannot be read: silent
+        ("Take 1 tablet every 5 hours", "1", 3, False),  # only the count is read, and agrees
+        ("", "1", 3, False),
+    ],
+)
+def test_directions_that_state_another_dose_block(text, units, doses, mismatch):
+    results = review.run_review(
+        facts(regimen=regimen(units, doses), directions=text, form="tablet")
+    )
+    assert ("directions_mismatch" in codes(results)) is mismatch
+    if mismatch:
+        [result] = results
+        assert result.level == "block"
+        assert result.detail.startswith(f"The directions “{text}” say ")
+
+
+def test_a_mismatch_names_both_regimens(patient, pharmacist, baclofen):
+    """The review's case: "2 tablets four times daily" against 1 x 3 was not flagged."""
+    prescription = make_e_prescription(
+        patient=patient, directions="Take 2 tablets four times daily"
+    )
+    result = finding(prescription, "directions_mismatch")
+    assert result["detail"] == (
+        "The directions “Take 2 tablets four times daily” say 2 per dose, 4 times a day; "
+        "the structured fields say 1 per dose, 3 times a day."
+    )
+    with pytest.raises(ValidationError, match="Directions text differs"):
+        verify(prescription, pharmacist)
+
+
+def test_directions_of_a_second_drug_are_read_the_same_way(patient):
+    drug, tablet = make_second_drug()
+    agrees = make_e_prescription(patient=patient, **of_drug(drug, tablet, units=2, doses=3))
+    assert "directions_mismatch" not in codes_of(agrees)
+    differs = make_e_prescription(
+        patient=patient,
+        **of_drug(drug, tablet, units=2, doses=3, directions="Take 1 tablet every 6 hours"),
+    )
+    assert "1 per dose, 4 times a day" in finding(differs, "directions_mismatch")["detail"]
+
+
+@pytest.mark.parametrize(("units", "mismatch"), [("10", False), ("5", True)])
+def test_a_liquid_dose_in_millilitres_is_compared_in_millilitres(units, mismatch):
+    results = review.run_review(
+        facts(regimen=regimen(units, 3), directions="10 mL three times a day", form="oral_solution")
+    )
+    assert ("directions_mismatch" in codes(results)) is mismatch
