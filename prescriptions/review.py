@@ -28,6 +28,7 @@ PATIENT_ACTION_CODES = frozenset({PROFILE_MISSING, PROFILE_UNCONFIRMED})
 class ReviewSettings:
     profile_confirm_days: int  # a profile confirmed longer ago than this is stale
     refill_share: Decimal = Decimal("0.75")  # share of a supply used before the next order
+    max_days_supply: int = 365  # a prescription's units lasting longer than this is flagged
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ class ReviewFacts:
     early_refill_allowed: bool = False
     directions: str = ""
     form: str = ""  # catalog.DosageForm value
+    quantity: int | None = None
+    refills: int = 0
+    date_written: date | None = None
+    expiry_date: date | None = None
 
 
 Rule = Callable[[ReviewFacts], Iterator[CheckResult]]
@@ -323,12 +328,56 @@ def directions_mismatch(facts: ReviewFacts) -> Iterator[CheckResult]:
     )
 
 
+DAYS_SUPPLY_SOURCE = (
+    "Days supply: quantity × (1 + refills) ÷ (units per dose × doses per day) should "
+    "end within the prescription's validity and within a year."
+)
+
+
+def days_supply(facts: ReviewFacts) -> Iterator[CheckResult]:
+    """How long the authorised units last at the directions: a supply that outlasts the
+    prescription or a year is a mistyped quantity, refills or dose, or stockpiling."""
+    regimen = facts.regimen
+    if regimen is None or not facts.quantity or not regimen.units_per_dose:
+        return
+    daily = regimen.units_per_dose * (regimen.doses_per_day or 0)
+    if daily <= 0:
+        return
+    total = facts.quantity * (1 + facts.refills)
+    days = int(Decimal(total) // daily)
+    supply = (
+        f"{facts.quantity} × (1 + {facts.refills}) = {total} units at {format_mg(daily)} a day "
+        f"last {days} days"
+    )
+    if facts.date_written and facts.expiry_date:
+        valid = (facts.expiry_date - facts.date_written).days
+        if days > valid:
+            yield CheckResult(
+                "days_supply_beyond_expiry",
+                Level.WARN,
+                "Supply lasts beyond the prescription's expiry",
+                f"{supply}; the prescription is valid for {valid} days (until "
+                f"{facts.expiry_date.isoformat()}).",
+                DAYS_SUPPLY_SOURCE,
+            )
+    limit = facts.settings.max_days_supply
+    if days > limit:
+        yield CheckResult(
+            "days_supply_over_limit",
+            Level.WARN,
+            f"Supply for more than {limit} days",
+            f"{supply}, more than {limit}.",
+            DAYS_SUPPLY_SOURCE,
+        )
+
+
 RULES: list[Rule] = [
     profile_confirmation,
     duplicate_therapy,
     combined_daily_dose,
     early_refill,
     directions_mismatch,
+    days_supply,
 ]
 
 

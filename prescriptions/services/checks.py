@@ -144,6 +144,7 @@ def review_settings() -> ReviewSettings:
     return ReviewSettings(
         profile_confirm_days=settings.PROFILE_CONFIRM_DAYS,
         refill_share=Decimal(settings.REFILL_TOO_EARLY_SHARE),
+        max_days_supply=settings.MAX_DAYS_SUPPLY,
     )
 
 
@@ -210,6 +211,10 @@ def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFac
         early_refill_allowed=prescription.early_refill_allowed,
         directions=prescription.directions,
         form=prescription.formulation.form if prescription.formulation_id else "",
+        quantity=prescription.quantity,
+        refills=prescription.refills,
+        date_written=prescription.date_written,
+        expiry_date=prescription.expiry_date,
     )
 
 

@@ -760,3 +760,65 @@ def test_a_liquid_dose_in_millilitres_is_compared_in_millilitres(units, mismatch
         facts(regimen=regimen(units, 3), directions="10 mL three times a day", form="oral_solution")
     )
     assert ("directions_mismatch" in codes(results)) is mismatch
+
+
+# 4. Days supply
+
+
+def supply_facts(quantity: int, refills: int, *, valid_days: int, units="1", doses=1):
+    return facts(
+        regimen=regimen(units, doses),
+        quantity=quantity,
+        refills=refills,
+        date_written=TODAY,
+        expiry_date=TODAY + timedelta(days=valid_days),
+    )
+
+
+@pytest.mark.parametrize(("quantity", "beyond"), [(180, False), (181, True)])
+def test_a_supply_outlasting_the_prescription_is_a_warning(quantity, beyond):
+    results = review.run_review(supply_facts(quantity, 0, valid_days=180))
+    assert codes(results) == (["days_supply_beyond_expiry"] if beyond else [])
+    if beyond:
+        assert results[0].level == "warn"
+        assert results[0].detail == (
+            "181 × (1 + 0) = 181 units at 1 a day last 181 days; the prescription is valid "
+            f"for 180 days (until {(TODAY + timedelta(days=180)).isoformat()})."
+        )
+
+
+@pytest.mark.parametrize(("quantity", "over"), [(365, False), (366, True)])
+def test_a_supply_for_more_than_a_year_is_a_warning(quantity, over):
+    results = review.run_review(supply_facts(quantity, 0, valid_days=500))
+    assert codes(results) == (["days_supply_over_limit"] if over else [])
+
+
+def test_refills_and_the_directions_count_in_the_days_supply():
+    # 90 x (1 + 3) = 360 tablets at 1 x 3 a day: 120 days
+    assert review.run_review(supply_facts(90, 3, valid_days=120, doses=3)) == []
+    assert codes(review.run_review(supply_facts(90, 3, valid_days=119, doses=3))) == [
+        "days_supply_beyond_expiry"
+    ]
+
+
+def test_a_thousand_tablets_with_eleven_refills_at_one_a_day_is_flagged(patient, baclofen):
+    """The review's case: 1000 units with 11 refills at one a day was let through."""
+    prescription = make_e_prescription(
+        patient=patient,
+        quantity=1000,
+        refills=11,
+        doses_per_day=1,
+        directions="Take 1 tablet once daily",
+    )
+    assert {"days_supply_beyond_expiry", "days_supply_over_limit"} <= set(codes_of(prescription))
+    assert (
+        "12000 units at 1 a day last 12000 days"
+        in finding(prescription, "days_supply_over_limit")["detail"]
+    )
+
+
+def test_a_second_drugs_supply_follows_its_own_directions(patient):
+    drug, tablet = make_second_drug()
+    # 90 tablets x 2 at 2 x 3 a day: 30 days
+    ok = make_e_prescription(patient=patient, **of_drug(drug, tablet, units=2, doses=3), refills=1)
+    assert not [c for c in codes_of(ok) if c.startswith("days_supply")]
