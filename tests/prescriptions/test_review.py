@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from catalog.models import DosageForm, DosingGuideline, Drug, Formulation, MedicationClass, Package
@@ -822,3 +824,25 @@ def test_a_second_drugs_supply_follows_its_own_directions(patient):
     # 90 tablets x 2 at 2 x 3 a day: 30 days
     ok = make_e_prescription(patient=patient, **of_drug(drug, tablet, units=2, doses=3), refills=1)
     assert not [c for c in codes_of(ok) if c.startswith("days_supply")]
+
+
+# The facts are gathered in a fixed number of queries
+
+
+def test_the_review_reads_a_fixed_number_of_queries_however_much_history(
+    patient, pharmacist, baclofen
+):
+    def queries_for(prescription) -> int:
+        locked = Prescription.objects.select_related("drug", "formulation").get(pk=prescription.pk)
+        with CaptureQueriesContext(connection) as captured:
+            services.prescription_run_checks(locked)
+        return len(captured)
+
+    first = verify(make_e_prescription(patient=patient, quantity=90, refills=5), pharmacist)
+    alone = queries_for(first)
+    for _ in range(3):
+        verify(make_e_prescription(patient=patient), pharmacist, override_reason="Test")
+    with override_settings(REFILL_TOO_EARLY_SHARE="0"):
+        for _ in range(3):
+            pay_now(place(patient, quantity=1))
+    assert queries_for(make_e_prescription(patient=patient)) == alone
