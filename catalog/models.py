@@ -33,6 +33,15 @@ class Drug(models.Model):
         blank=True,
         help_text="The monograph's sentence against stopping suddenly, shown to patients.",
     )
+    medication_class = models.ForeignKey(
+        "MedicationClass",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="drugs",
+        help_text="Its therapeutic class: two active prescriptions of one class are flagged "
+        "as duplicate therapy.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     monograph_version = models.PositiveIntegerField(
         default=1,

@@ -13,6 +13,8 @@ from django.urls import get_callable
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from prescriptions.selectors import held_prescriptions, profile_notice
+
 from . import services
 from .cart import Cart
 from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
@@ -27,12 +29,20 @@ ORDER_NUMBER = re.compile(r"[23456789A-Z]{10,12}")
 
 def _cart_context(request, cart: Cart) -> dict:
     lines = cart.lines()
-    covered = coverage(patient=request.user, lines=lines) if request.user.is_authenticated else {}
+    signed_in = request.user.is_authenticated
+    covered = coverage(patient=request.user, lines=lines) if signed_in else {}
+    held = {}
+    if signed_in and lines:
+        for prescription in held_prescriptions(patient=request.user).filter(
+            formulation__in=[line.package.formulation_id for line in lines]
+        ):
+            held.setdefault(prescription.formulation_id, []).append(prescription)
     rows = [
         {
             "line": line,
             "available": covered.get(line.package.pk),
             "covered": covered.get(line.package.pk, 0) >= line.units,
+            "held": held.get(line.package.formulation_id, []),
         }
         for line in lines
     ]
@@ -40,6 +50,7 @@ def _cart_context(request, cart: Cart) -> dict:
         "rows": rows,
         "total": Cart.total(lines),
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
+        "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
     }
 
 

@@ -296,6 +296,14 @@ if not DEBUG and {STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET} & _PUBLIC_STRIPE_VAL
 # Delivery: the courier that creates shipments (orders/couriers.py).
 COURIER_BACKEND = env.str("COURIER_BACKEND", default="orders.couriers.LocalCourier")
 LOCAL_COURIER_DELIVERY_MINUTES = env.int("LOCAL_COURIER_DELIVERY_MINUTES", default=10)
+# The drug-neutral review (prescriptions/review.py): a medical profile not confirmed
+# by its patient within this many days stops ordering until they confirm it.
+PROFILE_CONFIRM_DAYS = env.int("PROFILE_CONFIRM_DAYS", default=180)
+# An order of a drug placed before this share of the previous supply is used up is an
+# early refill: refused at checkout unless a pharmacist allowed it. 0 turns it off.
+REFILL_TOO_EARLY_SHARE = env.str("REFILL_TOO_EARLY_SHARE", default="0.75")
+# A prescription whose units last longer than this at its directions is flagged.
+MAX_DAYS_SUPPLY = env.int("MAX_DAYS_SUPPLY", default=365)
 # Refill reminders go this many days before a patient's supply runs out.
 REFILL_REMINDER_DAYS_BEFORE = env.int("REFILL_REMINDER_DAYS_BEFORE", default=7)
 # Prescription files one account may send to be checked per hour (each check costs a

@@ -17,6 +17,7 @@ from .services import (
     prescription_request_info,
     prescription_submit_upload,
     prescription_verify,
+    profile_confirm,
     profile_update,
 )
 from .uploads import clean_upload
@@ -70,11 +71,12 @@ def _document(name: str, content: bytes):
 
 
 def ensure_demo_profile(patient) -> MedicalProfile:
-    """Give the demo patient a filled-in profile, once."""
+    """Give the demo patient a filled-in profile, once, confirmed recently (the review
+    refuses orders on a profile not confirmed within PROFILE_CONFIRM_DAYS)."""
     require_debug()
     existing = MedicalProfile.objects.filter(user=patient).first()
     if existing:
-        return existing
+        return profile_confirm(patient=patient)
     return profile_update(
         patient=patient,
         data={
@@ -131,8 +133,10 @@ def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
     prescription_verify(
         prescription_id=verified.pk, pharmacist=pharmacist, warnings_acknowledged=True
     )
+    # 20 mg twice a day beside the verified 10 mg three times a day: 70 mg/day together,
+    # within the adult maximum, so only the duplicate-therapy warning.
     prescription_receive_from_partner(
-        partner=partner, data=e_prescription("DEMO-0003", tablets["20 mg"], 1, 3, 60)
+        partner=partner, data=e_prescription("DEMO-0003", tablets["20 mg"], 1, 2, 60)
     )
     # 2 x 20 mg four times a day = 160 mg/day: above the adult maximum, a blocking check.
     prescription_receive_from_partner(

@@ -53,14 +53,7 @@ class MonographFacts:
         )
 
     def oral_guideline_for(self, age: int) -> DosingGuideline | None:
-        for row in self.guidelines:
-            if (
-                row.route == Route.ORAL
-                and (row.min_age_years is None or age >= row.min_age_years)
-                and (row.max_age_years is None or age <= row.max_age_years)
-            ):
-                return row
-        return None
+        return oral_guideline_for(self.guidelines, age)
 
     def quote_form(self, form: str) -> str:
         return self.quote("forms", FORM_WORDS.get(form, (form,)))
@@ -86,6 +79,18 @@ class MonographFacts:
                 if hit:
                     return f"{section.heading}: “{hit}”"
         return matching[0].heading if matching else heading
+
+
+def oral_guideline_for(guidelines, age: int) -> DosingGuideline | None:
+    """The oral dosing row of the patient's age band, if the drug has one."""
+    for row in guidelines:
+        if (
+            row.route == Route.ORAL
+            and (row.min_age_years is None or age >= row.min_age_years)
+            and (row.max_age_years is None or age <= row.max_age_years)
+        ):
+            return row
+    return None
 
 
 def format_mg(value: Decimal) -> str:

@@ -1,8 +1,13 @@
 """Reading the prescriptions app's data for pages, exports and the admin."""
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.utils import timezone
 
+from . import review
 from .models import MedicalProfile
+from .review import ProfileState
 
 # The profile fields a patient fills in, in the order the form shows them.
 PROFILE_FIELDS = [
@@ -106,6 +111,37 @@ def profile_export(*, patient) -> dict:
     }
 
 
+def profile_state(patient_id: int | None) -> ProfileState:
+    """One query: whether the patient has a profile, and when they last confirmed it."""
+    row = (
+        MedicalProfile.objects.filter(user_id=patient_id).values("confirmed_at").first()
+        if patient_id
+        else None
+    )
+    if row is None:
+        return ProfileState(exists=False, confirmed_on=None)
+    confirmed = row["confirmed_at"]
+    return ProfileState(
+        exists=True, confirmed_on=timezone.localdate(confirmed) if confirmed else None
+    )
+
+
+def profile_notice(*, patient, on=None, profile=False) -> dict | None:
+    """Why the patient must complete or confirm their profile before ordering, and
+    whether a confirmation would do; None when the profile is up to date.
+
+    A page that has loaded the profile already passes it (or None) as `profile`.
+    """
+    if profile is False:
+        state = profile_state(patient.pk)
+    else:
+        state = ProfileState(profile is not None, profile.confirmed_on if profile else None)
+    message = review.profile_problem(
+        state, today=on or timezone.localdate(), confirm_days=settings.PROFILE_CONFIRM_DAYS
+    )
+    return {"message": message, "can_confirm": state.exists} if message else None
+
+
 def usable_prescriptions(*, patient, formulation, on=None):
     """The patient's verified, unexpired prescriptions for this form and strength with
     units left, oldest expiry first (so the one that runs out soonest is used first)."""
@@ -116,6 +152,55 @@ def usable_prescriptions(*, patient, formulation, on=None):
         .filter(patient=patient, formulation=formulation)
         .order_by("expiry_date", "pk")
     )
+
+
+# Orders whose medicine the patient holds or will hold (the orders app's statuses):
+# cancelled and refunded ones gave their units back.
+SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
+
+
+def purchases(*, patient_id: int | None, drug_id: int | None) -> tuple[review.Purchase, ...]:
+    """One query: every order line of this drug the patient bought or is paying for,
+    through the prescriptions they used (the orders app points at prescriptions)."""
+    from .models import Prescription
+
+    if not patient_id or not drug_id:
+        return ()
+    rows = Prescription.objects.filter(patient_id=patient_id, drug_id=drug_id).values_list(
+        "units_per_dose",
+        "doses_per_day",
+        "order_lines__quantity",
+        "order_lines__pills_per_package",
+        "order_lines__order__status",
+        "order_lines__order__paid_at",
+        "order_lines__order__created_at",
+    )
+    return tuple(
+        review.Purchase(
+            on=timezone.localdate(paid_at or created_at),
+            units=quantity * pills,
+            daily_units=per_dose * doses if per_dose and doses else None,
+        )
+        for per_dose, doses, quantity, pills, status, paid_at, created_at in rows
+        if quantity and status in SUPPLY_ORDER_STATUSES
+    )
+
+
+def refill_supply(*, patient, drug_id: int) -> review.Supply | None:
+    """The patient's supply of a drug and the first day its next order is not early;
+    None when nothing is on hand, or the refill check is turned off (a share of 0)."""
+    share = Decimal(settings.REFILL_TOO_EARLY_SHARE)
+    if share <= 0:
+        return None
+    return review.supply_on_hand(purchases(patient_id=patient.pk, drug_id=drug_id), share=share)
+
+
+def held_prescriptions(*, patient, formulation=None, on=None):
+    """The patient's active prescriptions held until a pharmacist reviews them again."""
+    from .models import Prescription
+
+    held = Prescription.objects.active(on=on).filter(patient=patient, held_since__isnull=False)
+    return held.filter(formulation=formulation) if formulation is not None else held
 
 
 def units_available(*, patient, formulation, on=None) -> int:

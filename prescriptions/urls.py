@@ -6,6 +6,7 @@ app_name = "prescriptions"
 
 urlpatterns = [
     path("profile/", views.profile_edit, name="profile"),
+    path("profile/confirm/", views.profile_confirm, name="profile_confirm"),
     path("profile/export.json", views.profile_export, name="profile_export"),
     path("prescriptions/", views.prescription_list, name="list"),
     path("prescriptions/new/", views.prescription_new, name="new"),

@@ -11,6 +11,7 @@ from django.core.validators import slug_re
 from django.http import Http404, HttpResponse, HttpResponseServerError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog.models import Drug
@@ -44,8 +45,32 @@ def profile_edit(request):
     return render(
         request,
         "prescriptions/profile_edit.html",
-        {"form": form, "profile": profile},
+        {
+            "form": form,
+            "profile": profile,
+            "profile_notice": selectors.profile_notice(patient=request.user, profile=profile),
+        },
         status=status,
+    )
+
+
+@login_required
+@require_POST
+def profile_confirm(request):
+    """“My profile is still correct”: a confirmation without an edit."""
+    try:
+        services.profile_confirm(patient=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Thank you: your medical profile is confirmed as correct.")
+    return redirect(request.POST.get("next") if _safe_next(request) else "prescriptions:profile")
+
+
+def _safe_next(request) -> bool:
+    target = request.POST.get("next", "")
+    return bool(target) and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
 
 
@@ -69,7 +94,11 @@ def prescription_list(request):
         .order_by("-submitted_at")
     )
     page = Paginator(prescriptions, PRESCRIPTIONS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "prescriptions/prescription_list.html", {"page_obj": page})
+    return render(
+        request,
+        "prescriptions/prescription_list.html",
+        {"page_obj": page, "profile_notice": selectors.profile_notice(patient=request.user)},
+    )
 
 
 @login_required

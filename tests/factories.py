@@ -122,16 +122,31 @@ def intake_data(*, patient_email: str, strength: str = "10 mg", **overrides):
     return SimpleNamespace(**data)
 
 
-def make_e_prescription(*, patient=None, partner=None, **overrides):
+def make_profile(user, **fields):
+    """The patient's medical profile, confirmed now, with nothing that a check flags."""
+    from django.utils import timezone
+
+    from prescriptions.models import MedicalProfile
+
+    fields.setdefault("date_of_birth", date(1980, 5, 17))
+    fields.setdefault("confirmed_at", timezone.now())
+    return MedicalProfile.objects.create(user=user, **fields)
+
+
+def make_e_prescription(*, patient=None, partner=None, with_profile=True, **overrides):
     """A complete prescription as a telemedicine partner sends it, in the queue.
 
     For `patient`, it is written for that person (their name and date of birth), as
     an account takes only prescriptions of its holder; an account made without a
-    name is given the default one, as sign-up would have asked for it.
+    name is given the default one, as sign-up would have asked for it. The patient
+    gets a confirmed medical profile first if they have none (the review blocks a
+    prescription without one), unless `with_profile` is False.
     """
     from prescriptions.models import MedicalProfile
     from prescriptions.services import prescription_receive_from_partner
 
+    if with_profile and patient and not MedicalProfile.objects.filter(user=patient).exists():
+        make_profile(patient)
     email = patient.email if patient else overrides.pop("patient_email", "nobody@example.com")
     if patient is not None:
         if not (patient.first_name or patient.last_name):

@@ -11,8 +11,18 @@ from django.utils import timezone
 
 from catalog.models import Package
 from catalog.stock import take_stock
-from prescriptions.selectors import usable_prescriptions
-from prescriptions.services import prescription_reserve_units
+from prescriptions.review import long_date
+from prescriptions.selectors import (
+    held_prescriptions,
+    profile_notice,
+    refill_supply,
+    usable_prescriptions,
+)
+from prescriptions.services import (
+    prescription_recheck,
+    prescription_reserve_units,
+    prescription_use_early_refill,
+)
 
 from ..cart import CartLine
 from ..models import DeliveryAddress, Order, OrderLine, OrderStatus, OrderStatusChange
@@ -21,9 +31,12 @@ from ..selectors import matching_pending_order
 
 @dataclass
 class CheckoutProblem:
-    package: Package
-    kind: str  # "no_prescription" | "not_enough_units" | "out_of_stock" | "unavailable"
+    package: Package | None  # None for what concerns the whole order (the profile)
+    # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
+    # | "out_of_stock" | "unavailable"
+    kind: str
     message: str
+    held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
 
 
 class CheckoutError(Exception):
@@ -44,25 +57,104 @@ def coverage(*, patient, lines: list[CartLine]) -> dict[int, int]:
 
 
 def _reserve_units(*, patient, package: Package, units: int):
-    """Reserve the units on one prescription that has them all (soonest expiry first)."""
-    for prescription in usable_prescriptions(patient=patient, formulation=package.formulation):
-        if prescription.units_remaining >= units and prescription_reserve_units(
-            prescription_id=prescription.pk, units=units
-        ):
-            return prescription
-    return None
+    """Reserve the units on one prescription that has them all (soonest expiry first),
+    after running its review again: one with a new blocking finding is held, not used.
+
+    Returns (the prescription or None, the ids of prescriptions held on the way).
+    """
+    held = []
+    for candidate in usable_prescriptions(patient=patient, formulation=package.formulation):
+        if candidate.units_remaining < units:
+            continue
+        prescription = prescription_recheck(prescription_id=candidate.pk)
+        if prescription.is_held:
+            held.append(prescription.pk)
+            continue
+        if prescription_reserve_units(prescription_id=prescription.pk, units=units):
+            return prescription, held
+    return None, held
+
+
+def _not_covered(*, patient, line: CartLine, held: list[int]) -> CheckoutProblem:
+    package = line.package
+    on_hold = list(held_prescriptions(patient=patient, formulation=package.formulation))
+    if on_hold:
+        return CheckoutProblem(
+            package,
+            "held",
+            f"{package.label}: "
+            + " ".join(
+                f"your prescription #{p.pk} is on hold until a pharmacist reviews it again "
+                f"({p.hold_reason.rstrip('.')})."
+                for p in on_hold
+            )
+            + " You cannot order against it until then; the pharmacy may contact you.",
+            held=tuple(held),
+        )
+    left = coverage(patient=patient, lines=[line])[package.pk]
+    if left:
+        return CheckoutProblem(
+            package,
+            "not_enough_units",
+            f"{package.label}: your prescriptions cover {left} more units, this needs {line.units}.",
+        )
+    return CheckoutProblem(
+        package, "no_prescription", f"{package.label}: no verified prescription of yours covers it."
+    )
+
+
+def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> CheckoutProblem | None:
+    """An early refill, refused with the date the patient may order from, unless the
+    prescription carries a pharmacist's allowance (which this order then uses)."""
+    drug = line.package.formulation.drug
+    if drug.pk not in seen:
+        seen[drug.pk] = (refill_supply(patient=patient, drug_id=drug.pk), set())
+    supply, allowed = seen[drug.pk]
+    if supply is None or timezone.localdate() >= supply.refill_from:
+        return None
+    if prescription.pk in allowed or prescription_use_early_refill(prescription_id=prescription.pk):
+        allowed.add(prescription.pk)  # one allowance covers the whole order
+        return None
+    return CheckoutProblem(
+        line.package,
+        "early_refill",
+        f"{drug.name} {line.package.label}: your earlier orders (the last on "
+        f"{long_date(supply.last_order_on)}) run out on {long_date(supply.runs_out)}. You may "
+        f"order it again from {long_date(supply.refill_from)}. If you need it sooner, contact "
+        "the pharmacy: a pharmacist can allow an early refill.",
+    )
+
+
+def _keep_holds(problems: list[CheckoutProblem]) -> None:
+    """A refused checkout rolls back, holds included: put the holds its review found back,
+    so the pharmacist sees the prescription waiting and the patient sees why."""
+    for prescription_id in sorted({pk for problem in problems for pk in problem.held}):
+        prescription_recheck(prescription_id=prescription_id)
 
 
 def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order:
-    """Create an order waiting for payment, or raise CheckoutError and change nothing.
+    """Create an order waiting for payment, or raise CheckoutError and change nothing
+    but the holds its review found.
 
-    Prices come from the database, never from the form. Each line needs a verified,
-    unexpired prescription of this patient for that drug and strength with enough
-    units left; the units are reserved and the stock taken in the same transaction,
+    Prices come from the database, never from the form. The patient's medical profile
+    must be filled in and confirmed recently (the review screens every order against
+    it). Each line needs a verified, unexpired prescription of this patient for that
+    drug and strength with enough units left, whose review, run again now, finds no
+    blocking finding a pharmacist has not answered; and the patient's earlier orders of
+    the drug must be used up to REFILL_TOO_EARLY_SHARE, unless a pharmacist allowed an
+    early refill on that prescription. The units are reserved and the stock taken in the same transaction,
     by conditional updates, so two patients racing for the last box cannot both win.
     """
     if not lines:
         raise CheckoutError([])
+    try:
+        return _place(patient=patient, lines=lines, address=address)
+    except CheckoutError as exc:
+        _keep_holds(exc.problems)
+        raise
+
+
+def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order:
     with transaction.atomic():
         # Read the packages afresh: the price charged is the database's, now.
         fresh = (
@@ -75,23 +167,23 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
             for line in lines
             if line.package.pk not in fresh
         ]
+        notice = profile_notice(patient=patient)
+        if notice:
+            problems.append(CheckoutProblem(None, "profile", notice["message"]))
         lines = [
             CartLine(fresh[ln.package.pk], ln.quantity) for ln in lines if ln.package.pk in fresh
         ]
         reserved = []
+        supplies = {}  # by drug: what earlier orders left on hand (not this order)
         for line in lines:
             package = line.package
-            prescription = _reserve_units(patient=patient, package=package, units=line.units)
+            prescription, held = _reserve_units(patient=patient, package=package, units=line.units)
             if prescription is None:
-                left = coverage(patient=patient, lines=[line])[package.pk]
-                kind = "not_enough_units" if left else "no_prescription"
-                message = (
-                    f"{package.label}: your prescriptions cover {left} more units, "
-                    f"this needs {line.units}."
-                    if left
-                    else f"{package.label}: no verified prescription of yours covers it."
-                )
-                problems.append(CheckoutProblem(package, kind, message))
+                problems.append(_not_covered(patient=patient, line=line, held=held))
+                continue
+            early = _too_early(patient=patient, line=line, prescription=prescription, seen=supplies)
+            if early:
+                problems.append(early)
                 continue
             if not take_stock(package.pk, line.quantity):
                 problems.append(
@@ -144,13 +236,17 @@ def order_check_out(*, patient, lines: list[CartLine], address_data: dict) -> Or
     the same stock. The patient's row is locked first, so two submissions arriving at
     once are taken one after the other and the second finds the first's order.
     """
-    with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=patient.pk).exists()
-        existing = matching_pending_order(patient=patient, lines=lines) if lines else None
-        if existing is not None:
-            return existing
-        address = address_save(patient=patient, data=address_data)
-        return order_place(patient=patient, lines=lines, address=address)
+    try:
+        with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=patient.pk).exists()
+            existing = matching_pending_order(patient=patient, lines=lines) if lines else None
+            if existing is not None:
+                return existing
+            address = address_save(patient=patient, data=address_data)
+            return order_place(patient=patient, lines=lines, address=address)
+    except CheckoutError as exc:
+        _keep_holds(exc.problems)
+        raise
 
 
 @transaction.atomic

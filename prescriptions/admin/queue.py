@@ -26,6 +26,7 @@ from ..selectors import profile_changes
 from ..services.identity import IDENTITY_MISMATCH_CODE
 from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
 from .mixins import AuditedAdminMixin
+from .review import ReviewAfterVerificationMixin
 
 VERIFY_PERMISSION = "prescriptions.verify_prescription"
 
@@ -44,7 +45,7 @@ class DecisionForm(forms.Form):
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
+class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin):
     """The pharmacist's verification queue: open prescriptions first, oldest first."""
 
     audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
@@ -146,6 +147,7 @@ class PrescriptionAdmin(AuditedAdminMixin, HistoryAdmin):
         "override_reason",
         "units",
         "status_history",
+        "review_state",
     )
 
     def get_ordering(self, request):

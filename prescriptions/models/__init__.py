@@ -10,12 +10,14 @@ from .prescription import (
     private_storage,
 )
 from .profile import AlcoholUse, KidneyDisease, MedicalProfile
+from .review import ClinicalReview
 from .upload import UploadCheck
 
 __all__ = [
     "TRANSITIONS",
     "AlcoholUse",
     "AuditEvent",
+    "ClinicalReview",
     "DeniedAttempt",
     "KidneyDisease",
     "MedicalProfile",

@@ -79,12 +79,16 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 class PrescriptionQuerySet(models.QuerySet):
-    def usable(self, *, on: date | None = None):
-        """Verified, not expired, with units left to buy."""
+    def active(self, *, on: date | None = None):
+        """Verified, not expired, with units left: what the patient may be taking."""
         on = on or timezone.localdate()
         return self.filter(status=Status.VERIFIED, expiry_date__gte=on).filter(
             units_used__lt=models.F("quantity") * (models.F("refills") + 1)
         )
+
+    def usable(self, *, on: date | None = None):
+        """Active prescriptions the patient may buy against now: not held for review."""
+        return self.active(on=on).filter(held_since__isnull=True)
 
 
 class Prescription(models.Model):
@@ -159,6 +163,27 @@ class Prescription(models.Model):
     check_results = models.JSONField(default=list, blank=True)
     has_blocking_checks = models.BooleanField(default=False)
     checks_run_at = models.DateTimeField(null=True, blank=True)
+    # Re-screening after verification: a blocking finding no pharmacist answered yet
+    # holds ordering until one looks again.
+    reviewed_findings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Codes of the blocking findings a pharmacist answered, at verification "
+        "or when reviewing again.",
+    )
+    held_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Ordering is held: a new blocking finding waits for a pharmacist.",
+    )
+    hold_reason = models.TextField(
+        blank=True, help_text="The new findings, as the patient sees them."
+    )
+    early_refill_allowed = models.BooleanField(
+        default=False,
+        help_text="A pharmacist allowed the next order before the previous supply is used "
+        "up; the order that uses it clears it.",
+    )
 
     identity_accepted_for = models.CharField(
         max_length=400,
@@ -221,10 +246,17 @@ class Prescription(models.Model):
         return self.expiry_date is not None and self.expiry_date < on
 
     def display_status(self, on: date | None = None) -> str:
-        """What the patient sees: a verified prescription past its expiry reads "Expired"."""
+        """What the patient sees: a verified prescription past its expiry reads "Expired",
+        one held for a pharmacist's second look "On hold"."""
         if self.status == Status.VERIFIED and self.is_expired(on):
             return "Expired"
+        if self.is_held:
+            return "On hold"
         return self.get_status_display()
+
+    @property
+    def is_held(self) -> bool:
+        return self.status == Status.VERIFIED and self.held_since is not None
 
     @property
     def daily_units(self):

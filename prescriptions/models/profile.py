@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 
@@ -119,6 +120,11 @@ class MedicalProfile(models.Model):
         help_text="Alcohol adds to the drowsiness some medicines cause.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the patient last saved the profile or confirmed it is still correct.",
+    )
 
     history = HistoricalRecords(m2m_fields=[medication_classes, hypersensitive_to])
 
@@ -142,6 +148,10 @@ class MedicalProfile(models.Model):
 
     def __str__(self):
         return f"Medical profile of {self.user}"
+
+    @property
+    def confirmed_on(self) -> date | None:
+        return timezone.localdate(self.confirmed_at) if self.confirmed_at else None
 
     def age_on(self, day: date) -> int | None:
         born = self.date_of_birth

@@ -5,6 +5,7 @@ from .checks import prescription_run_checks
 from .identity import prescription_is_own
 from .prescriptions import (
     prescription_receive_from_partner,
+    prescription_recheck,
     prescription_reject,
     prescription_release_units,
     prescription_request_info,
@@ -13,27 +14,37 @@ from .prescriptions import (
     prescription_submit_upload,
     prescription_update_details,
     prescription_verify,
-    recheck_open_prescriptions,
+    recheck_patient_prescriptions,
 )
-from .profile import PROFILE_M2M_FIELDS, profile_update
+from .profile import PROFILE_M2M_FIELDS, profile_confirm, profile_update
+from .review import (
+    prescription_allow_early_refill,
+    prescription_review_again,
+    prescription_use_early_refill,
+)
 from .uploads import upload_check_claim
 
 __all__ = [
     "PROFILE_M2M_FIELDS",
     "attach_waiting_prescriptions",
     "prescription_accept_identity",
+    "prescription_allow_early_refill",
     "prescription_is_own",
     "prescription_receive_from_partner",
+    "prescription_recheck",
     "prescription_reject",
     "prescription_release_units",
     "prescription_request_info",
     "prescription_reserve_units",
     "prescription_respond",
+    "prescription_review_again",
     "prescription_run_checks",
     "prescription_submit_upload",
     "prescription_update_details",
+    "prescription_use_early_refill",
     "prescription_verify",
+    "profile_confirm",
     "profile_update",
-    "recheck_open_prescriptions",
+    "recheck_patient_prescriptions",
     "upload_check_claim",
 ]

@@ -1,9 +1,21 @@
 """Running the clinical checks on a stored prescription and keeping the results on it."""
 
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
 from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
+from ..review import (
+    PATIENT_ACTION_CODES,
+    RegimenFacts,
+    ReviewFacts,
+    ReviewSettings,
+    run_review,
+)
+from ..selectors import profile_state, purchases
 from .identity import identity_findings
 
 DOCUMENT_REUSE_CODE = "document_reused"
@@ -145,22 +157,129 @@ def _document_reuse(prescription: Prescription) -> list[CheckResult]:
     ]
 
 
+def review_settings() -> ReviewSettings:
+    return ReviewSettings(
+        profile_confirm_days=settings.PROFILE_CONFIRM_DAYS,
+        refill_share=Decimal(settings.REFILL_TOO_EARLY_SHARE),
+        max_days_supply=settings.MAX_DAYS_SUPPLY,
+    )
+
+
+def _regimen(prescription: Prescription, *, other_of_drug: int | None = None) -> RegimenFacts:
+    """The prescription under review (`other_of_drug` None) or another active one, whose
+    formulation, drug and class the caller loaded with it."""
+    formulation = prescription.formulation
+    fields = {}
+    if other_of_drug is not None:
+        drug = formulation.drug
+        fields = {
+            "label": f"#{prescription.pk} {formulation}",
+            "same_drug": drug.pk == other_of_drug,
+            "class_name": drug.medication_class.name if drug.medication_class else "",
+        }
+    return RegimenFacts(
+        pk=prescription.pk,
+        label=fields.pop("label", f"#{prescription.pk}"),
+        strength_mg=formulation.strength_mg if formulation else None,
+        units_per_dose=prescription.units_per_dose,
+        doses_per_day=prescription.doses_per_day,
+        units_left=prescription.units_remaining,
+        **fields,
+    )
+
+
+def _active_others(prescription: Prescription) -> tuple[RegimenFacts, ...]:
+    """One query: the patient's other active prescriptions of this drug or its class.
+
+    A verified prescription is compared with those verified before it, the ones its
+    pharmacist saw: the duplicate was judged once, on the newer prescription.
+    """
+    if not prescription.patient_id or not prescription.drug_id:
+        return ()
+    class_id = prescription.drug.medication_class_id
+    related = Q(drug_id=prescription.drug_id)
+    if class_id:
+        related |= Q(drug__medication_class_id=class_id)
+    others = (
+        Prescription.objects.active()
+        .filter(related, patient_id=prescription.patient_id)
+        .exclude(pk=prescription.pk)
+        .select_related("formulation__drug__medication_class")
+        .order_by("decided_at", "pk")
+    )
+    if prescription.status == Status.VERIFIED and prescription.decided_at:
+        others = others.filter(decided_at__lt=prescription.decided_at)
+    return tuple(_regimen(p, other_of_drug=prescription.drug_id) for p in others)
+
+
+def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFacts:
+    """What the drug-neutral review reads, in a fixed number of queries."""
+    drug = prescription.drug if prescription.drug_id else None
+    return ReviewFacts(
+        today=timezone.localdate(),
+        settings=review_settings(),
+        patient=patient,
+        profile=profile_state(prescription.patient_id),
+        drug_name=drug.name if drug else "",
+        regimen=_regimen(prescription) if prescription.formulation_id else None,
+        others=_active_others(prescription),
+        guidelines=tuple(drug.dosing_guidelines.all()) if drug else (),
+        purchases=purchases(patient_id=prescription.patient_id, drug_id=prescription.drug_id),
+        early_refill_allowed=prescription.early_refill_allowed,
+        directions=prescription.directions,
+        form=prescription.formulation.form if prescription.formulation_id else "",
+        quantity=prescription.quantity,
+        refills=prescription.refills,
+        date_written=prescription.date_written,
+        expiry_date=prescription.expiry_date,
+    )
+
+
+def unanswered_blocks(prescription: Prescription, results: list[CheckResult]) -> list[CheckResult]:
+    """Blocking findings on a verified prescription that no pharmacist answered: new
+    since its verification (or its last review), and not the patient's to resolve."""
+    answered = set(prescription.reviewed_findings)
+    return [
+        r
+        for r in results
+        if r.level == Level.BLOCK and r.code not in answered and r.code not in PATIENT_ACTION_CODES
+    ]
+
+
+def _hold(prescription: Prescription, results: list[CheckResult]) -> dict:
+    """A verified prescription with a new blocking finding is held until a pharmacist
+    looks again; the hold stays if the finding goes, since only a pharmacist lifts it."""
+    if prescription.status != Status.VERIFIED:
+        return {}
+    new = unanswered_blocks(prescription, results)
+    if not new:
+        return {}
+    return {
+        "held_since": prescription.held_since or timezone.now(),
+        "hold_reason": "; ".join(r.title for r in new) + ".",
+    }
+
+
 def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
-    """Refresh the stored check results. The caller holds the row (select_for_update)."""
+    """Refresh the stored check results, and hold a verified prescription on a new
+    blocking finding. The caller holds the row (select_for_update)."""
     results = _missing_details(prescription) + _document_reuse(prescription)
     results += identity_findings(prescription)
+    patient = patient_facts(prescription)
     if prescription.drug_id:
         results += run_checks(
             drug=prescription.drug,
-            patient=patient_facts(prescription),
+            patient=patient,
             prescription=prescription_facts(prescription),
             today=timezone.localdate(),
         )
+    results += run_review(review_facts(prescription, patient))
     results.sort(key=lambda r: r.level != Level.BLOCK)
     fields = {
         "check_results": [r.__dict__ for r in results],
         "has_blocking_checks": any(r.level == Level.BLOCK for r in results),
         "checks_run_at": timezone.now(),
+        **_hold(prescription, results),
     }
     # A plain update: refreshed findings are not an edit of the prescription's history.
     Prescription.objects.filter(pk=prescription.pk).update(**fields)

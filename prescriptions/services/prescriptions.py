@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import (
@@ -271,6 +271,7 @@ def prescription_verify(
     prescription.decided_by = pharmacist
     prescription.decided_at = timezone.now()
     prescription.override_reason = override_reason
+    prescription.reviewed_findings = sorted({r.code for r in blocks})
     prescription.pharmacist_message = ""
     _transition(prescription, Status.VERIFIED, actor=pharmacist, override_reason=override_reason)
     return prescription
@@ -321,9 +322,23 @@ def prescription_release_units(*, prescription_id: int, units: int) -> None:
     )
 
 
-def recheck_open_prescriptions(*, patient) -> None:
-    """The patient's profile changed: findings on prescriptions still being worked change too."""
-    for prescription in Prescription.objects.select_for_update().filter(
-        patient=patient, status__in=OPEN_STATUSES
+def recheck_patient_prescriptions(*, patient) -> None:
+    """The patient's profile changed: findings change on the prescriptions still being
+    worked, and on every verified one they may still order against, which a new
+    blocking finding holds until a pharmacist looks again (prescription_run_checks)."""
+    active = Prescription.objects.active().filter(patient=patient).values("pk")
+    for prescription in (
+        Prescription.objects.select_for_update(of=("self",))
+        .select_related("drug", "formulation")
+        .filter(Q(status__in=OPEN_STATUSES) | Q(pk__in=active), patient=patient)
+        .order_by("pk")
     ):
         prescription_run_checks(prescription)
+
+
+def prescription_recheck(*, prescription_id: int) -> Prescription:
+    """Run the checks again on one prescription (at checkout, for the ones it uses)."""
+    with transaction.atomic():
+        prescription = _locked(prescription_id)
+        prescription_run_checks(prescription)
+    return prescription

@@ -87,6 +87,13 @@ def pay_on_hosted_page(url: str, action: str = "pay") -> int:
 
 
 @pytest.fixture
+def orders_any_day(settings):
+    """For tests that place several orders of one drug on one day as scaffolding: the
+    early-refill refusal (tests/prescriptions/test_review.py) is turned off."""
+    settings.REFILL_TOO_EARLY_SHARE = "0"
+
+
+@pytest.fixture
 def order_factory(db, baclofen):
     """Orders placed through the real checkout: a verified prescription, stock taken."""
 

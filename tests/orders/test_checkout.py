@@ -171,6 +171,7 @@ def test_the_drug_page_follows_the_last_box_out_and_back_but_is_not_rebuilt_for_
     verified,
     django_capture_on_commit_callbacks,
     django_assert_num_queries,
+    orders_any_day,
 ):
     Package.objects.filter(pk=package.pk).update(stock=2)
     address = DeliveryAddress.objects.create(user=patient, **ADDRESS)

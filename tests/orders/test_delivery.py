@@ -128,7 +128,7 @@ def test_dispatch_order_run_twice_creates_one_shipment_and_one_email(patient, ca
     assert subjects() == [f"Order {order.number} is on its way - {settings.SITE_NAME}"]
 
 
-def test_local_courier_gives_the_same_tracking_number_for_the_same_order(patient):
+def test_local_courier_gives_the_same_tracking_number_for_the_same_order(patient, orders_any_day):
     first, second = place_order(patient=patient), place_order(patient=patient)
     courier = LocalCourier()
     assert courier.create_shipment(first) == courier.create_shipment(first)
@@ -189,7 +189,9 @@ def test_refresh_shipments_asks_only_about_the_configured_couriers_parcels(paid_
     assert Order.objects.get(pk=paid_order.pk).status == OrderStatus.DISPATCHED
 
 
-def test_expire_unpaid_orders_cancels_only_overdue_orders_and_gives_back_once(patient, capture):
+def test_expire_unpaid_orders_cancels_only_overdue_orders_and_gives_back_once(
+    patient, capture, orders_any_day
+):
     package = baclofen_package()
     prescription = Prescription.objects.get(patient=patient)
     overdue = make_overdue(place_order(patient=patient))

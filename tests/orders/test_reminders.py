@@ -66,7 +66,7 @@ def the_line(order: Order) -> OrderLine:
     return OrderLine.objects.select_related("order", "prescription").get(order=order)
 
 
-def test_run_out_date_follows_the_directions_and_the_units_bought(patient, capture):
+def test_run_out_date_follows_the_directions_and_the_units_bought(patient, capture, orders_any_day):
     make_verified_prescription(patient=patient)
     ten = pay(place_order(patient=patient), capture)
     twenty = pay(place_order(patient=patient, quantity=2), capture)
@@ -75,7 +75,12 @@ def test_run_out_date_follows_the_directions_and_the_units_bought(patient, captu
 
 
 def test_run_out_date_counts_half_tablets(patient, capture):
-    make_verified_prescription(patient=patient, units_per_dose=Decimal("0.5"), doses_per_day=2)
+    make_verified_prescription(
+        patient=patient,
+        units_per_dose=Decimal("0.5"),
+        doses_per_day=2,
+        directions="Take half a tablet twice a day",
+    )
     order = pay(place_order(patient=patient), capture)
     assert run_out_date(the_line(order)) == paid_on(order) + timedelta(days=10)
 
@@ -129,7 +134,10 @@ def test_a_reminder_queued_but_not_yet_sent_is_sent_once(paid_order, capture):
 
 def test_one_reminder_per_order_with_several_lines(patient, capture):
     make_verified_prescription(patient=patient)
-    make_verified_prescription(patient=patient, strength="20 mg")
+    # 30 + 40 mg/day: within the adult maximum together
+    make_verified_prescription(
+        patient=patient, strength="20 mg", doses_per_day=2, directions="Take 1 tablet twice a day"
+    )
     order = services.order_place(
         patient=patient,
         lines=[CartLine(baclofen_package("10 mg"), 1), CartLine(baclofen_package("20 mg"), 1)],

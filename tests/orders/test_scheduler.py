@@ -57,7 +57,7 @@ def test_the_beat_schedule_names_registered_delivery_tasks():
 
 
 def test_run_scheduler_once_runs_every_beat_entry(
-    patient, delivery_schedule, settings, django_capture_on_commit_callbacks, caplog
+    patient, delivery_schedule, settings, django_capture_on_commit_callbacks, caplog, orders_any_day
 ):
     settings.REFILL_REMINDER_DAYS_BEFORE = 7
     overdue = make_overdue(place_order(patient=patient))

@@ -406,6 +406,7 @@ def test_titration_reads_the_previous_verified_prescription(baclofen):
     today = timezone.localdate()
     first = make_e_prescription(
         patient=patient,
+        directions="Take half a tablet three times a day",
         units_per_dose=Decimal("0.5"),
         doses_per_day=3,
         date_written=today - timedelta(days=7),
@@ -417,6 +418,7 @@ def test_titration_reads_the_previous_verified_prescription(baclofen):
     now = make_e_prescription(
         patient=patient,
         strength="20 mg",
+        directions="Take 1 tablet four times a day",
         units_per_dose=Decimal(1),
         doses_per_day=4,
         date_written=today,

@@ -15,12 +15,13 @@ from django.test import Client
 from django.urls import reverse
 
 from prescriptions import services
-from prescriptions.models import MedicalProfile, Status
+from prescriptions.models import Status
 from prescriptions.services.identity import IDENTITY_MISMATCH_CODE
 from tests.factories import (
     clean_document,
     make_e_prescription,
     make_pharmacist,
+    make_profile,
     make_user,
     make_user_with_verified_email,
     sign_in_staff,
@@ -37,7 +38,7 @@ def pharmacist(db):
 
 
 def with_profile(user, born):
-    MedicalProfile.objects.create(user=user, date_of_birth=born)
+    make_profile(user, date_of_birth=born)
     return user
 
 

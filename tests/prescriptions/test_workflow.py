@@ -15,6 +15,7 @@ from tests.factories import (
     clean_document,
     make_e_prescription,
     make_pharmacist,
+    make_profile,
     make_user_with_verified_email,
 )
 from tests.prescriptions.documents import prescription_pdf
@@ -239,6 +240,7 @@ def test_decided_prescriptions_cannot_be_edited(patient, pharmacist, baclofen):
 
 
 def test_an_uploaded_prescription_waits_for_its_details(patient, baclofen):
+    make_profile(patient)
     prescription = services.prescription_submit_upload(
         patient=patient, documents=[clean_document(prescription_pdf(["Rx baclofen"]))], note="Hi"
     )

@@ -42,6 +42,8 @@ SITE = [
     Row("accounts:overview", "GET", (LOGIN, 200, 200, 200, 200, 200)),
     Row("prescriptions:profile", "GET", (LOGIN, 200, 200, 200, 200, 200)),
     Row("prescriptions:profile_export", "GET", (LOGIN, 200, 200, 200, 200, 200)),
+    Row("prescriptions:profile_confirm", "GET", (LOGIN, 405, 405, 405, 405, 405)),
+    Row("prescriptions:profile_confirm", "POST", (LOGIN, 302, 302, 302, 302, 302)),
     Row("prescriptions:list", "GET", (LOGIN, 200, 200, 200, 200, 200)),
     Row("prescriptions:new", "GET", (LOGIN, 200, 200, 200, 200, 200)),
     # Patient A's prescription: B and catalog staff see nothing; pharmacists are sent

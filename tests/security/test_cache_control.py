@@ -22,7 +22,7 @@ def directives(response) -> set[str]:
 @pytest.fixture
 def signed_in(people_and_objects):
     users, objects = people_and_objects
-    MedicalProfile.objects.create(user=users["patient_a"])
+    MedicalProfile.objects.get_or_create(user=users["patient_a"])
     patient = sign_in(Client(), users["patient_a"])
     session = patient.session
     session["cart"] = {str(objects["package"]): 1}

@@ -57,7 +57,10 @@ def admin_urls(objects, profile) -> list[str]:
 @pytest.fixture
 def profile(people_and_objects):
     users, _ = people_and_objects
-    return MedicalProfile.objects.create(user=users["patient_a"], pregnant=True)
+    profile, _ = MedicalProfile.objects.update_or_create(
+        user=users["patient_a"], defaults={"pregnant": True}
+    )
+    return profile
 
 
 def test_a_pharmacist_without_an_authenticator_cannot_download_a_document(people_and_objects):
