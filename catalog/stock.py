@@ -10,6 +10,7 @@ only where that stays at or above zero), never a write of a value read earlier:
 two moves at the same moment both count.
 """
 
+from django.db import transaction
 from django.db.models import F
 
 from .caching import invalidate_drug_pages
@@ -33,12 +34,15 @@ def move_stock(package_id: int, boxes: int) -> int | None:
     Returns the stock it left, or None when fewer than -`boxes` are on the shelf
     (nothing changes then).
     """
-    moved = Package.objects.filter(pk=package_id, stock__gte=max(0, -boxes)).update(
-        stock=F("stock") + boxes
-    )
-    if not moved:
-        return None
-    left = _stock_now(package_id)
+    # One transaction (a savepoint inside the caller's): the update's row lock is held
+    # until the read, so `left` is what this move left, whoever else moves stock.
+    with transaction.atomic():
+        moved = Package.objects.filter(pk=package_id, stock__gte=max(0, -boxes)).update(
+            stock=F("stock") + boxes
+        )
+        if not moved:
+            return None
+        left = _stock_now(package_id)
     went_out = left == 0
     came_back = boxes > 0 and left == boxes
     if went_out or came_back:

@@ -58,8 +58,17 @@ def test_adjustments_and_checkouts_at_once_all_count():
 
     assert Package.objects.get(pk=package.pk).stock == 50 + (5 - 3) * (RACERS // 2)
     assert StockAdjustment.objects.count() == RACERS // 2
-    # Each row's "left" is what its own move left: all different.
-    assert len(set(StockAdjustment.objects.values_list("stock_after", flat=True))) == RACERS // 2
+    # Each row's "left" is what its own move left: the n-th adjustment (rows are written
+    # in the order the row lock was granted) left 50 + 5n minus 3 per checkout before it,
+    # and the checkouts before each one only grow.
+    lefts = StockAdjustment.objects.order_by("pk").values_list("stock_after", flat=True)
+    checkouts_before = []
+    for n, left in enumerate(lefts, start=1):
+        taken = 50 + 5 * n - left
+        assert taken % 3 == 0, f"adjustment {n} recorded {left}, which no order of moves leaves"
+        checkouts_before.append(taken // 3)
+    assert checkouts_before == sorted(checkouts_before)
+    assert checkouts_before[0] >= 0 and checkouts_before[-1] <= RACERS // 2
 
 
 def test_refusals_racing_each_other_are_one_event_with_every_one_counted():

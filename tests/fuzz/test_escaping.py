@@ -251,6 +251,9 @@ def test_telemedicine_text_is_escaped_for_the_patient_and_the_pharmacist(
     }
     with rolled_back():
         cache.clear()
+        # A partner prescription joins only the account of the person it names.
+        patient.first_name, patient.last_name = first_name, IMG
+        patient.save(update_fields=["first_name", "last_name"])
         partner = make_partner()
         raw = json.dumps(body).encode()
         response = Client().post(
