@@ -12,7 +12,7 @@ import zlib
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 from pypdf import PdfWriter
 
-from prescriptions.demo import prescription_pdf  # noqa: F401 - the documents tests upload
+from devtools.demo.prescriptions import prescription_pdf  # noqa: F401 - the documents tests upload
 
 # Written into the metadata of the photos below; none of it may survive an upload.
 SECRET_MAKE = "SecretPhoneMaker"
