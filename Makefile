@@ -25,7 +25,7 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
 	@echo "Stripe stand-in (test payments): http://127.0.0.1:$(STRIPE_STANDIN_PORT)/"
 	@trap 'kill 0' INT TERM EXIT; \
-	$(RUN_ENV) $(BIN)/python -m orders.stripe_standin --port $(STRIPE_STANDIN_PORT) \
+	$(RUN_ENV) $(BIN)/python -m devtools.stripe_standin --port $(STRIPE_STANDIN_PORT) \
 		--webhook-url http://127.0.0.1:$(PORT)/payments/stripe/webhook/ \
 		--webhook-secret whsec_local_development & \
 	$(RUN_ENV) $(BIN)/python manage.py run_scheduler & \

@@ -42,7 +42,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import processes  # noqa: E402
+from devtools import processes  # noqa: E402
 
 PATIENTS = int(os.environ.get("PATIENTS", "40"))
 STOCK = int(os.environ.get("STOCK", str(PATIENTS // 2)))
@@ -124,32 +124,29 @@ def create_patients(run: str) -> list[str]:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
+    from bench.data import (
+        bench_package,
+        make_partner,
+        make_patient,
+        make_pharmacist,
+        receive_e_prescription,
+    )
     from orders.cart import COUNT_KEY
     from orders.cart import SESSION_KEY as CART_KEY
     from orders.services import address_save
     from prescriptions.services import prescription_verify
-    from tests.factories import (
-        make_e_prescription,
-        make_partner,
-        make_pharmacist,
-        make_user_with_verified_email,
-    )
-    from tests.orders.factories import baclofen_package
 
     session_store = import_module(settings.SESSION_ENGINE).SessionStore
-    package = baclofen_package()
+    package = bench_package()
     pharmacist = make_pharmacist(email=f"bench-{run}-pharmacist@example.com")
     partner = make_partner(name=f"Bench telehealth {run}", slug=f"bench-{run}")
     keys = []
     for n in range(PATIENTS):
-        patient = make_user_with_verified_email(
-            email=f"bench-{run}-{n}@example.com",
-            password=None,  # unusable: sign-in is by session, and hashing 40 is slow
-            first_name="Bench",
-            last_name=f"Patient {n}",
+        patient = make_patient(
+            email=f"bench-{run}-{n}@example.com", first_name="Bench", last_name=f"Patient {n}"
         )
-        prescription = make_e_prescription(
-            patient=patient, partner=partner, partner_reference=f"BENCH-{run}-{n}"
+        prescription = receive_e_prescription(
+            patient=patient, partner=partner, reference=f"BENCH-{run}-{n}"
         )
         prescription_verify(
             prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True
@@ -235,12 +232,12 @@ def reconcile(run: str, standin_url: str, checkouts: list[Checkout], clicks: dic
     from django.conf import settings
     from django.db.models import Count, Q, Sum
 
+    from bench.data import bench_package
     from orders.models import Order, OrderLine, OrderStatus, PaymentEvent
-    from tests.orders.factories import baclofen_package
 
     orders = Order.objects.filter(patient__email__startswith=f"bench-{run}-")
     boxes_ordered = OrderLine.objects.filter(order__in=orders).aggregate(n=Sum("quantity"))["n"]
-    stock_left = baclofen_package().stock
+    stock_left = bench_package().stock
     client = stripe.StripeClient(
         settings.STRIPE_SECRET_KEY, base_addresses={"api": standin_url}, max_network_retries=0
     )

@@ -15,7 +15,7 @@ mix. Browsing and carts are anonymous visitors, each user's replaced by a new on
 (no cookies) every VISITOR_ACTIONS actions; checkouts take turns among PATIENTS
 signed-in patients (one checkout at a time each).
 
-Every piece runs as in production, in its own process (tests/processes.py): nginx
+Every piece runs as in production, in its own process (devtools/processes.py): nginx
 with deploy/nginx/'s locations, sending the catalog pages to one gunicorn
 (CATALOG_WORKERS x CATALOG_THREADS, default 2 x 2) and everything else to another
 (WORKERS gthread workers x THREADS threads, default 2 x 4); PostgreSQL, Redis
@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import checkout as checkout_bench  # noqa: E402
-from tests import nginx, processes  # noqa: E402
+from devtools import nginx, processes  # noqa: E402
 
 USERS = int(os.environ.get("USERS", "50"))
 DURATION = float(os.environ.get("DURATION", "120"))
@@ -711,8 +711,8 @@ def main() -> int:
         from django.conf import settings
         from django.db import close_old_connections
 
+        from bench.data import bench_package
         from catalog.caching import invalidate_drug_pages
-        from tests.orders.factories import baclofen_package
 
         env = processes.site_env(STRIPE_API_BASE=standin_url)
         logs = Path(tmp)
@@ -729,7 +729,7 @@ def main() -> int:
             try:
                 print(f"setting up {PATIENTS} patients, {STOCK} boxes (run {run})...", flush=True)
                 session_keys = checkout_bench.create_patients(run)
-                package_id = str(baclofen_package().pk)
+                package_id = str(bench_package().pk)
                 invalidate_drug_pages("baclofen")  # the stock was set by an update: no signal
                 worker.wait_idle(timeout=300)  # the prescription emails, before measuring
                 close_old_connections()

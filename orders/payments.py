@@ -1,6 +1,6 @@
 """Paying orders through Stripe Checkout: sessions, webhook events, refunds.
 
-The same code talks to Stripe and to the local stand-in (`orders/stripe_standin`);
+The same code talks to Stripe and to the local stand-in (`devtools/stripe_standin`);
 only `STRIPE_API_BASE` differs. Card data never reaches the site: the patient pays
 on the hosted page, and the order moves only when a signed webhook event says so.
 

@@ -52,6 +52,12 @@ INSTALLED_APPS = [
     "prescriptions",
     "orders",
 ]
+# The development tools (devtools/: demo data, dev-only commands, the scheduler of `make
+# run`) are not part of an installed site and load only in development, or in the test
+# suite with its own switch, never in production even from a checkout that has them.
+DEVTOOLS_ENABLED = DEBUG or env.bool("TEST_ONLY_DEVTOOLS", default=False)
+if DEVTOOLS_ENABLED:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -269,7 +275,7 @@ CELERY_BEAT_SCHEDULE = {
 ORDER_PAYMENT_MINUTES = env.int("ORDER_PAYMENT_MINUTES", default=31)
 
 # Stripe. In development and tests STRIPE_API_BASE points the real stripe client at
-# the local stand-in (orders/stripe_standin); see README "Payments".
+# the local stand-in (devtools/stripe_standin); see README "Payments".
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")

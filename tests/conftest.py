@@ -105,7 +105,7 @@ CHROMIUM_ARGS = [
 def playwright(playwright):
     """Playwright's sync API runs an event loop in the test thread from here on, and
     Django's ORM refuses to run beside one unless told. This test process only: the
-    site's own processes never inherit it (tests/processes.py drops it)."""
+    site's own processes never inherit it (devtools/processes.py drops it)."""
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     return playwright
 

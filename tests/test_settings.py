@@ -18,6 +18,7 @@ NOT_INHERITED = {
     "DJANGO_ALLOW_ASYNC_UNSAFE",
     "STRIPE_API_BASE",
     "TEST_ONLY_ALLOW_STRIPE_STANDIN",
+    "TEST_ONLY_DEVTOOLS",
 }
 PRODUCTION = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com"}
 # What gunicorn (pharmacy.wsgi), manage.py and the Celery worker (pharmacy.celery, which

@@ -28,7 +28,7 @@ from django.conf import settings
 from playwright.sync_api import BrowserContext, Page, expect
 
 from accounts.mfa import current_totp_code, totp_secret
-from tests import processes
+from devtools import processes
 from tests.conftest import CHROMIUM
 from tests.factories import PASSWORD
 

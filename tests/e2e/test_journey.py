@@ -21,8 +21,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from catalog.models import Package
+from devtools.demo.prescriptions import prescription_pdf
 from orders.models import Order, OrderStatus
-from prescriptions.demo import prescription_pdf
 from prescriptions.models import Prescription, Status
 from tests.e2e.conftest import (
     DESKTOP,

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests import nginx, processes
+from devtools import nginx, processes
 from tests.orders.factories import baclofen_package, make_patient
 from tests.reliability.site_client import SiteClient
 

@@ -15,6 +15,7 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from devtools import processes
 from orders.models import (
     Notification,
     Order,
@@ -26,7 +27,6 @@ from orders.models import (
 from orders.payments import record_event
 from orders.tasks.payments import RETRY_AFTER, retry_unprocessed_events
 from pharmacy.celery import app as celery_app
-from tests import processes
 from tests.orders import conftest as orders_fixtures
 from tests.orders.conftest import pay_at_standin, signed_event
 from tests.orders.factories import make_patient, make_verified_prescription, place_order

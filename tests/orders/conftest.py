@@ -17,9 +17,9 @@ import pytest
 import stripe
 from django.conf import settings as django_settings
 
+from devtools.stripe_standin import StandinServer, sign
 from orders.models import Order
 from orders.payments import stripe_client
-from orders.stripe_standin import StandinServer, sign
 from tests.orders.factories import make_patient, make_verified_prescription, place_order
 
 

@@ -18,10 +18,10 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from devtools.stripe_standin import sign
 from orders import payments
 from orders.models import Discrepancy, Order, OrderStatus, PaymentEvent
 from orders.reconciliation import reconcile
-from orders.stripe_standin import sign
 from prescriptions.models import Prescription
 from tests.factories import make_catalog_staff, sign_in_staff
 from tests.orders.conftest import (

@@ -28,7 +28,7 @@ DELIVERY_TASKS = {
     "orders.tasks.delivery.refresh_shipments",
     "orders.tasks.delivery.send_refill_reminders",
 }
-LOGGER = "orders.management.commands.run_scheduler"
+LOGGER = "devtools.management.commands.run_scheduler"
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from urllib.parse import urlencode
 import pytest
 import stripe
 
-from orders.stripe_standin import StandinServer, sign
-from orders.stripe_standin.params import decode
+from devtools.stripe_standin import StandinServer, sign
+from devtools.stripe_standin.params import decode
 
 SECRET = "whsec_test_standin_secret"
 API_KEY = "sk_test_standin"
@@ -601,7 +601,7 @@ def test_form_decoding_rebuilds_nested_dicts_and_lists():
 
 def test_cli_serves_the_api_without_importing_django():
     process = subprocess.Popen(
-        [sys.executable, "-m", "orders.stripe_standin", "--port", "0"],
+        [sys.executable, "-m", "devtools.stripe_standin", "--port", "0"],
         cwd=PROJECT,
         stderr=subprocess.PIPE,
         text=True,
@@ -618,7 +618,7 @@ def test_cli_serves_the_api_without_importing_django():
     finally:
         process.terminate()
         process.wait(timeout=5)
-    check = "import sys, orders.stripe_standin.__main__; print('django' in sys.modules)"
+    check = "import sys, devtools.stripe_standin.__main__; print('django' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", check], cwd=PROJECT, capture_output=True, text=True, check=True
     )

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from devtools.stripe_standin import sign
 from orders.models import Notification, OrderStatus, PaymentEvent
-from orders.stripe_standin import sign
 from orders.tasks import delivery
 from orders.tasks import payments as payment_tasks
 from prescriptions.models import Prescription

@@ -13,7 +13,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
-from prescriptions.demo import prescription_pdf  # noqa: F401 - the documents tests upload
+from devtools.demo.prescriptions import prescription_pdf  # noqa: F401 - the documents tests upload
 
 # Written into the metadata of the photos below; none of it may survive an upload.
 SECRET_MAKE = "SecretPhoneMaker"

@@ -19,10 +19,10 @@ from django.db.models import Count, Sum
 from kombu import Connection
 
 from catalog.models import Package
+from devtools import processes
 from orders.emails import SUBJECTS
 from orders.models import Notification, Order, OrderLine, OrderStatus, OrderStatusChange
 from prescriptions.models import Prescription
-from tests import processes
 from tests.orders.factories import baclofen_package, make_patient, make_verified_prescription
 from tests.orders.factories import place_order as _place_order
 from tests.reliability import faults

@@ -18,8 +18,8 @@ import pytest
 from django.contrib.sessions.models import Session
 from django.db import DatabaseError, connections, transaction
 
+from devtools import processes
 from orders.models import Order, OrderStatus
-from tests import processes
 from tests.orders import conftest as orders_fixtures
 from tests.orders.conftest import pay_at_standin, signed_event
 from tests.orders.factories import baclofen_package

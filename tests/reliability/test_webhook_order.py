@@ -11,8 +11,8 @@ import threading
 import pytest
 from django.conf import settings
 
+from devtools import processes
 from orders.models import Notification, OrderStatus, PaymentEvent, Shipment
-from tests import processes
 from tests.orders import conftest as orders_fixtures
 from tests.orders.conftest import pay_at_standin, signed_event, standin_event, variant
 from tests.reliability import stack

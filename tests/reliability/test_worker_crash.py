@@ -27,8 +27,8 @@ from django.db import connection, connections, transaction
 from django.test import Client
 from kombu import Connection
 
+from devtools import processes
 from orders.models import Order, OrderStatus, PaymentEvent, Shipment
-from tests import processes
 from tests.orders import conftest as orders_fixtures
 from tests.orders.conftest import pay_at_standin, signed_event
 from tests.reliability import stack

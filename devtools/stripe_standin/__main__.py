@@ -1,4 +1,4 @@
-"""`python -m orders.stripe_standin`: serve the stand-in until interrupted."""
+"""`python -m devtools.stripe_standin`: serve the stand-in until interrupted."""
 
 import argparse
 import logging
@@ -11,7 +11,7 @@ from .server import StandinServer
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orders.stripe_standin",
+        prog="python -m devtools.stripe_standin",
         description="Local stand-in for Stripe Checkout Sessions, refunds, events and webhooks.",
     )
     parser.add_argument(

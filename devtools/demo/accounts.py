@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from .mfa import enrol_totp
-from .roles import CATALOG_STAFF, PHARMACIST
+from accounts.mfa import enrol_totp
+from accounts.roles import CATALOG_STAFF, PHARMACIST
 
 DEMO_PASSWORD = "demo-pharmacy-2026"  # noqa: S105 - development only, refused with DEBUG off
 

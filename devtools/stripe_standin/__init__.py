@@ -3,7 +3,7 @@ refunds, events, signed webhooks), so development and tests run the production
 payment code against it with only the API base URL changed.
 
 Standard library only, and no Django: it runs as its own process
-(`python -m orders.stripe_standin`) or in a thread inside tests (`StandinServer`).
+(`python -m devtools.stripe_standin`) or in a thread inside tests (`StandinServer`).
 """
 
 from .objects import API_VERSION

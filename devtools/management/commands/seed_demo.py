@@ -1,9 +1,9 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
 from accounts.mfa import current_totp_code
-from prescriptions.demo import ensure_demo_prescriptions, ensure_demo_profile
+from devtools.demo.accounts import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
+from devtools.demo.prescriptions import ensure_demo_prescriptions, ensure_demo_profile
 
 
 class Command(BaseCommand):

@@ -7,12 +7,11 @@ from types import SimpleNamespace
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from accounts.demo import require_debug
 from catalog.models import Drug, Formulation, MedicationClass
-
-from .models import MedicalProfile, Prescription, TelemedicinePartner
-from .npi import npi_check_digit
-from .services import (
+from devtools.demo.accounts import require_debug
+from prescriptions.models import MedicalProfile, Prescription, TelemedicinePartner
+from prescriptions.npi import npi_check_digit
+from prescriptions.services import (
     prescription_receive_from_partner,
     prescription_request_info,
     prescription_submit_upload,
@@ -20,7 +19,7 @@ from .services import (
     profile_confirm,
     profile_update,
 )
-from .uploads import clean_upload
+from prescriptions.uploads import clean_upload
 
 DEMO_PARTNER_SLUG = "demo-telehealth"
 DEMO_PARTNER_SECRET = "tmsec_demo_development_only"  # noqa: S105 - DEBUG only

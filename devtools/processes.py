@@ -22,7 +22,7 @@ settings are read when it is called:
   in-memory SQLite test database (see `missing_services()`).
 - `REDIS_URL`: from the environment, unchanged, database number included, so the
   test enqueues into the very queue the worker consumes.
-- `DEBUG`: removed, so the processes run with production settings.
+- `DEBUG` and `TEST_ONLY_DEVTOOLS`: removed, so the processes run with production settings.
 - `SECRET_KEY`, `ALLOWED_HOSTS`, `HTTPS` (`on`/`off`), `STRIPE_SECRET_KEY`,
   `STRIPE_WEBHOOK_SECRET`, `PRIVATE_MEDIA_ROOT`, `STATIC_ROOT`: from the current
   `django.conf.settings`, so signatures, tracking numbers (an HMAC of the
@@ -75,6 +75,7 @@ NOT_INHERITED = (
     "DEBUG",
     "STRIPE_API_BASE",
     "TEST_ONLY_ALLOW_STRIPE_STANDIN",
+    "TEST_ONLY_DEVTOOLS",  # the suite's switch: the site's processes run without devtools
     "DJANGO_ALLOW_ASYNC_UNSAFE",  # set for the browser tests' own process, never the site
 )
 
@@ -377,7 +378,7 @@ def stripe_standin_process(
 ) -> Iterator[ServiceProcess]:
     """The local Stripe in its own process, delivering signed webhooks to `webhook_url`."""
     port = port or free_port()
-    args = [PYTHON, "-m", "orders.stripe_standin", "--port", str(port)]
+    args = [PYTHON, "-m", "devtools.stripe_standin", "--port", str(port)]
     args += ["--webhook-url", webhook_url, "--webhook-secret", webhook_secret]
     with _log_dir(log_dir, "standin") as folder:
         standin = ServiceProcess(

@@ -3,7 +3,7 @@
 `bench/load.py` measures the site through it and `tests/integration/test_nginx_front.py`
 tests it: both include the very locations file the example site includes, so what
 is measured and tested is what is deployed. Start the pools first
-(`tests.processes.gunicorn_server`), then:
+(`devtools.processes.gunicorn_server`), then:
 
     with nginx_front(web_port=..., catalog_port=...) as nginx:
         ...  # nginx.url
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.processes import ROOT, ProcessError, ServiceProcess, _log_dir, _running, free_port
+from devtools.processes import ROOT, ProcessError, ServiceProcess, _log_dir, _running, free_port
 
 NGINX_LOCATIONS = ROOT / "deploy" / "nginx" / "pharmacy-locations.conf"
 # deploy/nginx/pharmacy.conf on loopback: plain HTTP, no server name, no static files

@@ -1,0 +1,1 @@
+"""Demo accounts and prescriptions for local development (refused with DEBUG off)."""
