@@ -33,7 +33,7 @@ def prescription_pdf(lines: list[str]) -> bytes:
     """A one-page PDF that shows `lines` in Helvetica, as a scanned prescription would.
 
     Written by hand (objects, xref table, trailer) so that the text is real page content
-    that a browser displays and pypdf extracts. Characters outside Latin-1 become "?".
+    that a browser displays and a text extractor reads. Characters outside Latin-1 become "?".
     """
     commands = ["BT", "/F1 14 Tf", "18 TL", "72 720 Td"]
     for line in lines:
