@@ -7,16 +7,16 @@ the prescription's directions (units per dose x doses per day) and the units bou
 
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from catalog.models import Drug
+from pharmacy.queue import enqueue_on_commit
 
 from .models import Notification, Order, OrderLine, OrderStatus
+from .services.lifecycle import SEND_ORDER_EMAIL
 
 # Orders whose medicine may still be in the patient's hands.
 SUPPLIED_STATUSES = (OrderStatus.PAID, OrderStatus.DISPATCHED, OrderStatus.DELIVERED)
@@ -92,8 +92,6 @@ def send_due_reminders(*, today: date) -> int:
     task locks it and sends only while `sent_at` is empty, so a reminder queued again
     before the first one went out is still sent a single time.
     """
-    from .tasks.delivery import send_order_email
-
     queued = 0
     for order in due_orders(today=today):
         notification, _ = Notification.objects.get_or_create(
@@ -101,7 +99,7 @@ def send_due_reminders(*, today: date) -> int:
         )
         if notification.sent_at is not None:
             continue
-        transaction.on_commit(partial(send_order_email.delay, order.pk, Notification.Kind.REFILL))
+        enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, Notification.Kind.REFILL)
         queued += 1
     return queued
 

@@ -9,6 +9,7 @@ from .models import StatusChange
 
 
 @shared_task(
+    name="prescriptions.tasks.send_prescription_update",
     bind=True,
     autoretry_for=(OSError,),
     retry_backoff=True,

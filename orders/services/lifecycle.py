@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.stock import return_stock
+from pharmacy.queue import enqueue_on_commit
 from prescriptions.services import prescription_release_units
 
 from ..models import (
@@ -23,6 +24,11 @@ from ..models import (
     Shipment,
 )
 
+# The tasks these services queue, by their registered names (see pharmacy.queue).
+SEND_ORDER_EMAIL = "orders.tasks.delivery.send_order_email"
+DISPATCH_ORDER = "orders.tasks.delivery.dispatch_order"
+EXPIRE_CHECKOUT_SESSION = "orders.tasks.payments.expire_checkout_session"
+
 
 def _locked(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
@@ -30,10 +36,8 @@ def _locked(order_id: int) -> Order:
 
 def notify(order: Order, kind: str) -> None:
     """Email the patient about `kind` after commit (the task sends each kind once)."""
-    from ..tasks.delivery import send_order_email
-
     Notification.objects.get_or_create(order=order, kind=kind)
-    transaction.on_commit(lambda: send_order_email.delay(order.pk, kind), robust=True)
+    enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, kind)
 
 
 def _release(order: Order) -> None:
@@ -79,9 +83,7 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
     order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
     order_transition(order, OrderStatus.PAID, note=note or "Payment confirmed by Stripe")
     notify(order, Notification.Kind.CONFIRMED)
-    from ..tasks.delivery import dispatch_order
-
-    transaction.on_commit(lambda: dispatch_order.delay(order.pk), robust=True)
+    enqueue_on_commit(DISPATCH_ORDER, order.pk)
     return True
 
 
@@ -99,9 +101,7 @@ def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
     order_transition(order, OrderStatus.CANCELLED, actor=actor, note=note)
     notify(order, Notification.Kind.CANCELLED)
     if order.stripe_session_id:
-        from ..tasks.payments import expire_checkout_session
-
-        transaction.on_commit(lambda: expire_checkout_session.delay(order.pk), robust=True)
+        enqueue_on_commit(EXPIRE_CHECKOUT_SESSION, order.pk)
     return True
 
 

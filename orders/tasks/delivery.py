@@ -33,7 +33,7 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, name="orders.tasks.delivery.dispatch_order")
 def dispatch_order(order_id: int) -> str | None:
     """Hand a paid order to the courier; returns the tracking number, or None if not due.
 
@@ -92,7 +92,7 @@ def send_refill_reminders() -> int:
     return send_due_reminders(today=timezone.localdate())
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, name="orders.tasks.delivery.send_order_email")
 def send_order_email(order_id: int, kind: str) -> bool:
     """Email the patient about `kind` for this order, at most once; True if sent now.
 

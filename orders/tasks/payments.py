@@ -88,7 +88,7 @@ def retry_unprocessed_events() -> int:
     return len(stale)
 
 
-@shared_task(**TASK_OPTIONS)
+@shared_task(**TASK_OPTIONS, name="orders.tasks.payments.expire_checkout_session")
 def expire_checkout_session(order_id: int) -> bool:
     """Close a cancelled order's Stripe page, so it cannot be paid after all."""
     return payments.checkout_session_expire(order_id=order_id)

@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from pharmacy.queue import enqueue_on_commit
+
 from ..models import (
     TRANSITIONS,
     MedicalProfile,
@@ -26,6 +28,8 @@ from ..models.prescription import DEFAULT_VALIDITY
 from .checks import prescription_run_checks
 from .identity import comparable_email, differs_from_account, named_account, refuse_own_prescription
 
+# The task that emails the patient about a status change (see pharmacy.queue).
+SEND_PRESCRIPTION_UPDATE = "prescriptions.tasks.send_prescription_update"
 # Details a pharmacist must have filled in before verifying, with their names.
 REQUIRED_FOR_VERIFICATION = {
     "prescriber_name": "prescriber",
@@ -52,9 +56,7 @@ def _locked(prescription_id: int) -> Prescription:
 
 
 def _notify(change: StatusChange) -> None:
-    from ..tasks import send_prescription_update
-
-    transaction.on_commit(lambda: send_prescription_update.delay(change.pk), robust=True)
+    enqueue_on_commit(SEND_PRESCRIPTION_UPDATE, change.pk)
 
 
 def _transition(
