@@ -141,7 +141,7 @@ class Package(models.Model):
             )
 
     @property
-    def unit_price(self) -> Decimal:
+    def price_per_pill(self) -> Decimal:
         """Price of one pill, rounded half-up to the cent; derived, never stored."""
         return (self.price / self.pill_count).quantize(CENT, rounding=ROUND_HALF_UP)
 
