@@ -10,7 +10,7 @@ RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=1 SITE_URL=http://127.0.0.1:$(
 	STRIPE_SECRET_KEY=sk_test_local STRIPE_WEBHOOK_SECRET=whsec_local_development \
 	STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_STANDIN_PORT)
 
-.PHONY: install run test lint format system-packages
+.PHONY: install run test lint lint-imports format system-packages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ system-packages:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory lint-imports
+
+# The layers of pyproject.toml's [tool.importlinter] (README "Layers"); about a second,
+# so no cache is kept.
+lint-imports: install
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

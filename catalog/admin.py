@@ -213,17 +213,17 @@ class PackageAdmin(HistoryAdmin):
     saving a package writes every column but stock.
     """
 
-    list_display = ("__str__", "price", "unit_price", "stock", "adjust_link", "active")
+    list_display = ("__str__", "price", "price_per_pill", "stock", "adjust_link", "active")
     list_editable = ("price", "active")
     list_filter = ("active", StockFilter, "formulation__drug", "formulation__form")
     search_fields = ("formulation__drug__name", "formulation__strength_label")
     list_select_related = ("formulation__drug",)
-    readonly_fields = ("unit_price", "stock_on_shelf")
-    fields = ("formulation", "pill_count", "price", "unit_price", "stock_on_shelf", "active")
+    readonly_fields = ("price_per_pill", "stock_on_shelf")
+    fields = ("formulation", "pill_count", "price", "price_per_pill", "stock_on_shelf", "active")
 
     @admin.display(description="Per pill")
-    def unit_price(self, obj):
-        return obj.unit_price if obj.price and obj.pill_count else "-"
+    def price_per_pill(self, obj):
+        return obj.price_per_pill if obj.price and obj.pill_count else "-"
 
     @admin.display(description="Stock")
     def stock_on_shelf(self, obj):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import review
-from .models import MedicalProfile
+from .models import MedicalProfile, Prescription
 from .review import ProfileState
 
 # The profile fields a patient fills in, in the order the form shows them.
@@ -145,8 +145,6 @@ def profile_notice(*, patient, on=None, profile=False) -> dict | None:
 def usable_prescriptions(*, patient, formulation, on=None):
     """The patient's verified, unexpired prescriptions for this form and strength with
     units left, oldest expiry first (so the one that runs out soonest is used first)."""
-    from .models import Prescription
-
     return (
         Prescription.objects.usable(on=on)
         .filter(patient=patient, formulation=formulation)
@@ -162,8 +160,6 @@ SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
 def purchases(*, patient_id: int | None, drug_id: int | None) -> tuple[review.Purchase, ...]:
     """One query: every order line of this drug the patient bought or is paying for,
     through the prescriptions they used (the orders app points at prescriptions)."""
-    from .models import Prescription
-
     if not patient_id or not drug_id:
         return ()
     rows = Prescription.objects.filter(patient_id=patient_id, drug_id=drug_id).values_list(
@@ -197,8 +193,6 @@ def refill_supply(*, patient, drug_id: int) -> review.Supply | None:
 
 def held_prescriptions(*, patient, formulation=None, on=None):
     """The patient's active prescriptions held until a pharmacist reviews them again."""
-    from .models import Prescription
-
     held = Prescription.objects.active(on=on).filter(patient=patient, held_since__isnull=False)
     return held.filter(formulation=formulation) if formulation is not None else held
 

@@ -22,12 +22,13 @@ from tests.factories import make_package
 )
 def test_per_pill_price_is_rounded_half_up_to_the_cent(price, count, per_pill):
     package = Package(price=Decimal(price), pill_count=count)
-    assert package.unit_price == Decimal(per_pill)
+    assert package.price_per_pill == Decimal(per_pill)
 
 
 def test_seed_packages_show_4_65_and_4_17_a_pill(baclofen):
     prices = [
-        p.unit_price for p in Package.objects.filter(formulation__drug=baclofen).order_by("price")
+        p.price_per_pill
+        for p in Package.objects.filter(formulation__drug=baclofen).order_by("price")
     ]
     assert prices == [Decimal("4.17"), Decimal("4.65")]
 
