@@ -15,9 +15,20 @@ from django.db import transaction
 from .celery import app
 
 
+def registered_task(task_name: str):
+    """The task registered as `task_name`, importing every app's tasks module first if need be.
+
+    Celery's autodiscovery imports the tasks modules only when a worker starts; in a
+    web process nothing may have imported them yet, so a lookup by name would miss.
+    """
+    if task_name not in app.tasks:
+        app.loader.import_default_modules()  # runs the autodiscovery of every app's tasks
+    return app.tasks[task_name]
+
+
 def enqueue(task_name: str, *args) -> None:
     """Queue `task_name` now (outside a transaction, or when the caller already committed)."""
-    app.tasks[task_name].delay(*args)
+    registered_task(task_name).delay(*args)
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:
