@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from simple_history.models import HistoricalRecords
 
+from pharmacy.state_machine import StateMachine
+
 from .partner import TelemedicinePartner
 
 DEFAULT_VALIDITY = timedelta(days=365)
@@ -69,13 +71,21 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
-# Every allowed move; anything else is refused by services.prescription_transition.
-TRANSITIONS: dict[str, set[str]] = {
-    Status.SUBMITTED: {Status.VERIFIED, Status.REJECTED, Status.NEEDS_INFO},
-    Status.NEEDS_INFO: {Status.SUBMITTED},
-    Status.VERIFIED: set(),
-    Status.REJECTED: set(),
-}
+# Every allowed move, the first state included; `move` refuses anything else, a
+# repeat too (a decision taken twice is a mistake worth saying).
+PRESCRIPTION_MACHINE = StateMachine(
+    choices=Status,
+    table={
+        None: {Status.SUBMITTED},
+        Status.SUBMITTED: {Status.VERIFIED, Status.REJECTED, Status.NEEDS_INFO},
+        Status.NEEDS_INFO: {Status.SUBMITTED},
+        Status.VERIFIED: set(),
+        Status.REJECTED: set(),
+    },
+    history="prescriptions.StatusChange",
+    history_fk="prescription",
+    refusal="A {from_state} prescription cannot become {to_state}.",
+)
 
 
 class PrescriptionQuerySet(models.QuerySet):
