@@ -227,3 +227,36 @@ def test_allows_reads_the_table():
     assert not light.allows(None, "green")
     assert not light.allows("red", "red")
     assert light.moves() == [(None, "red"), ("red", "green"), ("green", "red")]
+
+
+EMAIL_OPENINGS = {
+    (None, "submitted"): "We received your prescription",
+    ("submitted", "needs_info"): "Our pharmacist needs more information",
+    ("needs_info", "submitted"): "we received your answer",
+    ("submitted", "verified"): "Good news: our pharmacist verified",
+    ("submitted", "rejected"): "We are sorry: our pharmacist could not accept",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("from_state", "to_state"), PRESCRIPTION_MOVES)
+def test_each_prescription_move_has_its_own_email(from_state, to_state):
+    from prescriptions.emails import status_change_email
+
+    prescription = object_in(lambda: new_prescription(patient=make_user()), from_state)
+    change = PRESCRIPTION_MACHINE.move(prescription, to_state, message="Which dose?")
+    body = status_change_email(change).body
+    for move, opening in EMAIL_OPENINGS.items():
+        assert (opening in body) == (move == (from_state, to_state)), opening
+
+
+@pytest.mark.django_db
+def test_the_status_badge_reads_expired_and_on_hold_apart():
+    today = timezone.localdate()
+    prescription = new_prescription(status=Status.VERIFIED, expiry_date=today)
+    assert prescription.status_badge == "verified"
+    prescription.expiry_date = today - timedelta(days=1)
+    assert prescription.status_badge == "expired"
+    prescription.expiry_date, prescription.held_since = today, timezone.now()
+    assert prescription.status_badge == "needs_info"
+    assert new_prescription(status=Status.REJECTED).status_badge == "rejected"

@@ -265,8 +265,29 @@ class Prescription(models.Model):
         return self.get_status_display()
 
     @property
+    def status_badge(self) -> str:
+        """The badge's style: expired and on hold read apart from their status."""
+        if self.status == Status.VERIFIED and self.is_expired():
+            return "expired"
+        if self.is_held:
+            return Status.NEEDS_INFO
+        return self.status
+
+    @property
+    def needs_info(self) -> bool:
+        return self.status == Status.NEEDS_INFO
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == Status.VERIFIED
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.status == Status.REJECTED
+
+    @property
     def is_held(self) -> bool:
-        return self.status == Status.VERIFIED and self.held_since is not None
+        return self.is_verified and self.held_since is not None
 
     @property
     def daily_units(self):
@@ -333,3 +354,25 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.from_status or 'new'} → {self.to_status}"
+
+    @property
+    def is_receipt(self) -> bool:
+        """The first row: the prescription arrived."""
+        return not self.from_status and self.to_status == Status.SUBMITTED
+
+    @property
+    def is_answer(self) -> bool:
+        """The patient answered a question, which puts it back in the queue."""
+        return self.from_status == Status.NEEDS_INFO and self.to_status == Status.SUBMITTED
+
+    @property
+    def asks_for_info(self) -> bool:
+        return self.to_status == Status.NEEDS_INFO
+
+    @property
+    def is_verification(self) -> bool:
+        return self.to_status == Status.VERIFIED
+
+    @property
+    def is_rejection(self) -> bool:
+        return self.to_status == Status.REJECTED
