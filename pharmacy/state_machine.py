@@ -77,6 +77,14 @@ class StateMachine:
         order = [None, *self.choices.values]
         return [(a, b) for a in order for b in self.choices.values if self.allows(a, b)]
 
+    def mermaid(self) -> str:
+        """The machine as a mermaid stateDiagram, for the README (a test keeps it true)."""
+        lines = ["stateDiagram-v2"]
+        for from_state, to_state in self.moves():
+            lines.append(f"    {from_state or '[*]'} --> {to_state}")
+        lines += [f"    {state} --> [*]" for state in self.choices.values if not self.table[state]]
+        return "\n".join(lines)
+
     def label(self, state: str | None) -> str:
         return NEW if state is None else self.choices(state).label.lower()
 

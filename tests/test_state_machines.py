@@ -7,6 +7,7 @@ ValidationError naming both states and writes nothing.
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -260,3 +261,11 @@ def test_the_status_badge_reads_expired_and_on_hold_apart():
     prescription.expiry_date, prescription.held_since = today, timezone.now()
     assert prescription.status_badge == "needs_info"
     assert new_prescription(status=Status.REJECTED).status_badge == "rejected"
+
+
+@pytest.mark.parametrize("name", MACHINES)
+def test_the_readme_draws_each_machine_as_its_table_says(name):
+    machine = MACHINES[name][0]
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    diagram = f"```mermaid\n{machine.mermaid()}\n```"
+    assert diagram in readme, f"Put this in the README's State machines section:\n{diagram}"
