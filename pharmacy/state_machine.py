@@ -22,8 +22,17 @@ NEW = "new"  # how the state before the first one reads in messages
 class MoveRefused(ValidationError):
     """A move outside the table; its message names both states in words."""
 
-    def __init__(self, message: str, *, from_state: str | None, to_state: str):
-        super().__init__(message, code="move_refused")
+    def __init__(
+        self,
+        message: str,
+        code: str = "move_refused",
+        params=None,
+        *,
+        from_state: str | None = None,
+        to_state: str | None = None,
+    ):
+        # ValidationError's own arguments first, so copying or unpickling it still works.
+        super().__init__(message, code, params)
         self.from_state = from_state
         self.to_state = to_state
 

@@ -269,3 +269,12 @@ def test_the_readme_draws_each_machine_as_its_table_says(name):
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     diagram = f"```mermaid\n{machine.mermaid()}\n```"
     assert diagram in readme, f"Put this in the README's State machines section:\n{diagram}"
+
+
+def test_a_refusal_survives_copying_like_any_validation_error():
+    import copy
+
+    refused = MoveRefused("A verified prescription cannot become rejected.", to_state="rejected")
+    for again in (copy.copy(refused), copy.deepcopy(refused)):
+        assert again.messages == refused.messages
+        assert again.code == "move_refused"
