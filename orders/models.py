@@ -7,6 +7,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from pharmacy.state_machine import StateMachine
+
 ZIP_CODE = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?\Z", "Enter a ZIP code like 10001 or 10001-1234.")
 
 US_STATES = [
@@ -63,17 +65,24 @@ class OrderStatus(models.TextChoices):
     REFUNDED = "refunded", "Refunded"
 
 
-# Every allowed move; anything else is refused by services.order_transition.
-ORDER_TRANSITIONS: dict[str, set[str]] = {
-    OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
-    OrderStatus.PAID: {OrderStatus.DISPATCHED, OrderStatus.REFUNDED},
-    OrderStatus.DISPATCHED: {OrderStatus.DELIVERED},
-    OrderStatus.DELIVERED: set(),
-    OrderStatus.CANCELLED: set(),
-    OrderStatus.REFUNDED: set(),
-}
-# Moving into these gives stock and prescription units back.
-RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
+# Every allowed move, the first state included; `move` refuses anything else. A
+# repeat (a retried task, a webhook delivered twice) changes nothing.
+ORDER_MACHINE = StateMachine(
+    choices=OrderStatus,
+    table={
+        None: {OrderStatus.PENDING_PAYMENT},
+        OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
+        OrderStatus.PAID: {OrderStatus.DISPATCHED, OrderStatus.REFUNDED},
+        OrderStatus.DISPATCHED: {OrderStatus.DELIVERED},
+        OrderStatus.DELIVERED: set(),
+        OrderStatus.CANCELLED: set(),
+        OrderStatus.REFUNDED: set(),
+    },
+    history="orders.OrderStatusChange",
+    history_fk="order",
+    repeats=True,
+    refusal="{obj} is {from_state} and cannot become {to_state}.",
+)
 
 
 class Order(models.Model):

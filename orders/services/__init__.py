@@ -8,7 +8,6 @@ from .lifecycle import (
     order_mark_dispatched,
     order_mark_paid,
     order_mark_refunded,
-    order_transition,
 )
 
 __all__ = [
@@ -22,5 +21,4 @@ __all__ = [
     "order_mark_paid",
     "order_mark_refunded",
     "order_place",
-    "order_transition",
 ]

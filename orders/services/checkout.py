@@ -25,7 +25,7 @@ from prescriptions.services import (
 )
 
 from ..cart import CartLine
-from ..models import DeliveryAddress, Order, OrderLine, OrderStatus, OrderStatusChange
+from ..models import ORDER_MACHINE, DeliveryAddress, Order, OrderLine, OrderStatus
 from ..selectors import matching_pending_order
 
 
@@ -195,7 +195,7 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
             transaction.set_rollback(True)
             raise CheckoutError(problems)
         now = timezone.now()
-        order = Order.objects.create(
+        order = Order(
             patient=patient,
             total=sum((line.line_total for line, _ in reserved), Decimal("0.00")),
             ship_name=address.full_name,
@@ -208,6 +208,7 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
             created_at=now,
             payment_due_by=now + timedelta(minutes=settings.ORDER_PAYMENT_MINUTES),
         )
+        ORDER_MACHINE.move(order, OrderStatus.PENDING_PAYMENT, actor=patient)
         OrderLine.objects.bulk_create(
             OrderLine(
                 order=order,
@@ -220,9 +221,6 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
                 monograph_version=line.package.formulation.drug.monograph_version,
             )
             for line, prescription in reserved
-        )
-        OrderStatusChange.objects.create(
-            order=order, to_status=OrderStatus.PENDING_PAYMENT, actor=patient
         )
     return order
 

@@ -1,9 +1,9 @@
 """An order's life after it is placed: paid, dispatched, delivered, cancelled, refunded.
 
-Every move goes through `order_transition`, which checks ORDER_TRANSITIONS under a
-row lock and writes an OrderStatusChange. Moving to cancelled or refunded gives the
-stock and prescription units back; since each of those states can be entered only
-once, they are given back exactly once.
+Every move goes through ORDER_MACHINE (orders.models) under a row lock, which refuses
+what its table does not allow and writes the OrderStatusChange. Moving to cancelled or
+refunded gives the stock and prescription units back; since each of those states can
+be entered only once, they are given back exactly once.
 """
 
 from django.core.exceptions import ValidationError
@@ -12,17 +12,20 @@ from django.utils import timezone
 
 from catalog.stock import return_stock
 from pharmacy.queue import enqueue_on_commit
+from pharmacy.state_machine import MoveRefused
 from prescriptions.services import prescription_release_units
 
 from ..models import (
-    ORDER_TRANSITIONS,
-    RELEASING_STATUSES,
+    ORDER_MACHINE,
     Notification,
     Order,
     OrderStatus,
     OrderStatusChange,
     Shipment,
 )
+
+# Moving into these gives stock and prescription units back.
+RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
 # The tasks these services queue, by their registered names (see pharmacy.queue).
 SEND_ORDER_EMAIL = "orders.tasks.delivery.send_order_email"
@@ -46,42 +49,44 @@ def _release(order: Order) -> None:
         prescription_release_units(prescription_id=line.prescription_id, units=line.units)
 
 
-def order_transition(order: Order, to_status: str, *, actor=None, note: str = "") -> bool:
-    """Move a locked order; False (and nothing changed) if it is already there.
-
-    A move that is neither allowed nor a repeat raises ValidationError, so an event
-    arriving late can never send an order backwards.
-    """
-    if order.status == to_status:
-        return False
-    if to_status not in ORDER_TRANSITIONS[order.status]:
-        raise ValidationError(
-            f"Order {order.number} is {order.get_status_display().lower()} and cannot become "
-            f"{OrderStatus(to_status).label.lower()}."
-        )
-    OrderStatusChange.objects.create(
-        order=order, from_status=order.status, to_status=to_status, actor=actor, note=note
-    )
-    order.status = to_status
-    order.save(update_fields=["status", "paid_at", "stripe_payment_intent", "updated_at"])
-    if to_status in RELEASING_STATUSES:
+def _move(order: Order, to_status: str, **fields) -> OrderStatusChange | None:
+    """Move a locked order (ORDER_MACHINE.move); None, and nothing changed, if it is
+    already there. A move outside the table raises MoveRefused, so an event arriving
+    late can never send an order backwards."""
+    change = ORDER_MACHINE.move(order, to_status, **fields)
+    if change is not None and to_status in RELEASING_STATUSES:
         _release(order)
-    return True
+    return change
+
+
+def _move_if_allowed(order: Order, to_status: str, **fields) -> OrderStatusChange | None:
+    """For the events that may come late or twice (payments, the courier): one the table
+    refuses, or a repeat, changes nothing and returns None."""
+    try:
+        return _move(order, to_status, **fields)
+    except MoveRefused:
+        return None
 
 
 @transaction.atomic
 def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") -> bool:
     """pending_payment -> paid, once. Units stay consumed; dispatch and the receipt follow.
 
-    Returns False when the order was already paid (or beyond): running the payment
-    task twice, or concurrently, has the effect of once.
+    Returns False when the order was already paid, or can no longer be (beyond paid,
+    or cancelled): running the payment task twice, or concurrently, has the effect of
+    once.
     """
     order = _locked(order_id)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        return False
     order.paid_at = timezone.now()
     order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
-    order_transition(order, OrderStatus.PAID, note=note or "Payment confirmed by Stripe")
+    paid = _move_if_allowed(
+        order,
+        OrderStatus.PAID,
+        note=note or "Payment confirmed by Stripe",
+        also_save=["paid_at", "stripe_payment_intent"],
+    )
+    if paid is None:
+        return False
     notify(order, Notification.Kind.CONFIRMED)
     enqueue_on_commit(DISPATCH_ORDER, order.pk)
     return True
@@ -89,16 +94,17 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
 
 @transaction.atomic
 def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
-    """pending_payment -> cancelled, giving back stock and units; False if not pending."""
+    """pending_payment -> cancelled, giving back stock and units; False if already cancelled."""
     order = _locked(order_id)
-    if order.status != OrderStatus.PENDING_PAYMENT:
-        if order.status == OrderStatus.CANCELLED:
-            return False
+    try:
+        cancelled = _move(order, OrderStatus.CANCELLED, actor=actor, note=note)
+    except MoveRefused as exc:
         raise ValidationError(
             f"Order {order.number} is {order.get_status_display().lower()}; "
             "only an order waiting for payment can be cancelled."
-        )
-    order_transition(order, OrderStatus.CANCELLED, actor=actor, note=note)
+        ) from exc
+    if cancelled is None:
+        return False
     notify(order, Notification.Kind.CANCELLED)
     if order.stripe_session_id:
         enqueue_on_commit(EXPIRE_CHECKOUT_SESSION, order.pk)
@@ -109,9 +115,8 @@ def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
 def order_mark_refunded(*, order_id: int, actor=None, note: str = "") -> bool:
     """paid -> refunded, giving back stock and units once; False if already refunded."""
     order = _locked(order_id)
-    if order.status == OrderStatus.REFUNDED:
+    if _move(order, OrderStatus.REFUNDED, actor=actor, note=note) is None:
         return False
-    order_transition(order, OrderStatus.REFUNDED, actor=actor, note=note)
     notify(order, Notification.Kind.REFUNDED)
     return True
 
@@ -120,25 +125,24 @@ def order_mark_refunded(*, order_id: int, actor=None, note: str = "") -> bool:
 def order_mark_dispatched(*, order_id: int, carrier: str, tracking_number: str) -> Shipment | None:
     """paid -> dispatched with its shipment; None if the order is not (or no longer) paid."""
     order = _locked(order_id)
-    if order.status != OrderStatus.PAID:
+    if _move_if_allowed(order, OrderStatus.DISPATCHED, note=f"{carrier} {tracking_number}") is None:
         return None
     shipment = Shipment.objects.create(
         order=order, carrier=carrier, tracking_number=tracking_number
     )
-    order_transition(order, OrderStatus.DISPATCHED, note=f"{carrier} {tracking_number}")
     notify(order, Notification.Kind.DISPATCHED)
     return shipment
 
 
 @transaction.atomic
 def order_mark_delivered(*, order_id: int) -> bool:
+    """dispatched -> delivered; False if the order is not (or no longer) on its way."""
     order = _locked(order_id)
-    if order.status != OrderStatus.DISPATCHED:
+    if _move_if_allowed(order, OrderStatus.DELIVERED, note="Delivered by the courier") is None:
         return False
     Shipment.objects.filter(order=order).update(
         status=Shipment.Status.DELIVERED, delivered_at=timezone.now()
     )
-    order_transition(order, OrderStatus.DELIVERED, note="Delivered by the courier")
     notify(order, Notification.Kind.DELIVERED)
     return True
 

@@ -1,7 +1,7 @@
 from .audit import AuditEvent, DeniedAttempt
 from .partner import TelemedicinePartner
 from .prescription import (
-    TRANSITIONS,
+    PRESCRIPTION_MACHINE,
     Prescription,
     PrescriptionDocument,
     Source,
@@ -14,7 +14,7 @@ from .review import ClinicalReview
 from .upload import UploadCheck
 
 __all__ = [
-    "TRANSITIONS",
+    "PRESCRIPTION_MACHINE",
     "AlcoholUse",
     "AuditEvent",
     "ClinicalReview",

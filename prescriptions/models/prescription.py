@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from simple_history.models import HistoricalRecords
 
+from pharmacy.state_machine import StateMachine
+
 from .partner import TelemedicinePartner
 
 DEFAULT_VALIDITY = timedelta(days=365)
@@ -69,13 +71,21 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
-# Every allowed move; anything else is refused by services.prescription_transition.
-TRANSITIONS: dict[str, set[str]] = {
-    Status.SUBMITTED: {Status.VERIFIED, Status.REJECTED, Status.NEEDS_INFO},
-    Status.NEEDS_INFO: {Status.SUBMITTED},
-    Status.VERIFIED: set(),
-    Status.REJECTED: set(),
-}
+# Every allowed move, the first state included; `move` refuses anything else, a
+# repeat too (a decision taken twice is a mistake worth saying).
+PRESCRIPTION_MACHINE = StateMachine(
+    choices=Status,
+    table={
+        None: {Status.SUBMITTED},
+        Status.SUBMITTED: {Status.VERIFIED, Status.REJECTED, Status.NEEDS_INFO},
+        Status.NEEDS_INFO: {Status.SUBMITTED},
+        Status.VERIFIED: set(),
+        Status.REJECTED: set(),
+    },
+    history="prescriptions.StatusChange",
+    history_fk="prescription",
+    refusal="A {from_state} prescription cannot become {to_state}.",
+)
 
 
 class PrescriptionQuerySet(models.QuerySet):
@@ -255,8 +265,29 @@ class Prescription(models.Model):
         return self.get_status_display()
 
     @property
+    def status_badge(self) -> str:
+        """The badge's style: expired and on hold read apart from their status."""
+        if self.status == Status.VERIFIED and self.is_expired():
+            return "expired"
+        if self.is_held:
+            return Status.NEEDS_INFO
+        return self.status
+
+    @property
+    def needs_info(self) -> bool:
+        return self.status == Status.NEEDS_INFO
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status == Status.VERIFIED
+
+    @property
+    def is_rejected(self) -> bool:
+        return self.status == Status.REJECTED
+
+    @property
     def is_held(self) -> bool:
-        return self.status == Status.VERIFIED and self.held_since is not None
+        return self.is_verified and self.held_since is not None
 
     @property
     def daily_units(self):
@@ -323,3 +354,25 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.from_status or 'new'} → {self.to_status}"
+
+    @property
+    def is_receipt(self) -> bool:
+        """The first row: the prescription arrived."""
+        return not self.from_status and self.to_status == Status.SUBMITTED
+
+    @property
+    def is_answer(self) -> bool:
+        """The patient answered a question, which puts it back in the queue."""
+        return self.from_status == Status.NEEDS_INFO and self.to_status == Status.SUBMITTED
+
+    @property
+    def asks_for_info(self) -> bool:
+        return self.to_status == Status.NEEDS_INFO
+
+    @property
+    def is_verification(self) -> bool:
+        return self.to_status == Status.VERIFIED
+
+    @property
+    def is_rejection(self) -> bool:
+        return self.to_status == Status.REJECTED

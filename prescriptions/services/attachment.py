@@ -7,7 +7,7 @@ The rule itself (verified primary address, name and date of birth) is in
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..models import Prescription, StatusChange
+from ..models import PRESCRIPTION_MACHINE, Prescription
 from .checks import prescription_run_checks
 from .identity import (
     account_identity,
@@ -80,10 +80,8 @@ def prescription_accept_identity(*, prescription_id: int, pharmacist, reason: st
     what = f"Attached to the account {account.email}" if attaching else "Identity accepted"
     # A row of its own in the status history (the status stays), for the pharmacists'
     # eyes: the message, which the patient reads, stays empty.
-    StatusChange.objects.create(
-        prescription=prescription,
-        from_status=prescription.status,
-        to_status=prescription.status,
+    PRESCRIPTION_MACHINE.note(
+        prescription,
         actor=pharmacist,
         override_reason=f"{what} despite {'; '.join(differences) or 'no difference'}: {reason}",
     )

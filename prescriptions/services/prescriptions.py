@@ -1,7 +1,8 @@
 """How prescriptions arrive, move through verification and are used up.
 
-Every state change goes through `_transition`, which checks TRANSITIONS, writes a
-StatusChange row and emails the patient once the transaction has committed.
+Every state change goes through `_move`: PRESCRIPTION_MACHINE (models) refuses what
+its table does not allow and writes the StatusChange row, the first one included, and
+the patient is emailed once the transaction has committed.
 """
 
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from django.utils import timezone
 from pharmacy.queue import enqueue_on_commit
 
 from ..models import (
-    TRANSITIONS,
+    PRESCRIPTION_MACHINE,
     MedicalProfile,
     Prescription,
     PrescriptionDocument,
@@ -45,6 +46,14 @@ REQUIRED_FOR_VERIFICATION = {
 }
 EDITABLE_DETAILS = [*REQUIRED_FOR_VERIFICATION, "prescriber_license", "refills"]
 OPEN_STATUSES = (Status.SUBMITTED, Status.NEEDS_INFO)
+# What a pharmacist's verification or rejection sets on the prescription besides its status.
+DECISION_FIELDS = [
+    "decided_by",
+    "decided_at",
+    "override_reason",
+    "reviewed_findings",
+    "pharmacist_message",
+]
 
 
 def _locked(prescription_id: int) -> Prescription:
@@ -59,29 +68,15 @@ def _notify(change: StatusChange) -> None:
     enqueue_on_commit(SEND_PRESCRIPTION_UPDATE, change.pk)
 
 
-def _transition(
-    prescription: Prescription,
-    to_status: str,
-    *,
-    actor,
-    message: str = "",
-    override_reason: str = "",
+def _move(
+    prescription: Prescription, to_status: str, *, actor, also_save=(), **fields
 ) -> StatusChange:
-    if to_status not in TRANSITIONS[prescription.status]:
-        raise ValidationError(
-            f"A {prescription.get_status_display().lower()} prescription cannot become "
-            f"{Status(to_status).label.lower()}."
-        )
-    change = StatusChange.objects.create(
-        prescription=prescription,
-        from_status=prescription.status,
-        to_status=to_status,
-        actor=actor,
-        message=message,
-        override_reason=override_reason,
+    """Move through PRESCRIPTION_MACHINE, saving the status and `also_save` (the fields
+    the caller set for this move) in one save, so the prescription's history has one
+    version per move; then email the patient, if it has one yet."""
+    change = PRESCRIPTION_MACHINE.move(
+        prescription, to_status, actor=actor, also_save=also_save, **fields
     )
-    prescription.status = to_status
-    prescription.save()
     if prescription.patient_id:
         _notify(change)
     return change
@@ -120,7 +115,7 @@ def prescription_submit_upload(*, patient, documents, note: str = "", drug=None)
     """A patient's photo or scan of a paper prescription; a pharmacist fills in the details."""
     with _files_removed_on_error() as stored, transaction.atomic():
         profile = MedicalProfile.objects.filter(user=patient).first()
-        prescription = Prescription.objects.create(
+        prescription = Prescription(
             patient=patient,
             patient_email=patient.email,
             patient_name=patient.get_full_name(),
@@ -129,12 +124,9 @@ def prescription_submit_upload(*, patient, documents, note: str = "", drug=None)
             patient_note=note,
             drug=drug,
         )
+        _move(prescription, Status.SUBMITTED, actor=patient)
         _add_documents(prescription, documents, uploaded_by=patient, stored=stored)
-        change = StatusChange.objects.create(
-            prescription=prescription, to_status=Status.SUBMITTED, actor=patient
-        )
         prescription_run_checks(prescription)
-        _notify(change)
     return prescription
 
 
@@ -151,7 +143,13 @@ def prescription_respond(*, prescription_id: int, patient, note: str, documents=
             prescription.patient_note = "\n\n".join(
                 part for part in (prescription.patient_note, note.strip()) if part
             )
-        _transition(prescription, Status.SUBMITTED, actor=patient, message=note.strip())
+        _move(
+            prescription,
+            Status.SUBMITTED,
+            actor=patient,
+            message=note.strip(),
+            also_save=["patient_note"],
+        )
         prescription_run_checks(prescription)
     return prescription
 
@@ -177,7 +175,7 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
         owner = None  # it waits; the identity finding says what differs
     try:
         with transaction.atomic():
-            prescription = Prescription.objects.create(
+            prescription = Prescription(
                 patient=owner,
                 patient_email=email,
                 patient_name=name,
@@ -198,15 +196,13 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
                 date_written=data.date_written,
                 expiry_date=data.date_written + DEFAULT_VALIDITY,
             )
+            _move(prescription, Status.SUBMITTED, actor=None)
     except IntegrityError:
         return (
             Prescription.objects.get(partner=partner, partner_reference=data.partner_reference),
             False,
         )
-    change = StatusChange.objects.create(prescription=prescription, to_status=Status.SUBMITTED)
     prescription_run_checks(prescription)
-    if prescription.patient_id:
-        _notify(change)
     return prescription, True
 
 
@@ -275,7 +271,13 @@ def prescription_verify(
     prescription.override_reason = override_reason
     prescription.reviewed_findings = sorted({r.code for r in blocks})
     prescription.pharmacist_message = ""
-    _transition(prescription, Status.VERIFIED, actor=pharmacist, override_reason=override_reason)
+    _move(
+        prescription,
+        Status.VERIFIED,
+        actor=pharmacist,
+        override_reason=override_reason,
+        also_save=DECISION_FIELDS,
+    )
     return prescription
 
 
@@ -288,7 +290,13 @@ def prescription_reject(*, prescription_id: int, pharmacist, reason: str) -> Pre
     prescription.decided_by = pharmacist
     prescription.decided_at = timezone.now()
     prescription.pharmacist_message = reason.strip()
-    _transition(prescription, Status.REJECTED, actor=pharmacist, message=reason.strip())
+    _move(
+        prescription,
+        Status.REJECTED,
+        actor=pharmacist,
+        message=reason.strip(),
+        also_save=DECISION_FIELDS,
+    )
     return prescription
 
 
@@ -299,7 +307,13 @@ def prescription_request_info(*, prescription_id: int, pharmacist, message: str)
     prescription = _locked(prescription_id)
     refuse_own_prescription(prescription, pharmacist)
     prescription.pharmacist_message = message.strip()
-    _transition(prescription, Status.NEEDS_INFO, actor=pharmacist, message=message.strip())
+    _move(
+        prescription,
+        Status.NEEDS_INFO,
+        actor=pharmacist,
+        message=message.strip(),
+        also_save=["pharmacist_message"],
+    )
     return prescription
 
 
