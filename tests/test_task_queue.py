@@ -2,17 +2,13 @@
 
 import pytest
 
-from orders.services import lifecycle
+from orders import task_names
 from pharmacy.celery import app
 from pharmacy.queue import enqueue
 from prescriptions.services import prescriptions
 
-QUEUED_BY_SERVICES = [
-    lifecycle.SEND_ORDER_EMAIL,
-    lifecycle.DISPATCH_ORDER,
-    lifecycle.EXPIRE_CHECKOUT_SESSION,
-    prescriptions.SEND_PRESCRIPTION_UPDATE,
-]
+ORDERS_TASK_NAMES = [value for key, value in vars(task_names).items() if key.isupper()]
+QUEUED_BY_SERVICES = [*ORDERS_TASK_NAMES, prescriptions.SEND_PRESCRIPTION_UPDATE]
 
 
 @pytest.mark.parametrize("name", QUEUED_BY_SERVICES)

@@ -123,7 +123,7 @@ def test_placing_an_order_takes_stock_and_units_at_database_prices(patient, pack
     order = services.order_place(patient=patient, lines=[line], address=address)
     assert order.status == OrderStatus.PENDING_PAYMENT
     stored = order.lines.get()
-    assert str(stored.unit_price) == "46.53"
+    assert str(stored.package_price) == "46.53"
     assert str(order.total) == "93.06"
     package.refresh_from_db()
     assert package.stock == 98

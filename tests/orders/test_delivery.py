@@ -14,12 +14,9 @@ from orders import services
 from orders.couriers import CourierUnavailable, LocalCourier, TrackingInfo, get_courier
 from orders.emails import order_email
 from orders.models import Notification, Order, OrderStatus, Shipment
-from orders.tasks.delivery import (
-    dispatch_order,
-    expire_unpaid_orders,
-    refresh_shipments,
-    send_order_email,
-)
+from orders.tasks.notifications import send_order_email
+from orders.tasks.shipping import dispatch_order, refresh_shipments
+from orders.tasks.sweeps import expire_unpaid_orders
 from pharmacy.celery import app as celery_app
 from prescriptions.models import Prescription
 from tests.orders.factories import (
@@ -357,7 +354,7 @@ def test_refunded_email_gives_the_amount_and_when_to_expect_it(patient, capture)
 
 
 def test_a_dispatch_lost_with_the_broker_is_resumed_by_the_sweep(baclofen):
-    from orders.tasks.delivery import resume_lost_work
+    from orders.tasks.sweeps import resume_lost_work
 
     patient = make_patient()
     make_verified_prescription(patient=patient)

@@ -12,8 +12,8 @@ from django.test import Client
 
 from devtools.stripe_standin import sign
 from orders.models import Notification, OrderStatus, PaymentEvent
-from orders.tasks import delivery
 from orders.tasks import payments as payment_tasks
+from orders.tasks import shipping
 from prescriptions.models import Prescription
 from tests.orders.conftest import pay_at_standin, signed_event, variant
 from tests.orders.factories import baclofen_package
@@ -33,7 +33,7 @@ def client():
 def dispatched(monkeypatch) -> list[int]:
     """Order ids handed to the dispatch task (recorded, not run: the courier is not tested here)."""
     calls: list[int] = []
-    monkeypatch.setattr(delivery.dispatch_order, "delay", calls.append)
+    monkeypatch.setattr(shipping.dispatch_order, "delay", calls.append)
     return calls
 
 
@@ -136,8 +136,8 @@ def test_payment_events_go_to_confirm_payment_and_others_to_process_payment_even
 
     ids = {e.event_id: e.pk for e in PaymentEvent.objects.all()}
     assert queued == [
-        ("orders.tasks.payments.confirm_payment", ids[completed["id"]]),
-        ("orders.tasks.payments.process_payment_event", ids[expired["id"]]),
+        ("orders.payments.confirm_payment", ids[completed["id"]]),
+        ("orders.payments.process_payment_event", ids[expired["id"]]),
     ]
 
 
