@@ -11,7 +11,10 @@ from django.conf import settings
 from django.test import Client
 
 from devtools.stripe_standin import sign
+from orders import task_names
 from orders.models import Notification, OrderStatus, PaymentEvent
+from orders.payments.events import task_name_for
+from orders.payments.handlers import EVENTS, EventType, session_completed
 from orders.tasks import payments as payment_tasks
 from orders.tasks import shipping
 from prescriptions.models import Prescription
@@ -139,6 +142,17 @@ def test_payment_events_go_to_confirm_payment_and_others_to_process_payment_even
         ("orders.payments.confirm_payment", ids[completed["id"]]),
         ("orders.payments.process_payment_event", ids[expired["id"]]),
     ]
+
+
+def test_which_task_takes_an_event_follows_from_its_row_in_events_alone(monkeypatch):
+    monkeypatch.setitem(
+        EVENTS, "checkout.session.new_kind", EventType(session_completed, confirms=True)
+    )
+    assert task_name_for("checkout.session.new_kind") == task_names.CONFIRM_PAYMENT
+    for event_type, row in EVENTS.items():
+        expected = task_names.CONFIRM_PAYMENT if row.confirms else task_names.PROCESS_PAYMENT_EVENT
+        assert task_name_for(event_type) == expected
+    assert task_name_for("customer.created") == task_names.PROCESS_PAYMENT_EVENT
 
 
 @pytest.mark.parametrize(
