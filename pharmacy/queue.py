@@ -10,13 +10,26 @@ Each task a service queues declares its `name=` explicitly, so moving its module
 does not change the name, the routes or the messages already waiting in a queue.
 """
 
+from functools import cache
+
 from django.db import transaction
 
 from .celery import app
 
 
+@cache
+def _discover_tasks() -> None:
+    """Import every app's tasks module once, as a worker does when it starts.
+
+    A web process imports no task module of its own (views call services, and
+    services queue by name), so without this its registry would hold no task.
+    """
+    app.loader.import_default_modules()
+
+
 def enqueue(task_name: str, *args) -> None:
     """Queue `task_name` now (outside a transaction, or when the caller already committed)."""
+    _discover_tasks()
     app.tasks[task_name].delay(*args)
 
 
