@@ -19,17 +19,20 @@ from .celery import app
 
 @cache
 def _discover_tasks() -> None:
-    """Import every app's tasks module once, as a worker does when it starts.
+    """Import every installed app's tasks module, once, as a worker does when it starts.
 
     A web process imports no task module of its own (views call services, and
     services queue by name), so without this its registry would hold no task.
+    `force=True` imports them now and nothing else; the worker's own start-up
+    discovery also sets Django up again, which would reset a worker's logging.
     """
-    app.loader.import_default_modules()
+    app.autodiscover_tasks(force=True)
 
 
 def enqueue(task_name: str, *args) -> None:
     """Queue `task_name` now (outside a transaction, or when the caller already committed)."""
-    _discover_tasks()
+    if task_name not in app.tasks:
+        _discover_tasks()
     app.tasks[task_name].delay(*args)
 
 
