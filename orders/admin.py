@@ -12,6 +12,7 @@ from .models import (
     PaymentEvent,
     Shipment,
 )
+from .payments.refunds import refund_order
 
 REFUND_PERMISSION = "orders.refund_order"
 
@@ -29,7 +30,14 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("description", "unit_price", "quantity", "units", "prescription", "monograph_version")
+    fields = (
+        "description",
+        "package_price",
+        "quantity",
+        "units",
+        "prescription",
+        "monograph_version",
+    )
     readonly_fields = fields
 
 
@@ -133,8 +141,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refund selected paid orders (through Stripe)")
     def refund_selected(self, request, queryset):
-        from .payments import refund_order
-
         for order in queryset:
             try:
                 refund_order(order_id=order.pk, actor=request.user)

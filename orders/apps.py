@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core.checks import Tags, register
+
+from .system_checks import stripe_standin_disabled
 
 
 class OrdersConfig(AppConfig):
@@ -6,4 +9,4 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self):
-        from . import checks  # noqa: F401
+        register(stripe_standin_disabled, Tags.security, deploy=True)

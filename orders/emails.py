@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from catalog.models import Drug
 
-from .models import Notification, Order, OrderLine, OrderStatus
-from .reminders import run_out_date, stop_warnings
+from .models import REFUND_BUSINESS_DAYS, Notification, Order, OrderLine, OrderStatus
+from .supply import run_out_date, stop_warnings
 
 Kind = Notification.Kind
 
@@ -30,8 +30,6 @@ SUBJECTS = {
     Kind.REFUNDED: "Order {number} was refunded",
     Kind.REFILL: "Time to reorder: the medicine from order {number} runs out soon",
 }
-# What card issuers take to show a refund; Stripe quotes the same range.
-REFUND_BUSINESS_DAYS = "5 to 10"
 
 
 def absolute_url(path: str) -> str:
@@ -47,7 +45,7 @@ def money(amount: Decimal, currency: str = "usd") -> str:
 @dataclass(frozen=True)
 class ReceiptRow:
     description: str
-    unit_price: str
+    package_price: str
     quantity: int
     total: str
     units: int
@@ -87,7 +85,7 @@ def _receipt(order: Order, lines: list[OrderLine]) -> dict:
     rows = [
         ReceiptRow(
             description=line.description,
-            unit_price=money(line.unit_price, order.currency),
+            package_price=money(line.package_price, order.currency),
             quantity=line.quantity,
             total=money(line.line_total, order.currency),
             units=line.units,

@@ -84,6 +84,10 @@ ORDER_MACHINE = StateMachine(
     refusal="{obj} is {from_state} and cannot become {to_state}.",
 )
 
+# What card issuers take to show a refund; Stripe quotes the same range. The order page
+# and the refund email both say it, from here.
+REFUND_BUSINESS_DAYS = "5 to 10"
+
 
 class Order(models.Model):
     number = models.CharField(max_length=12, unique=True, default=new_order_number, editable=False)
@@ -141,6 +145,37 @@ class Order(models.Model):
     def is_payable(self) -> bool:
         return self.status == OrderStatus.PENDING_PAYMENT and self.payment_due_by > timezone.now()
 
+    # One property per status, for templates: they present, they do not compare strings.
+    @property
+    def is_pending_payment(self) -> bool:
+        return self.status == OrderStatus.PENDING_PAYMENT
+
+    @property
+    def is_paid(self) -> bool:
+        """Paid and still at the pharmacy (not dispatched, not refunded)."""
+        return self.status == OrderStatus.PAID
+
+    @property
+    def is_dispatched(self) -> bool:
+        return self.status == OrderStatus.DISPATCHED
+
+    @property
+    def is_delivered(self) -> bool:
+        return self.status == OrderStatus.DELIVERED
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == OrderStatus.CANCELLED
+
+    @property
+    def is_refunded(self) -> bool:
+        return self.status == OrderStatus.REFUNDED
+
+    @property
+    def has_shipped(self) -> bool:
+        """Handed to the courier: on its way or delivered."""
+        return self.status in (OrderStatus.DISPATCHED, OrderStatus.DELIVERED)
+
     @property
     def shipping_address(self) -> str:
         lines = [self.ship_name, self.ship_line1, self.ship_line2]
@@ -161,7 +196,7 @@ class OrderLine(models.Model):
         "prescriptions.Prescription", on_delete=models.PROTECT, related_name="order_lines"
     )
     description = models.CharField(max_length=200)
-    unit_price = models.DecimalField(
+    package_price = models.DecimalField(
         "price per package", max_digits=10, decimal_places=2, help_text="At the time of the order."
     )
     quantity = models.PositiveIntegerField("packages")
@@ -185,7 +220,7 @@ class OrderLine(models.Model):
 
     @property
     def line_total(self) -> Decimal:
-        return self.unit_price * self.quantity
+        return self.package_price * self.quantity
 
 
 class OrderStatusChange(models.Model):

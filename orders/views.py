@@ -18,7 +18,8 @@ from prescriptions.selectors import held_prescriptions, profile_notice
 from . import services
 from .cart import Cart
 from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
-from .models import DeliveryAddress, Order, OrderStatus
+from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderStatus
+from .payments import sessions
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -175,10 +176,8 @@ def checkout(request):
 
 def _go_to_payment(request, order: Order):
     """To Stripe's hosted page; if Stripe cannot be reached, back to the order page."""
-    from .payments import checkout_session_for
-
     try:
-        return redirect(checkout_session_for(order))
+        return redirect(sessions.checkout_session_for(order))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     except stripe.StripeError:
@@ -218,7 +217,8 @@ def order_detail(request, number: str):
     waiting = order.status == OrderStatus.PAID or (
         order.status == OrderStatus.PENDING_PAYMENT and request.GET.get("paid") == "1"
     )
-    return render(request, "orders/order_detail.html", {"order": order, "refresh": waiting})
+    context = {"order": order, "refresh": waiting, "refund_days": REFUND_BUSINESS_DAYS}
+    return render(request, "orders/order_detail.html", context)
 
 
 @login_required

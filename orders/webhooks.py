@@ -13,9 +13,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .payments import record_event
-from .tasks.payments import enqueue
-from .webhook_verification import WebhookError
+from .payments.events import event_enqueue_on_commit, record_event
+from .payments.verification import WebhookError
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +29,9 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
                 payload=request.body, signature=request.headers.get("Stripe-Signature")
             )
             if created or event.processed_at is None:
-                # An unprocessed duplicate may have lost its task (broker down): enqueue it
-                # again; processing is idempotent. `robust`: a broker outage must not turn
-                # into a 500 for an event already stored; the beat task retries it.
-                transaction.on_commit(lambda: enqueue(event), robust=True)
+                # An unprocessed duplicate may have lost its task (broker down): queue it
+                # again; processing is idempotent.
+                event_enqueue_on_commit(event)
     except WebhookError as exc:
         logger.warning("Stripe webhook rejected: %s", exc)
         return JsonResponse({"error": str(exc)}, status=400)

@@ -10,25 +10,30 @@ Each task a service queues declares its `name=` explicitly, so moving its module
 does not change the name, the routes or the messages already waiting in a queue.
 """
 
+from functools import cache
+
 from django.db import transaction
 
 from .celery import app
 
 
-def registered_task(task_name: str):
-    """The task registered as `task_name`, importing every app's tasks module first if need be.
+@cache
+def _discover_tasks() -> None:
+    """Import every installed app's tasks module, once, as a worker does when it starts.
 
-    Celery's autodiscovery imports the tasks modules only when a worker starts; in a
-    web process nothing may have imported them yet, so a lookup by name would miss.
+    A web process imports no task module of its own (views call services, and
+    services queue by name), so without this its registry would hold no task.
+    `force=True` imports them now and nothing else; the worker's own start-up
+    discovery also sets Django up again, which would reset a worker's logging.
     """
-    if task_name not in app.tasks:
-        app.loader.import_default_modules()  # runs the autodiscovery of every app's tasks
-    return app.tasks[task_name]
+    app.autodiscover_tasks(force=True)
 
 
 def enqueue(task_name: str, *args) -> None:
     """Queue `task_name` now (outside a transaction, or when the caller already committed)."""
-    registered_task(task_name).delay(*args)
+    if task_name not in app.tasks:
+        _discover_tasks()
+    app.tasks[task_name].delay(*args)
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:

@@ -254,20 +254,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = max(CELERY_TASK_TIME_LIMIT - 30, CELERY_TASK_TIME_
 CELERY_TIMEZONE = TIME_ZONE
 # Payment confirmations have their own queue, listed first by the workers
 # (`celery worker -Q payments,celery`), so they never wait behind dispatches and emails.
-CELERY_TASK_ROUTES = {"orders.tasks.payments.*": {"queue": "payments"}}
+# Task names are stable and listed in orders/task_names.py; the payment sweeps go with
+# the payment tasks.
+CELERY_TASK_ROUTES = {
+    "orders.payments.*": {"queue": "payments"},
+    "orders.sweeps.retry_unprocessed_events": {"queue": "payments"},
+    "orders.sweeps.reconcile_payments": {"queue": "payments"},
+}
 CELERY_BEAT_SCHEDULE = {
-    "expire-unpaid-orders": {"task": "orders.tasks.delivery.expire_unpaid_orders", "schedule": 300},
-    "refresh-shipments": {"task": "orders.tasks.delivery.refresh_shipments", "schedule": 60},
+    "expire-unpaid-orders": {"task": "orders.sweeps.expire_unpaid_orders", "schedule": 300},
+    "refresh-shipments": {"task": "orders.shipping.refresh_shipments", "schedule": 60},
     "send-refill-reminders": {
-        "task": "orders.tasks.delivery.send_refill_reminders",
+        "task": "orders.notifications.send_refill_reminders",
         "schedule": 86400,
     },
-    "retry-payment-events": {
-        "task": "orders.tasks.payments.retry_unprocessed_events",
-        "schedule": 60,
-    },
-    "resume-lost-work": {"task": "orders.tasks.delivery.resume_lost_work", "schedule": 120},
-    "reconcile-payments": {"task": "orders.tasks.payments.reconcile_payments", "schedule": 86400},
+    "retry-payment-events": {"task": "orders.sweeps.retry_unprocessed_events", "schedule": 60},
+    "resume-lost-work": {"task": "orders.sweeps.resume_lost_work", "schedule": 120},
+    "reconcile-payments": {"task": "orders.sweeps.reconcile_payments", "schedule": 86400},
 }
 
 # Orders: an order not paid within this many minutes is cancelled and its stock
@@ -299,8 +302,11 @@ if not DEBUG and {STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET} & _PUBLIC_STRIPE_VAL
         "are the public development values from the Makefile."
     )
 
-# Delivery: the courier that creates shipments (orders/couriers.py).
+# Delivery (orders/couriers/): COURIER_BACKEND books new parcels; COURIERS lists every
+# backend whose parcels may still be on their way, each tracked by the carrier that
+# booked it. Keep a backend listed until its last parcel is delivered.
 COURIER_BACKEND = env.str("COURIER_BACKEND", default="orders.couriers.LocalCourier")
+COURIERS = env.list("COURIERS", default=["orders.couriers.LocalCourier"])
 LOCAL_COURIER_DELIVERY_MINUTES = env.int("LOCAL_COURIER_DELIVERY_MINUTES", default=10)
 # The drug-neutral review (prescriptions/review.py): a medical profile not confirmed
 # by its patient within this many days stops ordering until they confirm it.

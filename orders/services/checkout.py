@@ -215,7 +215,7 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
                 package=line.package,
                 prescription=prescription,
                 description=f"{line.package.formulation.drug.name} {line.package.label}",
-                unit_price=line.package.price,
+                package_price=line.package.price,
                 quantity=line.quantity,
                 pills_per_package=line.package.pill_count,
                 monograph_version=line.package.formulation.drug.monograph_version,

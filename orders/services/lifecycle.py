@@ -23,24 +23,15 @@ from ..models import (
     OrderStatusChange,
     Shipment,
 )
+from ..task_names import DISPATCH_ORDER, EXPIRE_CHECKOUT_SESSION
+from .notifications import notify
 
 # Moving into these gives stock and prescription units back.
 RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
-# The tasks these services queue, by their registered names (see pharmacy.queue).
-SEND_ORDER_EMAIL = "orders.tasks.delivery.send_order_email"
-DISPATCH_ORDER = "orders.tasks.delivery.dispatch_order"
-EXPIRE_CHECKOUT_SESSION = "orders.tasks.payments.expire_checkout_session"
-
 
 def _locked(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
-
-
-def notify(order: Order, kind: str) -> None:
-    """Email the patient about `kind` after commit (the task sends each kind once)."""
-    Notification.objects.get_or_create(order=order, kind=kind)
-    enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, kind)
 
 
 def _release(order: Order) -> None:

@@ -1,5 +1,10 @@
-"""Celery tasks of the orders app, by topic; importing them here registers them."""
+"""Celery tasks of the orders app, by topic; importing them here registers them.
 
-from . import delivery, payments
+Each is thin: it takes ids, calls one service, and owns its retries. Every task has
+an explicit, stable `name=` from `orders.task_names`, which services queue by and
+settings route and schedule by.
+"""
 
-__all__ = ["delivery", "payments"]
+from . import notifications, payments, shipping, sweeps
+
+__all__ = ["notifications", "payments", "shipping", "sweeps"]

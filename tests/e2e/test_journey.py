@@ -271,7 +271,7 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
     assert order.total == Decimal("41.71")
     assert page.locator("#tracking-number").inner_text() == order.shipment.tracking_number
     # The worker (another process) ran the tasks and sent both emails.
-    assert "orders.tasks.payments.confirm_payment[" in stack.worker.log_text()
+    assert "orders.payments.confirm_payment[" in stack.worker.log_text()
     latest_email(stack, to=patient.email, subject_contains=f"Receipt for order {order.number}")
     latest_email(stack, to=patient.email, subject_contains=f"Order {order.number} is on its way")
     return order

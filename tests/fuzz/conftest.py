@@ -78,5 +78,5 @@ def needs_info(patient, pharmacist, baclofen) -> Prescription:
 @pytest.fixture
 def no_stripe(monkeypatch):
     """Checkout sends the patient to a fixed payment page instead of calling Stripe."""
-    monkeypatch.setattr("orders.payments.checkout_session_for", lambda order: PAYMENT_PAGE)
+    monkeypatch.setattr("orders.payments.sessions.checkout_session_for", lambda order: PAYMENT_PAGE)
     return PAYMENT_PAGE

@@ -24,8 +24,8 @@ from orders.models import (
     PaymentEvent,
     Shipment,
 )
-from orders.payments import record_event
-from orders.tasks.payments import RETRY_AFTER, retry_unprocessed_events
+from orders.payments.events import RETRY_AFTER, record_event
+from orders.tasks.sweeps import retry_unprocessed_events
 from pharmacy.celery import app as celery_app
 from tests.orders import conftest as orders_fixtures
 from tests.orders.conftest import pay_at_standin, signed_event
@@ -120,7 +120,7 @@ def test_a_paid_checkout_is_confirmed_dispatched_and_emailed_by_the_worker(worke
     kinds = Notification.objects.filter(order=order, sent_at__isnull=False)
     assert sorted(kinds.values_list("kind", flat=True)) == ["confirmed", "dispatched"]
     # The worker did it, not an eager task in this process.
-    assert "orders.tasks.payments.confirm_payment[" in worker.log_text()
+    assert "orders.payments.confirm_payment[" in worker.log_text()
     assert emails_about(order, worker, "Receipt for order {number}: payment received") == 1
     assert emails_about(order, worker, "Order {number} is on its way") == 1
 

@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 
 from devtools.stripe_standin import StandinServer, sign
 from orders.models import Order
-from orders.payments import stripe_client
+from orders.payments.client import stripe_client
 from tests.orders.factories import make_patient, make_verified_prescription, place_order
 
 
@@ -117,7 +117,7 @@ def pay_at_standin(client: stripe.StripeClient, order: Order) -> dict[str, Any]:
     Returns the `checkout.session.completed` event the stand-in recorded, not yet
     posted to the site.
     """
-    from orders.payments import checkout_session_for
+    from orders.payments.sessions import checkout_session_for
 
     url = checkout_session_for(order)
     assert pay_on_hosted_page(url) == 303

@@ -8,7 +8,7 @@ from django.urls import reverse
 from catalog.models import Package
 from orders import services
 from orders.cart import CartLine
-from orders.models import DeliveryAddress, Order, OrderStatus
+from orders.models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderStatus, Shipment
 from prescriptions.models import Prescription
 from prescriptions.services import prescription_verify
 from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
@@ -123,7 +123,7 @@ def test_placing_an_order_takes_stock_and_units_at_database_prices(patient, pack
     order = services.order_place(patient=patient, lines=[line], address=address)
     assert order.status == OrderStatus.PENDING_PAYMENT
     stored = order.lines.get()
-    assert str(stored.unit_price) == "46.53"
+    assert str(stored.package_price) == "46.53"
     assert str(order.total) == "93.06"
     package.refresh_from_db()
     assert package.stock == 98
@@ -215,6 +215,33 @@ def test_patient_sees_order_history_and_cancels_an_unpaid_order(
     assert "Pay now ($46.53)" in page and "Cancel order" in page
     patient_client.post(reverse("orders:cancel", args=[order.number]))
     assert Order.objects.get(pk=order.pk).status == OrderStatus.CANCELLED
+
+
+ORDER_PAGE_NOTICES = {
+    OrderStatus.PAID: "Payment received. We are preparing your parcel",
+    OrderStatus.DISPATCHED: "On its way with Local courier.",
+    OrderStatus.DELIVERED: "Delivered with Local courier.",
+    OrderStatus.CANCELLED: "This order was cancelled and nothing was charged.",
+    OrderStatus.REFUNDED: f"goes back to your card within {REFUND_BUSINESS_DAYS} business days.",
+}
+
+
+@pytest.mark.parametrize("status", list(ORDER_PAGE_NOTICES))
+def test_the_order_page_tells_the_patient_what_each_status_means(
+    patient_client, patient, package, verified, status
+):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+    Order.objects.filter(pk=order.pk).update(status=status)
+    if status in (OrderStatus.DISPATCHED, OrderStatus.DELIVERED):
+        Shipment.objects.create(order=order, carrier="Local courier", tracking_number="LC1")
+
+    page = patient_client.get(order.get_absolute_url()).content.decode()
+
+    assert ORDER_PAGE_NOTICES[status] in page
+    others = [notice for other, notice in ORDER_PAGE_NOTICES.items() if other != status]
+    assert not any(notice in page for notice in others)
+    assert "Pay now" not in page
 
 
 def test_empty_order_history_says_so(patient_client):

@@ -11,15 +11,19 @@ from django.utils import timezone
 
 from catalog.models import Package
 from orders import services
-from orders.couriers import CourierUnavailable, LocalCourier, TrackingInfo, get_courier
+from orders.couriers import (
+    CourierUnavailable,
+    LocalCourier,
+    TrackingInfo,
+    courier_for,
+    couriers,
+    get_courier,
+)
 from orders.emails import order_email
 from orders.models import Notification, Order, OrderStatus, Shipment
-from orders.tasks.delivery import (
-    dispatch_order,
-    expire_unpaid_orders,
-    refresh_shipments,
-    send_order_email,
-)
+from orders.tasks.notifications import send_order_email
+from orders.tasks.shipping import dispatch_order, refresh_shipments
+from orders.tasks.sweeps import expire_unpaid_orders
 from pharmacy.celery import app as celery_app
 from prescriptions.models import Prescription
 from tests.orders.factories import (
@@ -187,6 +191,54 @@ def test_refresh_shipments_asks_only_about_the_configured_couriers_parcels(paid_
     with capture(execute=True):
         assert refresh_shipments.delay().get() == 0
     assert Order.objects.get(pk=paid_order.pk).status == OrderStatus.DISPATCHED
+
+
+def test_a_parcel_is_tracked_by_the_courier_that_booked_it_after_courier_backend_switches(
+    patient, capture, flaky_courier, settings, orders_any_day
+):
+    flaky_courier.failures = 0
+    settings.COURIERS = ["orders.couriers.LocalCourier", "tests.orders.test_delivery.FlakyCourier"]
+    booked_by_flaky = pay(place_order(patient=patient), capture)
+    settings.COURIER_BACKEND = "orders.couriers.LocalCourier"  # new parcels go with another
+    booked_by_local = pay(place_order(patient=patient), capture)
+    assert booked_by_flaky.shipment.carrier == FlakyCourier.name
+    assert booked_by_local.shipment.carrier == LocalCourier.name
+    Shipment.objects.update(created_at=timezone.now() - timedelta(days=1))
+    flaky_courier.calls = []
+
+    with capture(execute=True):
+        assert refresh_shipments.delay().get() == 2
+
+    assert flaky_courier.calls == ["track"]  # asked about its own parcel only
+    assert Order.objects.get(pk=booked_by_flaky.pk).status == OrderStatus.DELIVERED
+    assert Order.objects.get(pk=booked_by_local.pk).status == OrderStatus.DELIVERED
+
+
+def test_a_parcel_whose_carrier_is_not_configured_is_logged_and_skipped(
+    patient, capture, caplog, orders_any_day
+):
+    lost = pay(place_order(patient=patient), capture)
+    tracked = pay(place_order(patient=patient), capture)
+    Shipment.objects.update(created_at=timezone.now() - timedelta(days=1))
+    Shipment.objects.filter(order=lost).update(carrier="Gone courier")
+
+    with capture(execute=True):
+        assert refresh_shipments.delay().get() == 1
+
+    assert Order.objects.get(pk=lost.pk).status == OrderStatus.DISPATCHED
+    assert Order.objects.get(pk=tracked.pk).status == OrderStatus.DELIVERED
+    assert any(
+        record.levelname == "ERROR" and "'Gone courier'" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+def test_the_courier_registry_knows_every_configured_backend_by_its_carrier_name(settings):
+    settings.COURIER_BACKEND = "tests.orders.test_delivery.FlakyCourier"
+    settings.COURIERS = ["orders.couriers.LocalCourier"]
+    assert set(couriers()) == {LocalCourier.name, FlakyCourier.name}
+    assert isinstance(courier_for(FlakyCourier.name), FlakyCourier)
+    assert courier_for("Gone courier") is None
 
 
 def test_expire_unpaid_orders_cancels_only_overdue_orders_and_gives_back_once(
@@ -357,7 +409,7 @@ def test_refunded_email_gives_the_amount_and_when_to_expect_it(patient, capture)
 
 
 def test_a_dispatch_lost_with_the_broker_is_resumed_by_the_sweep(baclofen):
-    from orders.tasks.delivery import resume_lost_work
+    from orders.tasks.sweeps import resume_lost_work
 
     patient = make_patient()
     make_verified_prescription(patient=patient)

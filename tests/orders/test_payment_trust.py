@@ -19,9 +19,11 @@ from django.test import Client
 from django.utils import timezone
 
 from devtools.stripe_standin import sign
-from orders import payments
 from orders.models import Discrepancy, Order, OrderStatus, PaymentEvent
-from orders.reconciliation import reconcile
+from orders.payments.client import StripeUnavailable
+from orders.payments.events import process_event, record_event
+from orders.payments.reconciliation import reconcile
+from orders.payments.sessions import checkout_session_for
 from prescriptions.models import Prescription
 from tests.factories import make_catalog_staff, sign_in_staff
 from tests.orders.conftest import (
@@ -112,7 +114,7 @@ def units_used(order: Order) -> int:
 def test_a_foreign_50_pence_session_naming_the_order_pays_nothing_and_is_refunded(
     order, stripe_api, deliver, names
 ):
-    payments.checkout_session_for(order)  # the order's own session, still open
+    checkout_session_for(order)  # the order's own session, still open
     attack = foreign_session(stripe_api, order, names=names)
     intent = attack["data"]["object"]["payment_intent"]
 
@@ -157,7 +159,7 @@ def test_a_foreign_session_delivered_again_is_recorded_refunded_and_emailed_once
 
 
 def test_the_orders_own_session_still_pays_it_after_an_attack(order, stripe_api, deliver):
-    payments.checkout_session_for(order)
+    checkout_session_for(order)
     deliver(foreign_session(stripe_api, order, names="client_reference_id"))
 
     own = deliver(pay_at_standin(stripe_api, order))
@@ -419,14 +421,14 @@ def test_a_stripe_outage_while_refunding_a_foreign_payment_leaves_the_event_for_
 ):
     attack = foreign_session(stripe_api, order, names="client_reference_id")
     payload, header = signed_event(attack)
-    event, _ = payments.record_event(payload=payload, signature=header)
+    event, _ = record_event(payload=payload, signature=header)
     api_base, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, "http://127.0.0.1:9"
 
-    with pytest.raises(payments.StripeUnavailable):
-        payments.process_event(event.pk)
+    with pytest.raises(StripeUnavailable):
+        process_event(event.pk)
     event.refresh_from_db()
     assert (event.processed_at, Discrepancy.objects.filter(order=order).exists()) == (None, False)
 
     settings.STRIPE_API_BASE = api_base
-    assert "refunded in Stripe" in payments.process_event(event.pk)
+    assert "refunded in Stripe" in process_event(event.pk)
     assert Discrepancy.objects.get(order=order).refund_status == Discrepancy.RefundStatus.REFUNDED

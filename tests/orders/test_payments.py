@@ -11,7 +11,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from orders import payments
 from orders.models import (
     Discrepancy,
     Notification,
@@ -20,8 +19,13 @@ from orders.models import (
     OrderStatusChange,
     PaymentEvent,
 )
+from orders.payments import sessions
+from orders.payments.client import StripeUnavailable
+from orders.payments.events import process_event, record_event
+from orders.payments.refunds import refund_order
+from orders.payments.sessions import checkout_session_expire, checkout_session_for
 from orders.services import order_cancel, order_mark_dispatched
-from orders.tasks.payments import retry_unprocessed_events
+from orders.tasks.sweeps import retry_unprocessed_events
 from prescriptions.models import Prescription
 from tests.orders.conftest import (
     pay_at_standin,
@@ -37,14 +41,14 @@ pytestmark = pytest.mark.urls("tests.orders.urls_webhook")
 
 def store(event: dict) -> PaymentEvent:
     payload, header = signed_event(event)
-    stored, _ = payments.record_event(payload=payload, signature=header)
+    stored, _ = record_event(payload=payload, signature=header)
     return stored
 
 
 def receive(event: dict) -> PaymentEvent:
     """Store and process one event, as the webhook and its task do."""
     stored = store(event)
-    payments.process_event(stored.pk)
+    process_event(stored.pk)
     stored.refresh_from_db()
     return stored
 
@@ -73,7 +77,7 @@ def test_checkout_session_carries_the_order_lines_in_cents_and_the_order_number(
     order_factory, stripe_api, settings
 ):
     order = order_factory(quantity=2)
-    url = payments.checkout_session_for(order)
+    url = checkout_session_for(order)
 
     order.refresh_from_db()
     session = stripe_api.v1.checkout.sessions.retrieve(
@@ -104,7 +108,7 @@ def test_checkout_session_expires_with_the_orders_payment_deadline(
 ):
     settings.ORDER_PAYMENT_MINUTES = 90
     order = order_factory()
-    payments.checkout_session_for(order)
+    checkout_session_for(order)
 
     order.refresh_from_db()
     session = stripe_api.v1.checkout.sessions.retrieve(order.stripe_session_id)
@@ -114,7 +118,7 @@ def test_checkout_session_expires_with_the_orders_payment_deadline(
 def test_an_order_near_its_deadline_still_gets_a_session_stripe_accepts(order, stripe_api):
     Order.objects.filter(pk=order.pk).update(payment_due_by=timezone.now() + timedelta(minutes=5))
 
-    payments.checkout_session_for(order)
+    checkout_session_for(order)
 
     order.refresh_from_db()
     session = stripe_api.v1.checkout.sessions.retrieve(order.stripe_session_id)
@@ -124,10 +128,10 @@ def test_an_order_near_its_deadline_still_gets_a_session_stripe_accepts(order, s
 def test_a_session_created_but_never_saved_is_not_created_twice(order, stripe_api):
     """A crash between Stripe's answer and the database: the retry's key replays it."""
     Order.objects.filter(pk=order.pk).update(payment_due_by=timezone.now() + timedelta(hours=2))
-    url = payments.checkout_session_for(order)
+    url = checkout_session_for(order)
     Order.objects.filter(pk=order.pk).update(stripe_session_id="")
 
-    assert payments.checkout_session_for(order) == url
+    assert checkout_session_for(order) == url
     assert len(sessions_of(stripe_api, order)) == 1
 
 
@@ -136,11 +140,11 @@ def test_a_key_spent_with_another_expiry_falls_back_to_a_new_session(
 ):
     """Near the deadline `expires_at` follows the clock, so a late retry differs in it."""
     Order.objects.filter(pk=order.pk).update(payment_due_by=timezone.now() + timedelta(minutes=5))
-    first = payments.checkout_session_for(order)
+    first = checkout_session_for(order)
     Order.objects.filter(pk=order.pk).update(stripe_session_id="")
-    monkeypatch.setattr(payments, "MIN_SESSION_SECONDS", payments.MIN_SESSION_SECONDS + 5)
+    monkeypatch.setattr(sessions, "MIN_SESSION_SECONDS", sessions.MIN_SESSION_SECONDS + 5)
 
-    second = payments.checkout_session_for(order)
+    second = checkout_session_for(order)
 
     order.refresh_from_db()
     assert second != first
@@ -149,26 +153,26 @@ def test_a_key_spent_with_another_expiry_falls_back_to_a_new_session(
 
 
 def test_asking_twice_returns_the_same_open_session(order, stripe_api):
-    first = payments.checkout_session_for(order)
-    second = payments.checkout_session_for(order)
+    first = checkout_session_for(order)
+    second = checkout_session_for(order)
 
     assert second == first
     assert len(sessions_of(stripe_api, order)) == 1
 
 
 def test_a_declined_card_pays_again_on_the_same_session(order, stripe_api):
-    url = payments.checkout_session_for(order)
+    url = checkout_session_for(order)
     assert pay_on_hosted_page(url, action="decline") == 200
 
-    assert payments.checkout_session_for(order) == url
+    assert checkout_session_for(order) == url
 
 
 def test_an_expired_session_is_replaced_while_the_order_can_still_be_paid(order, stripe_api):
-    first = payments.checkout_session_for(order)
+    first = checkout_session_for(order)
     order.refresh_from_db()
     stripe_api.v1.checkout.sessions.expire(order.stripe_session_id)
 
-    second = payments.checkout_session_for(order)
+    second = checkout_session_for(order)
 
     order.refresh_from_db()
     assert second != first
@@ -182,7 +186,7 @@ def test_a_paid_session_waiting_for_its_webhook_is_not_paid_twice(order, stripe_
     pay_at_standin(stripe_api, order)
 
     with pytest.raises(ValidationError, match="being confirmed"):
-        payments.checkout_session_for(order)
+        checkout_session_for(order)
     assert len(sessions_of(stripe_api, order)) == 1
 
 
@@ -192,20 +196,20 @@ def test_cancelled_and_overdue_orders_get_no_session(order_factory, stripe_api):
     overdue = make_overdue(order_factory())
 
     with pytest.raises(ValidationError, match="cancelled"):
-        payments.checkout_session_for(cancelled)
+        checkout_session_for(cancelled)
     with pytest.raises(ValidationError, match="time to pay"):
-        payments.checkout_session_for(overdue)
+        checkout_session_for(overdue)
     assert (
         Order.objects.filter(pk__in=[cancelled.pk, overdue.pk], stripe_session_id="").count() == 2
     )
 
 
 def test_a_cancelled_orders_hosted_page_is_closed(order, stripe_api):
-    url = payments.checkout_session_for(order)
+    url = checkout_session_for(order)
     order_cancel(order_id=order.pk)
 
-    assert payments.checkout_session_expire(order_id=order.pk) is True
-    assert payments.checkout_session_expire(order_id=order.pk) is False
+    assert checkout_session_expire(order_id=order.pk) is True
+    assert checkout_session_expire(order_id=order.pk) is False
     assert pay_on_hosted_page(url) == 409
     order.refresh_from_db()
     expired = standin_event(stripe_api, "checkout.session.expired", id=order.stripe_session_id)
@@ -215,8 +219,8 @@ def test_a_cancelled_orders_hosted_page_is_closed(order, stripe_api):
 def test_stripe_unreachable_is_a_clear_error_and_changes_nothing(order, stripe_api, settings):
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # the discard port: nothing listens
 
-    with pytest.raises(payments.StripeUnavailable, match="could not be reached"):
-        payments.checkout_session_for(order)
+    with pytest.raises(StripeUnavailable, match="could not be reached"):
+        checkout_session_for(order)
     order.refresh_from_db()
     assert order.stripe_session_id == ""
 
@@ -246,13 +250,13 @@ def test_completed_checkout_pays_the_order_and_queues_dispatch_and_receipt(
 def test_processing_an_event_twice_changes_the_order_once(order, stripe_api):
     event = receive(pay_at_standin(stripe_api, order))
 
-    assert payments.process_event(event.pk) == "already processed"
+    assert process_event(event.pk) == "already processed"
     assert moves(order) == [("", "pending_payment"), ("pending_payment", "paid")]
 
 
 def test_expired_checkout_cancels_the_order_and_gives_stock_and_units_back(order, stripe_api):
     taken_stock = stock()
-    payments.checkout_session_for(order)
+    checkout_session_for(order)
     order.refresh_from_db()
     stripe_api.v1.checkout.sessions.expire(order.stripe_session_id)
 
@@ -277,11 +281,11 @@ def test_expired_event_after_payment_leaves_the_order_paid(order, stripe_api):
 
 
 def test_expiry_of_an_earlier_session_does_not_cancel_the_order(order, stripe_api):
-    payments.checkout_session_for(order)
+    checkout_session_for(order)
     order.refresh_from_db()
     earlier = order.stripe_session_id
     stripe_api.v1.checkout.sessions.expire(earlier)
-    payments.checkout_session_for(order)  # the patient came back: a second session
+    checkout_session_for(order)  # the patient came back: a second session
 
     event = receive(standin_event(stripe_api, "checkout.session.expired", id=earlier))
 
@@ -319,7 +323,7 @@ def test_a_refund_that_overtakes_the_payment_ends_refunded_with_stock_back_once(
 def test_payment_after_cancellation_is_refunded_at_stripe_and_the_order_stays_cancelled(
     order, stripe_api
 ):
-    url = payments.checkout_session_for(order)
+    url = checkout_session_for(order)
     order_cancel(order_id=order.pk, actor=order.patient, note="Changed my mind")
     released_stock = stock()
     assert pay_on_hosted_page(url) == 303  # the hosted page was still open in a tab
@@ -348,7 +352,7 @@ def test_payment_after_cancellation_is_refunded_at_stripe_and_the_order_stays_ca
 def test_a_stripe_outage_while_refunding_a_late_payment_leaves_the_event_for_a_retry(
     order, stripe_api, settings
 ):
-    url = payments.checkout_session_for(order)
+    url = checkout_session_for(order)
     order_cancel(order_id=order.pk)
     pay_on_hosted_page(url)
     order.refresh_from_db()
@@ -356,13 +360,13 @@ def test_a_stripe_outage_while_refunding_a_late_payment_leaves_the_event_for_a_r
     event = store(completed)
     api_base, settings.STRIPE_API_BASE = settings.STRIPE_API_BASE, "http://127.0.0.1:9"
 
-    with pytest.raises(payments.StripeUnavailable):
-        payments.process_event(event.pk)
+    with pytest.raises(StripeUnavailable):
+        process_event(event.pk)
     event.refresh_from_db()
     assert (event.processed_at, event.outcome) == (None, "")
 
     settings.STRIPE_API_BASE = api_base
-    assert "refunded in Stripe" in payments.process_event(event.pk)
+    assert "refunded in Stripe" in process_event(event.pk)
 
 
 def test_events_of_other_types_are_stored_and_ignored(order, stripe_api):
@@ -384,7 +388,7 @@ def test_refund_order_refunds_at_stripe_and_gives_stock_and_units_back_once(
     receive(pay_at_standin(stripe_api, order))
     order.refresh_from_db()
 
-    payments.refund_order(order_id=order.pk, actor=catalog_staff)
+    refund_order(order_id=order.pk, actor=catalog_staff)
 
     order.refresh_from_db()
     assert order.status == OrderStatus.REFUNDED
@@ -394,7 +398,7 @@ def test_refund_order_refunds_at_stripe_and_gives_stock_and_units_back_once(
         standin_event(stripe_api, "charge.refunded", payment_intent=order.stripe_payment_intent)
     )
     assert webhook.outcome == "order already refunded"
-    payments.refund_order(order_id=order.pk, actor=catalog_staff)  # a double click
+    refund_order(order_id=order.pk, actor=catalog_staff)  # a double click
     assert (stock(), units_used(order)) == (taken_stock + 1, 0)
     assert [m for m in moves(order) if m[1] == "refunded"] == [("paid", "refunded")]
 
@@ -405,7 +409,7 @@ def test_refunding_a_dispatched_order_is_refused_and_nothing_is_refunded(order, 
     order.refresh_from_db()
 
     with pytest.raises(ValidationError, match="dispatched"):
-        payments.refund_order(order_id=order.pk, actor=None)
+        refund_order(order_id=order.pk, actor=None)
 
     refunds = stripe_api.v1.events.list({"type": "charge.refunded", "limit": 100}).data
     assert order.stripe_payment_intent not in [e.data.object.payment_intent for e in refunds]
@@ -413,7 +417,7 @@ def test_refunding_a_dispatched_order_is_refused_and_nothing_is_refunded(order, 
 
 def test_refunding_an_unpaid_order_is_refused(order, stripe_api):
     with pytest.raises(ValidationError, match="only a paid order"):
-        payments.refund_order(order_id=order.pk, actor=None)
+        refund_order(order_id=order.pk, actor=None)
 
 
 # The beat task --------------------------------------------------------------------

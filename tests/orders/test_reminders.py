@@ -12,8 +12,9 @@ from catalog.models import Drug
 from orders import services
 from orders.cart import CartLine
 from orders.models import Notification, Order, OrderLine
-from orders.reminders import run_out_date, send_due_reminders, stop_warnings
-from orders.tasks.delivery import send_refill_reminders
+from orders.services.reminders import send_due_reminders
+from orders.supply import run_out_date, stop_warnings
+from orders.tasks.notifications import send_refill_reminders
 from prescriptions.models import Prescription
 from tests.orders.factories import (
     baclofen_package,

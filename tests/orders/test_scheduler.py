@@ -24,9 +24,9 @@ from tests.orders.factories import (
 )
 
 DELIVERY_TASKS = {
-    "orders.tasks.delivery.expire_unpaid_orders",
-    "orders.tasks.delivery.refresh_shipments",
-    "orders.tasks.delivery.send_refill_reminders",
+    "orders.sweeps.expire_unpaid_orders",
+    "orders.shipping.refresh_shipments",
+    "orders.notifications.send_refill_reminders",
 }
 LOGGER = "devtools.management.commands.run_scheduler"
 
@@ -84,9 +84,9 @@ def test_a_failing_task_is_logged_and_the_others_still_run(
     patient, settings, django_capture_on_commit_callbacks, caplog
 ):
     settings.CELERY_BEAT_SCHEDULE = {
-        "missing": {"task": "orders.tasks.delivery.no_such_task", "schedule": 60},
+        "missing": {"task": "orders.sweeps.no_such_task", "schedule": 60},
         "expire-unpaid-orders": {
-            "task": "orders.tasks.delivery.expire_unpaid_orders",
+            "task": "orders.sweeps.expire_unpaid_orders",
             "schedule": 300,
         },
     }
@@ -101,7 +101,7 @@ def test_a_failing_task_is_logged_and_the_others_still_run(
 
     assert Order.objects.get(pk=overdue.pk).status == OrderStatus.CANCELLED
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors == ["missing: no task named orders.tasks.delivery.no_such_task is registered"]
+    assert errors == ["missing: no task named orders.sweeps.no_such_task is registered"]
 
 
 def test_an_exception_in_a_task_is_logged_in_one_line(db, settings, monkeypatch, caplog):
@@ -110,12 +110,12 @@ def test_an_exception_in_a_task_is_logged_in_one_line(db, settings, monkeypatch,
 
     monkeypatch.setattr("orders.services.expire_unpaid_orders", broken)
     settings.CELERY_BEAT_SCHEDULE = {
-        "expire": {"task": "orders.tasks.delivery.expire_unpaid_orders", "schedule": 300}
+        "expire": {"task": "orders.sweeps.expire_unpaid_orders", "schedule": 300}
     }
     with caplog.at_level(logging.INFO, logger=LOGGER), pytest.raises(CommandError):
         call_command("run_scheduler", "--once")
     [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert "expire (orders.tasks.delivery.expire_unpaid_orders) failed" in error
+    assert "expire (orders.sweeps.expire_unpaid_orders) failed" in error
     assert "RuntimeError: database on fire" in error
     assert "\n" not in error
 
@@ -130,7 +130,7 @@ def test_run_scheduler_refuses_when_tasks_go_to_a_broker():
 
 def test_run_scheduler_refuses_a_schedule_it_cannot_keep(settings):
     settings.CELERY_BEAT_SCHEDULE = {
-        "nightly": {"task": "orders.tasks.delivery.send_refill_reminders", "schedule": "0 3 * * *"}
+        "nightly": {"task": "orders.notifications.send_refill_reminders", "schedule": "0 3 * * *"}
     }
     with pytest.raises(CommandError, match="'nightly'"):
         call_command("run_scheduler", "--once")
@@ -155,9 +155,9 @@ def _terminate_when_installed(after: float) -> threading.Thread:
 
 def test_run_scheduler_runs_each_entry_at_its_interval_until_sigterm(db, settings, caplog):
     settings.CELERY_BEAT_SCHEDULE = {
-        "often": {"task": "orders.tasks.delivery.refresh_shipments", "schedule": 0.05},
-        "rarely": {"task": "orders.tasks.delivery.send_refill_reminders", "schedule": 3600},
-        "broken": {"task": "orders.tasks.delivery.no_such_task", "schedule": 0.05},
+        "often": {"task": "orders.shipping.refresh_shipments", "schedule": 0.05},
+        "rarely": {"task": "orders.notifications.send_refill_reminders", "schedule": 3600},
+        "broken": {"task": "orders.sweeps.no_such_task", "schedule": 0.05},
     }
     previous = signal.getsignal(signal.SIGTERM)
     if previous is not signal.SIG_DFL:

@@ -11,9 +11,12 @@ from django.conf import settings
 from django.test import Client
 
 from devtools.stripe_standin import sign
+from orders import task_names
 from orders.models import Notification, OrderStatus, PaymentEvent
-from orders.tasks import delivery
+from orders.payments.events import task_name_for
+from orders.payments.handlers import EVENTS, EventType, session_completed
 from orders.tasks import payments as payment_tasks
+from orders.tasks import shipping
 from prescriptions.models import Prescription
 from tests.orders.conftest import pay_at_standin, signed_event, variant
 from tests.orders.factories import baclofen_package
@@ -33,7 +36,7 @@ def client():
 def dispatched(monkeypatch) -> list[int]:
     """Order ids handed to the dispatch task (recorded, not run: the courier is not tested here)."""
     calls: list[int] = []
-    monkeypatch.setattr(delivery.dispatch_order, "delay", calls.append)
+    monkeypatch.setattr(shipping.dispatch_order, "delay", calls.append)
     return calls
 
 
@@ -136,9 +139,20 @@ def test_payment_events_go_to_confirm_payment_and_others_to_process_payment_even
 
     ids = {e.event_id: e.pk for e in PaymentEvent.objects.all()}
     assert queued == [
-        ("orders.tasks.payments.confirm_payment", ids[completed["id"]]),
-        ("orders.tasks.payments.process_payment_event", ids[expired["id"]]),
+        ("orders.payments.confirm_payment", ids[completed["id"]]),
+        ("orders.payments.process_payment_event", ids[expired["id"]]),
     ]
+
+
+def test_which_task_takes_an_event_follows_from_its_row_in_events_alone(monkeypatch):
+    monkeypatch.setitem(
+        EVENTS, "checkout.session.new_kind", EventType(session_completed, confirms=True)
+    )
+    assert task_name_for("checkout.session.new_kind") == task_names.CONFIRM_PAYMENT
+    for event_type, row in EVENTS.items():
+        expected = task_names.CONFIRM_PAYMENT if row.confirms else task_names.PROCESS_PAYMENT_EVENT
+        assert task_name_for(event_type) == expected
+    assert task_name_for("customer.created") == task_names.PROCESS_PAYMENT_EVENT
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,9 @@ from django.utils import timezone
 from catalog.models import Package
 from devtools import processes
 from orders.models import Notification, Order, OrderStatus, PaymentEvent
-from orders.tasks.delivery import LOST_TASK_AFTER, resume_lost_work
-from orders.tasks.payments import RETRY_AFTER, retry_unprocessed_events
+from orders.payments.events import RETRY_AFTER
+from orders.services.sweeps import LOST_TASK_AFTER
+from orders.tasks.sweeps import resume_lost_work, retry_unprocessed_events
 from prescriptions.models import Prescription
 from tests.factories import PASSWORD
 from tests.orders.conftest import pay_on_hosted_page

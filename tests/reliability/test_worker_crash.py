@@ -70,13 +70,13 @@ def _hold_shipments(order: Order) -> None:
 
 
 KILL_POINTS = {
-    "confirm_payment": KillPoint("orders.tasks.payments.confirm_payment", _hold_order_row),
+    "confirm_payment": KillPoint("orders.payments.confirm_payment", _hold_order_row),
     "dispatch_order": KillPoint(
-        "orders.tasks.delivery.dispatch_order",
+        "orders.shipping.dispatch_order",
         _hold_shipments,
         finished_first=(
-            "orders.tasks.payments.confirm_payment",
-            "orders.tasks.delivery.send_order_email",
+            "orders.payments.confirm_payment",
+            "orders.notifications.send_order_email",
         ),
     ),
 }

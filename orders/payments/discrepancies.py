@@ -1,7 +1,7 @@
 """Payments that must not pay an order: recorded once as discrepancies, emailed once.
 
-The webhook handlers (`orders.payments`) record a payment the moment it fails to
-match its order, and the nightly reconciliation (`orders.reconciliation`) records
+The webhook handlers (`orders.payments.handlers`) record a payment the moment it fails to
+match its order, and the nightly reconciliation (`orders.payments.reconciliation`) records
 what it finds; both through `record`, keyed by the Checkout Session and the kind, so
 a stray payment the webhook already recorded is not reported again at night. Each
 discrepancy is emailed to ADMINS once: `notified_at` is set in the transaction that
@@ -16,7 +16,7 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Discrepancy, Order, PaymentEvent
+from ..models import Discrepancy, Order, PaymentEvent
 
 # Currencies whose amounts Stripe gives in whole units, not hundredths.
 ZERO_DECIMAL = frozenset(

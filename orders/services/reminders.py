@@ -1,48 +1,25 @@
 """Refill reminders: tell the patient before their supply runs out.
 
 Some medicines must never be stopped suddenly (the drug's own flag and sentence say
-which), so running out is a clinical risk and not only an inconvenience. The day a supply runs out follows from
-the prescription's directions (units per dose x doses per day) and the units bought.
+which), so running out is a clinical risk and not only an inconvenience. When a
+supply runs out is `orders.supply`'s to say; this finds the orders due and queues
+one reminder each, through `notifications.notify`.
 """
 
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
-from catalog.models import Drug
-from pharmacy.queue import enqueue_on_commit
-
-from .models import Notification, Order, OrderLine, OrderStatus
-from .services.lifecycle import SEND_ORDER_EMAIL
+from ..models import Notification, Order, OrderLine, OrderStatus
+from ..supply import is_due, run_out_date
+from .notifications import notify
 
 # Orders whose medicine may still be in the patient's hands.
 SUPPLIED_STATUSES = (OrderStatus.PAID, OrderStatus.DISPATCHED, OrderStatus.DELIVERED)
 # Bounds the daily scan: no order supplies more than this, and prescriptions last a
 # year, so an order paid longer ago than this has certainly run out.
 MAX_SUPPLY_DAYS = 400
-
-
-def run_out_date(line: OrderLine) -> date | None:
-    """The first day without medicine; None when the directions do not say how much a day.
-
-    Counted from the day of payment in the pharmacy's time zone, in whole days: 10
-    pills at 1 x 3 a day last 3 days, and the patient is out on the fourth morning.
-    """
-    daily = line.prescription.daily_units
-    paid_at = line.order.paid_at
-    if not daily or paid_at is None:
-        return None
-    days = int(Decimal(line.units) // daily)
-    return timezone.localdate(paid_at) + timedelta(days=days)
-
-
-def is_due(run_out: date, *, today: date) -> bool:
-    """Within the reminder window; a supply that already ran out is not reminded about."""
-    window_opens = run_out - timedelta(days=settings.REFILL_REMINDER_DAYS_BEFORE)
-    return window_opens <= today <= run_out
 
 
 def _candidates(*, today: date) -> QuerySet[Order]:
@@ -92,18 +69,4 @@ def send_due_reminders(*, today: date) -> int:
     task locks it and sends only while `sent_at` is empty, so a reminder queued again
     before the first one went out is still sent a single time.
     """
-    queued = 0
-    for order in due_orders(today=today):
-        notification, _ = Notification.objects.get_or_create(
-            order=order, kind=Notification.Kind.REFILL
-        )
-        if notification.sent_at is not None:
-            continue
-        enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, Notification.Kind.REFILL)
-        queued += 1
-    return queued
-
-
-def stop_warnings(drugs: list[Drug]) -> list[str]:
-    """The drugs' own warnings against stopping suddenly, as staff edited them."""
-    return [drug.stop_warning for drug in sorted(drugs, key=lambda d: d.name) if drug.stop_warning]
+    return sum(notify(order, Notification.Kind.REFILL) for order in due_orders(today=today))

@@ -5,7 +5,7 @@ order that is not its own, and this proves it after the fact: it lists the Check
 Sessions Stripe completed and the orders the site marked paid over a window. A
 session belongs to the order that stored its id (never to the order its
 `client_reference_id` or metadata names). Each mismatch is recorded once
-(`orders.discrepancies`); a stray payment the webhook already recorded is not
+(`orders.payments.discrepancies`); a stray payment the webhook already recorded is not
 reported again, and one whose webhook never came is refunded here the same way.
 The admins get one email with everything not emailed before.
 """
@@ -17,9 +17,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from ..models import Discrepancy, Order, OrderStatus
 from . import discrepancies
-from .models import Discrepancy, Order, OrderStatus
-from .payments import _transient_as_unavailable, named_order, refund_stray_payment, stripe_client
+from .client import stripe_client, transient_as_unavailable
+from .lookup import named_order
+from .refunds import refund_stray_payment
 
 # Statuses an order reaches only after Stripe confirmed its payment.
 PAID_STATUSES = (
@@ -45,7 +47,7 @@ class Finding:
 def _paid_sessions(since: datetime) -> dict[str, dict]:
     """Completed, paid Checkout Sessions created since `since`, by id."""
     sessions = {}
-    with _transient_as_unavailable():
+    with transient_as_unavailable():
         listing = stripe_client().v1.checkout.sessions.list(
             params={"status": "complete", "limit": 100}
         )
