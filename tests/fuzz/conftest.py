@@ -8,9 +8,7 @@ from prescriptions import services
 from prescriptions.models import Prescription
 from tests.factories import (
     clean_document,
-    make_e_prescription,
     make_package,
-    make_pharmacist,
     make_user_with_verified_email,
     sign_in,
 )
@@ -26,38 +24,13 @@ def signed_in(user) -> Client:
 
 
 @pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
 def other_patient(db):
     return make_user_with_verified_email(first_name="Olga", last_name="Other")
 
 
 @pytest.fixture
-def pharmacist(db):
-    return make_pharmacist(first_name="Phil", last_name="Pharmacist")
-
-
-@pytest.fixture
-def package(baclofen) -> Package:
-    """Baclofen 10 mg, 10 tablets: purchasable, 100 in stock."""
-    return Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
-
-
-@pytest.fixture
 def inactive_package(db) -> Package:
     return make_package(active=False)
-
-
-@pytest.fixture
-def verified(patient, pharmacist, baclofen) -> Prescription:
-    """Baclofen 10 mg, 90 tablets and one refill: 180 units, enough for 18 packages."""
-    prescription = make_e_prescription(patient=patient, quantity=90, refills=1)
-    return services.prescription_verify(
-        prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True
-    )
 
 
 def make_needs_info(*, patient, pharmacist, question="Which strength did your doctor write?"):

@@ -24,7 +24,7 @@ from orders.models import Discrepancy, Order, OrderStatus, PaymentEvent
 from orders.reconciliation import reconcile
 from prescriptions.models import Prescription
 from tests.factories import make_catalog_staff, sign_in_staff
-from tests.orders.conftest import (
+from tests.fixtures.stripe import (
     pay_at_standin,
     pay_on_hosted_page,
     signed_event,

@@ -15,7 +15,7 @@ from orders.models import Notification, OrderStatus, PaymentEvent
 from orders.tasks import delivery
 from orders.tasks import payments as payment_tasks
 from prescriptions.models import Prescription
-from tests.orders.conftest import pay_at_standin, signed_event, variant
+from tests.fixtures.stripe import pay_at_standin, signed_event, variant
 from tests.orders.factories import baclofen_package
 
 pytestmark = pytest.mark.urls("tests.orders.urls_webhook")
