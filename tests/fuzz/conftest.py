@@ -1,4 +1,10 @@
-"""Accounts, prescriptions and packages the fuzz tests aim their input at."""
+"""Accounts, prescriptions and packages the fuzz tests aim their input at.
+
+Every test in this folder is marked `fuzz`: `make test-quick` leaves them out, `make
+test` (and so CI) runs them.
+"""
+
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -16,6 +22,13 @@ from tests.prescriptions.documents import blank_pdf
 
 TINY_PDF = blank_pdf()
 PAYMENT_PAGE = "https://checkout.stripe.test/pay/cs_fuzz"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_itemcollected(item):
+    """Marks this folder's tests `fuzz` as they are collected, before `-m` selects."""
+    if HERE in Path(str(item.path)).parents:
+        item.add_marker(pytest.mark.fuzz)
 
 
 def signed_in(user) -> Client:
