@@ -12,6 +12,7 @@ from tests.factories import make_catalog_staff, make_user, sign_in_staff
 
 # Fixtures shared by the whole suite, registered once; each is defined in one place.
 pytest_plugins = [
+    "tests.parallel",
     "tests.fixtures.people",
     "tests.fixtures.prescriptions",
     "tests.fixtures.stripe",
