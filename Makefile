@@ -40,7 +40,7 @@ XDIST := -n $(WORKERS) --dist loadgroup
 # Everything, as CI runs it.
 test: install system-packages
 	$(BIN)/pytest $(XDIST) -m "not outage" $(PYTEST_ARGS)
-	$(BIN)/pytest -p no:xdist -m outage $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/pytest -m outage $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # A quick local run: no fuzzing, nothing slow, no browser (CI runs them all).
 test-quick: install

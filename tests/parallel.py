@@ -29,9 +29,13 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 # Folders whose modules start processes in module-scoped fixtures (a Celery worker,
-# gunicorn pools, nginx, a whole stack with a browser): with `--dist loadgroup` each such
-# module's tests go to one worker, so that its processes start once, not on every worker.
-ONE_WORKER_PER_MODULE = ("integration", "e2e", "reliability")
+# gunicorn pools, nginx): with `--dist loadgroup` each such module's tests go to one
+# worker, so that its processes start once, not on every worker.
+ONE_WORKER_PER_MODULE = ("integration", "reliability")
+# Folders that run as one group: the browser tests each start a whole stack (gunicorn,
+# a worker, the stand-in) beside Chromium; one such stack at a time leaves the other
+# core to the unit tests instead of starving both stacks' timeouts.
+ONE_WORKER_PER_FOLDER = ("e2e",)
 
 
 def lowered_db(url: str, by: int) -> str:
@@ -70,9 +74,12 @@ def pytest_xdist_setupnodes(config, specs) -> None:
 
 
 def pytest_itemcollected(item) -> None:
-    """Puts the tests of each module in `ONE_WORKER_PER_MODULE` in an xdist group."""
+    """Puts tests in xdist groups: by module or by folder, as the lists above say."""
     path = Path(str(item.path))
-    if TESTS in path.parents:
-        relative = path.relative_to(TESTS)
-        if relative.parts[0] in ONE_WORKER_PER_MODULE:
-            item.add_marker(pytest.mark.xdist_group(name=relative.as_posix()))
+    if TESTS not in path.parents or not item.config.pluginmanager.hasplugin("xdist"):
+        return
+    relative = path.relative_to(TESTS)
+    if relative.parts[0] in ONE_WORKER_PER_MODULE:
+        item.add_marker(pytest.mark.xdist_group(name=relative.as_posix()))
+    elif relative.parts[0] in ONE_WORKER_PER_FOLDER:
+        item.add_marker(pytest.mark.xdist_group(name=relative.parts[0]))
