@@ -10,7 +10,7 @@ RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=1 SITE_URL=http://127.0.0.1:$(
 	STRIPE_SECRET_KEY=sk_test_local STRIPE_WEBHOOK_SECRET=whsec_local_development \
 	STRIPE_API_BASE=http://127.0.0.1:$(STRIPE_STANDIN_PORT)
 
-.PHONY: install run test lint lint-imports format system-packages
+.PHONY: install run test test-quick lint lint-imports format system-packages
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py run_scheduler & \
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# Both cores: two pytest-xdist workers, each with its own test database, Redis databases
+# and static folder (tests/parallel.py). The `outage` tests stop the shared PostgreSQL
+# and Redis, so they run on their own afterwards (exit 5: PYTEST_ARGS selected none).
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadgroup
+
+# Everything, as CI runs it.
 test: install system-packages
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not outage" $(PYTEST_ARGS)
+	$(BIN)/pytest -m outage $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# A quick local run: no fuzzing, nothing slow, no browser (CI runs them all).
+test-quick: install
+	$(BIN)/pytest $(XDIST) -m "not fuzz and not slow and not e2e" $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here);
 # the nginx tests run deploy/nginx/'s locations in front of two gunicorn pools.

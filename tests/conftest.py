@@ -10,6 +10,14 @@ from catalog.models import Drug
 from pharmacy.celery import app as celery_app
 from tests.factories import make_catalog_staff, make_user, sign_in_staff
 
+# Fixtures shared by the whole suite, registered once; each is defined in one place.
+pytest_plugins = [
+    "tests.parallel",
+    "tests.fixtures.people",
+    "tests.fixtures.prescriptions",
+    "tests.fixtures.stripe",
+]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def collected_static(django_test_environment):

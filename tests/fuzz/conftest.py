@@ -1,4 +1,10 @@
-"""Accounts, prescriptions and packages the fuzz tests aim their input at."""
+"""Accounts, prescriptions and packages the fuzz tests aim their input at.
+
+Every test in this folder is marked `fuzz`: `make test-quick` leaves them out, `make
+test` (and so CI) runs them.
+"""
+
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -8,9 +14,7 @@ from prescriptions import services
 from prescriptions.models import Prescription
 from tests.factories import (
     clean_document,
-    make_e_prescription,
     make_package,
-    make_pharmacist,
     make_user_with_verified_email,
     sign_in,
 )
@@ -18,6 +22,13 @@ from tests.prescriptions.documents import blank_pdf
 
 TINY_PDF = blank_pdf()
 PAYMENT_PAGE = "https://checkout.stripe.test/pay/cs_fuzz"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_itemcollected(item):
+    """Marks this folder's tests `fuzz` as they are collected, before `-m` selects."""
+    if HERE in Path(str(item.path)).parents:
+        item.add_marker(pytest.mark.fuzz)
 
 
 def signed_in(user) -> Client:
@@ -26,38 +37,13 @@ def signed_in(user) -> Client:
 
 
 @pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
 def other_patient(db):
     return make_user_with_verified_email(first_name="Olga", last_name="Other")
 
 
 @pytest.fixture
-def pharmacist(db):
-    return make_pharmacist(first_name="Phil", last_name="Pharmacist")
-
-
-@pytest.fixture
-def package(baclofen) -> Package:
-    """Baclofen 10 mg, 10 tablets: purchasable, 100 in stock."""
-    return Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
-
-
-@pytest.fixture
 def inactive_package(db) -> Package:
     return make_package(active=False)
-
-
-@pytest.fixture
-def verified(patient, pharmacist, baclofen) -> Prescription:
-    """Baclofen 10 mg, 90 tablets and one refill: 180 units, enough for 18 packages."""
-    prescription = make_e_prescription(patient=patient, quantity=90, refills=1)
-    return services.prescription_verify(
-        prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True
-    )
 
 
 def make_needs_info(*, patient, pharmacist, question="Which strength did your doctor write?"):

@@ -27,8 +27,7 @@ from orders.models import (
 from orders.payments.events import RETRY_AFTER, record_event
 from orders.tasks.sweeps import retry_unprocessed_events
 from pharmacy.celery import app as celery_app
-from tests.orders import conftest as orders_fixtures
-from tests.orders.conftest import pay_at_standin, signed_event
+from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import make_patient, make_verified_prescription, place_order
 
 SKIP_REASON = processes.missing_services()
@@ -43,11 +42,6 @@ pytestmark = [
 WEBHOOK = "/payments/stripe/webhook/"
 STORM = 50
 DEADLINE = 20.0
-
-# The payments tests' stand-in (session-scoped, records events, delivers none) and the
-# fixture that points the site's Stripe client at it.
-stripe_standin = orders_fixtures.stripe_standin
-stripe_api = orders_fixtures.stripe_api
 
 
 @pytest.fixture(scope="module")

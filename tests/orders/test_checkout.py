@@ -10,8 +10,7 @@ from orders import services
 from orders.cart import CartLine
 from orders.models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderStatus, Shipment
 from prescriptions.models import Prescription
-from prescriptions.services import prescription_verify
-from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+from tests.factories import make_user_with_verified_email
 
 CART = "/cart/"
 CHECKOUT = "/checkout/"
@@ -24,31 +23,6 @@ ADDRESS = {
     "zip_code": "12207",
     "phone": "",
 }
-
-
-@pytest.fixture
-def package(baclofen) -> Package:
-    return Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
-
-
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
-def verified(patient, baclofen):
-    """A verified prescription for 90 tablets of 10 mg, with one refill (180 units)."""
-    prescription = make_e_prescription(patient=patient, quantity=90, refills=1)
-    prescription_verify(prescription_id=prescription.pk, pharmacist=make_pharmacist())
-    return prescription
-
-
-@pytest.fixture
-def patient_client(patient):
-    client = Client()
-    client.force_login(patient)
-    return client
 
 
 def add(client, package, quantity=1):

@@ -68,32 +68,14 @@ def flaky_courier(settings):
     return FlakyCourier
 
 
-@pytest.fixture
-def patient(db, baclofen):
-    patient = make_patient()
-    make_verified_prescription(patient=patient)
-    return patient
-
-
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
-@pytest.fixture
-def paid_order(patient, capture):
-    """Paid, dispatched by the task that payment enqueues, with its emails sent."""
-    order = pay(place_order(patient=patient), capture)
-    mail.outbox.clear()
-    return order
-
-
 def subjects() -> list[str]:
     return [message.subject for message in mail.outbox]
 
 
-def test_paying_dispatches_one_shipment_and_emails_receipt_and_dispatch_once(patient, capture):
-    order = place_order(patient=patient)
+def test_paying_dispatches_one_shipment_and_emails_receipt_and_dispatch_once(
+    prescribed_patient, capture
+):
+    order = place_order(patient=prescribed_patient)
     mail.outbox.clear()
 
     order = pay(order, capture)
@@ -109,7 +91,7 @@ def test_paying_dispatches_one_shipment_and_emails_receipt_and_dispatch_once(pat
     assert receipt.subject.startswith(f"Receipt for order {order.number}")
     assert dispatched.subject.startswith(f"Order {order.number} is on its way")
     assert shipment.tracking_number in dispatched.body
-    assert all(message.to == [patient.email] for message in mail.outbox)
+    assert all(message.to == [prescribed_patient.email] for message in mail.outbox)
     assert set(order.notifications.values_list("kind", flat=True)) == {
         Kind.CONFIRMED,
         Kind.DISPATCHED,
@@ -117,8 +99,8 @@ def test_paying_dispatches_one_shipment_and_emails_receipt_and_dispatch_once(pat
     assert not order.notifications.filter(sent_at__isnull=True).exists()
 
 
-def test_dispatch_order_run_twice_creates_one_shipment_and_one_email(patient, capture):
-    order = pay_without_side_effects(place_order(patient=patient), capture)
+def test_dispatch_order_run_twice_creates_one_shipment_and_one_email(prescribed_patient, capture):
+    order = pay_without_side_effects(place_order(patient=prescribed_patient), capture)
     mail.outbox.clear()
 
     with capture(execute=True):
@@ -132,8 +114,10 @@ def test_dispatch_order_run_twice_creates_one_shipment_and_one_email(patient, ca
     assert subjects() == [f"Order {order.number} is on its way - {settings.SITE_NAME}"]
 
 
-def test_local_courier_gives_the_same_tracking_number_for_the_same_order(patient, orders_any_day):
-    first, second = place_order(patient=patient), place_order(patient=patient)
+def test_local_courier_gives_the_same_tracking_number_for_the_same_order(
+    prescribed_patient, orders_any_day
+):
+    first, second = place_order(patient=prescribed_patient), place_order(patient=prescribed_patient)
     courier = LocalCourier()
     assert courier.create_shipment(first) == courier.create_shipment(first)
     assert courier.create_shipment(first) != courier.create_shipment(second)
@@ -145,8 +129,8 @@ def test_get_courier_loads_the_configured_backend(settings):
     assert isinstance(get_courier(), LocalCourier)
 
 
-def test_dispatch_order_leaves_an_unpaid_order_alone(patient):
-    order = place_order(patient=patient)
+def test_dispatch_order_leaves_an_unpaid_order_alone(prescribed_patient):
+    order = place_order(patient=prescribed_patient)
     assert dispatch_order.delay(order.pk).get() is None
     assert not Shipment.objects.filter(order=order).exists()
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
@@ -242,13 +226,13 @@ def test_the_courier_registry_knows_every_configured_backend_by_its_carrier_name
 
 
 def test_expire_unpaid_orders_cancels_only_overdue_orders_and_gives_back_once(
-    patient, capture, orders_any_day
+    prescribed_patient, capture, orders_any_day
 ):
     package = baclofen_package()
-    prescription = Prescription.objects.get(patient=patient)
-    overdue = make_overdue(place_order(patient=patient))
-    waiting = place_order(patient=patient)
-    paid = pay(place_order(patient=patient), capture)
+    prescription = Prescription.objects.get(patient=prescribed_patient)
+    overdue = make_overdue(place_order(patient=prescribed_patient))
+    waiting = place_order(patient=prescribed_patient)
+    paid = pay(place_order(patient=prescribed_patient), capture)
     stock_before = Package.objects.get(pk=package.pk).stock
     units_before = Prescription.objects.get(pk=prescription.pk).units_used
     mail.outbox.clear()
@@ -287,9 +271,9 @@ def eager_retries():
 
 
 def test_dispatch_order_retries_while_the_courier_is_unavailable(
-    patient, capture, flaky_courier, eager_retries
+    prescribed_patient, capture, flaky_courier, eager_retries
 ):
-    order = pay_without_side_effects(place_order(patient=patient), capture)
+    order = pay_without_side_effects(place_order(patient=prescribed_patient), capture)
     with capture(execute=True):
         tracking_number = dispatch_order.delay(order.pk).get()
     assert flaky_courier.calls == ["create", "create", "create"]
@@ -298,10 +282,10 @@ def test_dispatch_order_retries_while_the_courier_is_unavailable(
 
 
 def test_refresh_shipments_skips_a_parcel_the_courier_cannot_answer_about(
-    patient, capture, flaky_courier
+    prescribed_patient, capture, flaky_courier
 ):
     flaky_courier.failures = 0
-    order = pay(place_order(patient=patient), capture)
+    order = pay(place_order(patient=prescribed_patient), capture)
     Shipment.objects.filter(order=order).update(created_at=timezone.now() - timedelta(days=1))
     flaky_courier.failures = 1
     flaky_courier.calls = []
@@ -365,8 +349,8 @@ def test_every_email_kind_names_the_order_links_to_it_and_warns_against_stopping
     assert "&amp;" not in message.body
 
 
-def test_receipt_lists_each_line_with_price_quantity_total_and_address(patient, capture):
-    order = place_order(patient=patient, quantity=2)
+def test_receipt_lists_each_line_with_price_quantity_total_and_address(prescribed_patient, capture):
+    order = place_order(patient=prescribed_patient, quantity=2)
     body = order_email(order, Kind.CONFIRMED).body
     package = baclofen_package()
     assert f"{order.lines.get().description}: 2 x ${package.price} = ${package.price * 2}" in body
@@ -381,11 +365,11 @@ def test_dispatched_email_gives_the_carrier_and_tracking_number(paid_order):
     assert paid_order.shipment.tracking_number in body
 
 
-def test_cancelled_email_says_the_patient_cancelled(patient, capture):
-    order = place_order(patient=patient)
+def test_cancelled_email_says_the_patient_cancelled(prescribed_patient, capture):
+    order = place_order(patient=prescribed_patient)
     mail.outbox.clear()
     with capture(execute=True):
-        services.order_cancel(order_id=order.pk, actor=patient)
+        services.order_cancel(order_id=order.pk, actor=prescribed_patient)
     assert len(mail.outbox) == 1
     body = mail.outbox[0].body
     assert f"As you asked, we cancelled order {order.number}" in body
@@ -393,9 +377,9 @@ def test_cancelled_email_says_the_patient_cancelled(patient, capture):
     assert "went back on our shelf" in body
 
 
-def test_refunded_email_gives_the_amount_and_when_to_expect_it(patient, capture):
-    order = pay_without_side_effects(place_order(patient=patient), capture)
-    prescription = Prescription.objects.get(patient=patient)
+def test_refunded_email_gives_the_amount_and_when_to_expect_it(prescribed_patient, capture):
+    order = pay_without_side_effects(place_order(patient=prescribed_patient), capture)
+    prescription = Prescription.objects.get(patient=prescribed_patient)
     units_before = prescription.units_used
     mail.outbox.clear()
     with capture(execute=True):

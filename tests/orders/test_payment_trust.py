@@ -26,7 +26,7 @@ from orders.payments.reconciliation import reconcile
 from orders.payments.sessions import checkout_session_for
 from prescriptions.models import Prescription
 from tests.factories import make_catalog_staff, sign_in_staff
-from tests.orders.conftest import (
+from tests.fixtures.stripe import (
     pay_at_standin,
     pay_on_hosted_page,
     signed_event,

@@ -27,7 +27,7 @@ from orders.payments.sessions import checkout_session_expire, checkout_session_f
 from orders.services import order_cancel, order_mark_dispatched
 from orders.tasks.sweeps import retry_unprocessed_events
 from prescriptions.models import Prescription
-from tests.orders.conftest import (
+from tests.fixtures.stripe import (
     pay_at_standin,
     pay_on_hosted_page,
     signed_event,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from orders.models import Discrepancy, Order, OrderStatus
 from orders.payments.events import process_event, record_event
 from orders.payments.reconciliation import reconcile
-from tests.orders.conftest import pay_at_standin, signed_event
+from tests.fixtures.stripe import pay_at_standin, signed_event
 
 LATER = timedelta(minutes=30)  # past the grace period for webhooks still on their way
 

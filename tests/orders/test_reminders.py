@@ -19,7 +19,6 @@ from prescriptions.models import Prescription
 from tests.orders.factories import (
     baclofen_package,
     make_address,
-    make_patient,
     make_verified_prescription,
     pay,
     pay_without_side_effects,
@@ -33,25 +32,6 @@ REFILL = Notification.Kind.REFILL
 def one_day_before(settings):
     """A one-day window keeps the arithmetic readable: 10 pills at 1 x 3 a day last 3 days."""
     settings.REFILL_REMINDER_DAYS_BEFORE = 1
-
-
-@pytest.fixture
-def capture(django_capture_on_commit_callbacks):
-    return django_capture_on_commit_callbacks
-
-
-@pytest.fixture
-def patient(db, baclofen):
-    return make_patient()
-
-
-@pytest.fixture
-def paid_order(patient, capture):
-    """10 pills of baclofen 10 mg, directions 1 tablet three times a day."""
-    make_verified_prescription(patient=patient)
-    order = pay(place_order(patient=patient), capture)
-    mail.outbox.clear()
-    return order
 
 
 def paid_on(order: Order):

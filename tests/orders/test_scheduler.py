@@ -17,8 +17,6 @@ from orders.models import Notification, Order, OrderStatus, Shipment
 from pharmacy.celery import app as celery_app
 from tests.orders.factories import (
     make_overdue,
-    make_patient,
-    make_verified_prescription,
     pay,
     place_order,
 )
@@ -42,13 +40,6 @@ def delivery_schedule(settings):
     return settings.CELERY_BEAT_SCHEDULE
 
 
-@pytest.fixture
-def patient(db, baclofen):
-    patient = make_patient()
-    make_verified_prescription(patient=patient)
-    return patient
-
-
 def test_the_beat_schedule_names_registered_delivery_tasks():
     celery_app.autodiscover_tasks(force=True)
     scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
@@ -57,11 +48,16 @@ def test_the_beat_schedule_names_registered_delivery_tasks():
 
 
 def test_run_scheduler_once_runs_every_beat_entry(
-    patient, delivery_schedule, settings, django_capture_on_commit_callbacks, caplog, orders_any_day
+    prescribed_patient,
+    delivery_schedule,
+    settings,
+    django_capture_on_commit_callbacks,
+    caplog,
+    orders_any_day,
 ):
     settings.REFILL_REMINDER_DAYS_BEFORE = 7
-    overdue = make_overdue(place_order(patient=patient))
-    shipped = pay(place_order(patient=patient), django_capture_on_commit_callbacks)
+    overdue = make_overdue(place_order(patient=prescribed_patient))
+    shipped = pay(place_order(patient=prescribed_patient), django_capture_on_commit_callbacks)
     Shipment.objects.filter(order=shipped).update(created_at=timezone.now() - timedelta(hours=1))
     mail.outbox.clear()
 
@@ -81,7 +77,7 @@ def test_run_scheduler_once_runs_every_beat_entry(
 
 
 def test_a_failing_task_is_logged_and_the_others_still_run(
-    patient, settings, django_capture_on_commit_callbacks, caplog
+    prescribed_patient, settings, django_capture_on_commit_callbacks, caplog
 ):
     settings.CELERY_BEAT_SCHEDULE = {
         "missing": {"task": "orders.sweeps.no_such_task", "schedule": 60},
@@ -90,7 +86,7 @@ def test_a_failing_task_is_logged_and_the_others_still_run(
             "schedule": 300,
         },
     }
-    overdue = make_overdue(place_order(patient=patient))
+    overdue = make_overdue(place_order(patient=prescribed_patient))
 
     with (
         caplog.at_level(logging.INFO, logger=LOGGER),

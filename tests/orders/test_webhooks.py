@@ -18,7 +18,7 @@ from orders.payments.handlers import EVENTS, EventType, session_completed
 from orders.tasks import payments as payment_tasks
 from orders.tasks import shipping
 from prescriptions.models import Prescription
-from tests.orders.conftest import pay_at_standin, signed_event, variant
+from tests.fixtures.stripe import pay_at_standin, signed_event, variant
 from tests.orders.factories import baclofen_package
 
 pytestmark = pytest.mark.urls("tests.orders.urls_webhook")

@@ -13,29 +13,11 @@ from prescriptions.models import AuditEvent, Prescription, Status
 from tests.factories import (
     make_catalog_staff,
     make_e_prescription,
-    make_pharmacist,
     make_user_with_verified_email,
     sign_in_staff,
 )
 
 QUEUE = "admin:prescriptions_prescription_changelist"
-
-
-@pytest.fixture
-def pharmacist(db):
-    return make_pharmacist()
-
-
-@pytest.fixture
-def pharmacist_client(pharmacist):
-    client = Client()
-    sign_in_staff(client, pharmacist)
-    return client
-
-
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
 
 
 def decide(client, prescription, **data):

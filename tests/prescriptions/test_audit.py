@@ -11,23 +11,12 @@ from prescriptions.services import profile_update
 from tests.factories import (
     make_catalog_staff,
     make_e_prescription,
-    make_pharmacist,
     make_user_with_verified_email,
     sign_in_staff,
 )
 
 Action = AuditEvent.Action
 PROFILES = "admin:prescriptions_medicalprofile_changelist"
-
-
-@pytest.fixture
-def pharmacist(db):
-    return make_pharmacist()
-
-
-@pytest.fixture
-def pharmacist_client(pharmacist):
-    return sign_in_staff(Client(REMOTE_ADDR="198.51.100.7"), pharmacist)
 
 
 @pytest.fixture

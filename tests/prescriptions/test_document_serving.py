@@ -5,10 +5,8 @@ import stat
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from prescriptions.models import PrescriptionDocument
-from tests.factories import make_pharmacist, make_user_with_verified_email, sign_in_staff
 from tests.prescriptions.documents import phone_photo, prescription_pdf
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +19,6 @@ def directives(response) -> dict[str, str]:
 
 
 @pytest.fixture
-def patient_client():
-    client = Client()
-    client.force_login(make_user_with_verified_email())
-    return client
-
-
-@pytest.fixture
 def documents(patient_client):
     files = [
         SimpleUploadedFile("rx.pdf", prescription_pdf(["Rx: baclofen 10 mg"])),
@@ -36,11 +27,6 @@ def documents(patient_client):
     response = patient_client.post("/account/prescriptions/new/", {"documents": files})
     assert response.status_code == 302
     return list(PrescriptionDocument.objects.order_by("pk"))
-
-
-@pytest.fixture
-def pharmacist_client():
-    return sign_in_staff(Client(), make_pharmacist())
 
 
 @pytest.mark.parametrize("index", [0, 1], ids=["pdf", "image"])

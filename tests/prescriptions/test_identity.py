@@ -32,11 +32,6 @@ ADA_BORN = date(1979, 3, 2)
 CHILD_BORN = date(2015, 6, 1)
 
 
-@pytest.fixture
-def pharmacist(db):
-    return make_pharmacist()
-
-
 def with_profile(user, born):
     make_profile(user, date_of_birth=born)
     return user

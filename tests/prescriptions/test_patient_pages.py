@@ -20,18 +20,6 @@ from tests.prescriptions.documents import html_page, phone_photo, prescription_p
 NEW = "/account/prescriptions/new/"
 
 
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
-def patient_client(patient):
-    client = Client()
-    client.force_login(patient)
-    return client
-
-
 def upload(client, *files, note="Please fill it for 10 mg."):
     return client.post(NEW, {"documents": list(files), "note": note})
 

@@ -16,17 +16,6 @@ from tests.factories import make_pharmacist, make_user_with_verified_email, sign
 PROFILE = "/account/profile/"
 
 
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
-def patient_client(client, patient):
-    client.force_login(patient)
-    return client
-
-
 def profile_data(**overrides):
     data = {
         "date_of_birth": "1980-05-17",

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -21,9 +21,7 @@ from prescriptions.models import MedicalProfile, Prescription
 from tests.factories import (
     make_drug,
     make_e_prescription,
-    make_pharmacist,
     make_profile,
-    make_user_with_verified_email,
     sign_in_staff,
 )
 from tests.orders.factories import baclofen_package, make_address
@@ -45,23 +43,6 @@ def facts(**overrides) -> review.ReviewFacts:
 
 def codes(results) -> list[str]:
     return [r.code for r in results]
-
-
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
-def pharmacist(db):
-    return make_pharmacist()
-
-
-@pytest.fixture
-def patient_client(patient):
-    client = Client()
-    client.force_login(patient)
-    return client
 
 
 def confirmed_days_ago(patient, days: int) -> None:

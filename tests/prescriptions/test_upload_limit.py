@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,18 +20,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def three_files_an_hour(settings):
     settings.PRESCRIPTION_UPLOADS_PER_HOUR = 3
-
-
-@pytest.fixture
-def patient():
-    return make_user_with_verified_email()
-
-
-@pytest.fixture
-def patient_client(patient):
-    client = Client()
-    client.force_login(patient)
-    return client
 
 
 def pdfs(count: int, content: bytes | None = None) -> list[SimpleUploadedFile]:

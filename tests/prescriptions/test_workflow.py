@@ -14,21 +14,10 @@ from prescriptions.models import Prescription, Status, StatusChange
 from tests.factories import (
     clean_document,
     make_e_prescription,
-    make_pharmacist,
     make_profile,
     make_user_with_verified_email,
 )
 from tests.prescriptions.documents import prescription_pdf
-
-
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
-def pharmacist(db):
-    return make_pharmacist()
 
 
 def statuses(prescription):

@@ -17,8 +17,17 @@ def services_restored(transactional_db):
     faults.ensure_services_up()
 
 
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_itemcollected(item):
+    """Marks this folder's tests `outage`: they stop the shared PostgreSQL and Redis, so
+    `make test` runs them on their own, after the tests that run in parallel."""
+    if HERE in Path(str(item.path)).parents:
+        item.add_marker(pytest.mark.outage)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
     """This folder runs last, after pytest-django's ordering: its outages fall on nobody else."""
-    here = Path(__file__).resolve().parent
-    items.sort(key=lambda item: here in Path(str(item.path)).parents)
+    items.sort(key=lambda item: HERE in Path(str(item.path)).parents)

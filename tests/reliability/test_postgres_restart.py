@@ -20,8 +20,7 @@ from django.db import DatabaseError, connections, transaction
 
 from devtools import processes
 from orders.models import Order, OrderStatus
-from tests.orders import conftest as orders_fixtures
-from tests.orders.conftest import pay_at_standin, signed_event
+from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import baclofen_package
 from tests.reliability import faults, stack
 from tests.reliability.site_client import SiteClient
@@ -33,9 +32,6 @@ ORDERS_EACH = 3
 PAUSE = 0.1  # seconds between a shopper's rounds
 LOAD_BEFORE = 1.0  # seconds of load before the restart
 LOAD_AFTER = 3.0  # and after it
-
-stripe_standin = orders_fixtures.stripe_standin
-stripe_api = orders_fixtures.stripe_api
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from orders.services.sweeps import LOST_TASK_AFTER
 from orders.tasks.sweeps import resume_lost_work, retry_unprocessed_events
 from prescriptions.models import Prescription
 from tests.factories import PASSWORD
-from tests.orders.conftest import pay_on_hosted_page
+from tests.fixtures.stripe import pay_on_hosted_page
 from tests.orders.factories import baclofen_package
 from tests.reliability import faults, stack
 from tests.reliability.site_client import WEBHOOK_PATH, Answer, SiteClient

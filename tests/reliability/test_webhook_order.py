@@ -13,17 +13,13 @@ from django.conf import settings
 
 from devtools import processes
 from orders.models import Notification, OrderStatus, PaymentEvent, Shipment
-from tests.orders import conftest as orders_fixtures
-from tests.orders.conftest import pay_at_standin, signed_event, standin_event, variant
+from tests.fixtures.stripe import pay_at_standin, signed_event, standin_event, variant
 from tests.reliability import stack
 from tests.reliability.site_client import SiteClient
 
 pytestmark = stack.MARKS
 
 STORM = 50
-
-stripe_standin = orders_fixtures.stripe_standin
-stripe_api = orders_fixtures.stripe_api
 
 
 @pytest.fixture(scope="module")

@@ -29,14 +29,10 @@ from kombu import Connection
 
 from devtools import processes
 from orders.models import Order, OrderStatus, PaymentEvent, Shipment
-from tests.orders import conftest as orders_fixtures
-from tests.orders.conftest import pay_at_standin, signed_event
+from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.reliability import stack
 
 pytestmark = stack.MARKS
-
-stripe_standin = orders_fixtures.stripe_standin
-stripe_api = orders_fixtures.stripe_api
 
 VISIBILITY_TIMEOUT = 3
 # The hard time limit stays below the visibility timeout, or a task still running would

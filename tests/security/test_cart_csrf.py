@@ -18,11 +18,6 @@ ADD = "/cart/add/"
 OWN_ORIGIN = "http://testserver"
 
 
-@pytest.fixture
-def package(baclofen) -> Package:
-    return Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
-
-
 def add(client, package, **headers):
     return client.post(ADD, {"package": package.pk, "quantity": 3}, **headers)
 

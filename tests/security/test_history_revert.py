@@ -15,7 +15,6 @@ from prescriptions.models import KidneyDisease, MedicalProfile, Prescription
 from prescriptions.services import profile_update
 from tests.factories import (
     make_e_prescription,
-    make_pharmacist,
     make_user,
     make_user_with_verified_email,
     sign_in_staff,
@@ -23,11 +22,6 @@ from tests.factories import (
 
 HEALTHY = {"kidney_disease": KidneyDisease.NONE, "pregnant": False, "allergies": ""}
 AT_RISK = {"kidney_disease": KidneyDisease.END_STAGE, "pregnant": True, "allergies": "Penicillin"}
-
-
-@pytest.fixture
-def pharmacist_client(db):
-    return sign_in_staff(Client(), make_pharmacist())
 
 
 @pytest.fixture
