@@ -178,13 +178,13 @@ def test_refresh_shipments_asks_only_about_the_configured_couriers_parcels(paid_
 
 
 def test_a_parcel_is_tracked_by_the_courier_that_booked_it_after_courier_backend_switches(
-    patient, capture, flaky_courier, settings, orders_any_day
+    prescribed_patient, capture, flaky_courier, settings, orders_any_day
 ):
     flaky_courier.failures = 0
     settings.COURIERS = ["orders.couriers.LocalCourier", "tests.orders.test_delivery.FlakyCourier"]
-    booked_by_flaky = pay(place_order(patient=patient), capture)
+    booked_by_flaky = pay(place_order(patient=prescribed_patient), capture)
     settings.COURIER_BACKEND = "orders.couriers.LocalCourier"  # new parcels go with another
-    booked_by_local = pay(place_order(patient=patient), capture)
+    booked_by_local = pay(place_order(patient=prescribed_patient), capture)
     assert booked_by_flaky.shipment.carrier == FlakyCourier.name
     assert booked_by_local.shipment.carrier == LocalCourier.name
     Shipment.objects.update(created_at=timezone.now() - timedelta(days=1))
@@ -199,10 +199,10 @@ def test_a_parcel_is_tracked_by_the_courier_that_booked_it_after_courier_backend
 
 
 def test_a_parcel_whose_carrier_is_not_configured_is_logged_and_skipped(
-    patient, capture, caplog, orders_any_day
+    prescribed_patient, capture, caplog, orders_any_day
 ):
-    lost = pay(place_order(patient=patient), capture)
-    tracked = pay(place_order(patient=patient), capture)
+    lost = pay(place_order(patient=prescribed_patient), capture)
+    tracked = pay(place_order(patient=prescribed_patient), capture)
     Shipment.objects.update(created_at=timezone.now() - timedelta(days=1))
     Shipment.objects.filter(order=lost).update(carrier="Gone courier")
 
