@@ -80,6 +80,19 @@ def test_paying_a_manual_session_authorises_the_total_and_captures_nothing(clien
     assert completed_session.payment_intent == intent_id
 
 
+def test_the_page_of_an_authorised_session_says_nothing_is_charged_yet(client):
+    session, _ = authorised(client)
+
+    status, _, again = pay(session)
+    _, _, page = http(session.url)  # the address as created; Stripe drops it once paid
+
+    assert status == 409
+    assert "<h1>Payment authorised</h1>" in page
+    assert "Nothing is charged until the shop confirms the order" in page
+    assert "<button" not in page
+    assert "Payment authorised" in again
+
+
 @pytest.mark.parametrize("value", ["later", "Manual", "automatic_sync"])
 def test_unknown_capture_method_is_refused_naming_the_param(client, value):
     params = session_params(payment_intent_data={"capture_method": value})
