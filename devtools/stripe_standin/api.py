@@ -12,13 +12,15 @@ from urllib.parse import unquote
 
 from .checkout import build_session
 from .errors import no_such, param_error, unrecognized_url
-from .objects import event_json, line_item_json, list_json, refund_json
+from .objects import charge_json, event_json, line_item_json, list_json, refund_json
 from .params import Params, get_int, get_list, get_metadata, get_str, reject_unknown
 from .store import Store
 
 PAGE_PARAMS = {"limit", "starting_after", "ending_before"}
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 SESSION_STATUSES = ("open", "complete", "expired")
+# `PaymentIntentCancelParams.cancellation_reason` in the `stripe` library.
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
 
 
 @dataclass
@@ -186,6 +188,52 @@ def retrieve_refund(store: Store, request: ApiRequest, refund_id: str) -> dict[s
     return refund_json(refund)
 
 
+def _payment_or_404(store: Store, payment_intent: str):
+    payment = store.payment(payment_intent=payment_intent)
+    if payment is None:
+        raise no_such("payment_intent", payment_intent, param="intent")
+    return payment
+
+
+def _with_charge(store: Store, body: dict[str, Any], expand: set[str]) -> dict[str, Any]:
+    if "latest_charge" in expand:
+        body["latest_charge"] = charge_json(store.payment(payment_intent=body["id"]))
+    return body
+
+
+def retrieve_payment_intent(store: Store, request: ApiRequest, intent: str) -> dict[str, Any]:
+    reject_unknown(request.params, {"expand", "client_secret"})
+    expand = _expand(request.params, {"latest_charge"})
+    body = store.payment_data(intent)
+    if body is None:
+        raise no_such("payment_intent", intent, param="intent")
+    return _with_charge(store, body, expand)
+
+
+def capture_payment_intent(store: Store, request: ApiRequest, intent: str) -> dict[str, Any]:
+    params = request.params
+    reject_unknown(params, {"amount_to_capture", "expand"})
+    expand = _expand(params, {"latest_charge"})
+    amount = get_int(params, "amount_to_capture", minimum=1)
+    payment = _payment_or_404(store, intent)
+    return _with_charge(store, store.capture(payment, amount=amount), expand)
+
+
+def cancel_payment_intent(store: Store, request: ApiRequest, intent: str) -> dict[str, Any]:
+    params = request.params
+    reject_unknown(params, {"cancellation_reason", "expand"})
+    expand = _expand(params, {"latest_charge"})
+    reason = get_str(params, "cancellation_reason")
+    if reason is not None and reason not in CANCELLATION_REASONS:
+        raise param_error(
+            "cancellation_reason",
+            "Invalid cancellation_reason: must be one of duplicate, fraudulent, "
+            "requested_by_customer, or abandoned",
+        )
+    payment = _payment_or_404(store, intent)
+    return _with_charge(store, store.cancel(payment, reason=reason), expand)
+
+
 def list_events(store: Store, request: ApiRequest, _: str) -> dict[str, Any]:
     params = request.params
     reject_unknown(params, PAGE_PARAMS | {"type", "types"})
@@ -222,6 +270,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
     ("POST", re.compile(rf"/v1/checkout/sessions/{_ID}/expire"), expire_session),
     ("POST", re.compile(r"/v1/refunds"), create_refund),
     ("GET", re.compile(rf"/v1/refunds/{_ID}"), retrieve_refund),
+    ("GET", re.compile(rf"/v1/payment_intents/{_ID}"), retrieve_payment_intent),
+    ("POST", re.compile(rf"/v1/payment_intents/{_ID}/capture"), capture_payment_intent),
+    ("POST", re.compile(rf"/v1/payment_intents/{_ID}/cancel"), cancel_payment_intent),
     ("GET", re.compile(r"/v1/events"), list_events),
     ("GET", re.compile(rf"/v1/events/{_ID}"), retrieve_event),
 ]

@@ -322,6 +322,17 @@ class StandinHandler(BaseHTTPRequestHandler):
                 raise param_error("seconds", f"Invalid number: {seconds}") from exc
             store.expire_due()
             return json_response(200, {"now": now})
+        if (
+            self.command == "POST"
+            and len(parts) == 4
+            and parts[:2] == ["_standin", "payment_intents"]
+            and parts[3] == "lapse"
+        ):
+            # Stripe cancels a hold uncaptured after 7 days; advancing the clock does it too.
+            body = store.lapse(unquote(parts[2]))
+            if body is None:
+                raise no_such("payment_intent", unquote(parts[2]), param="intent")
+            return json_response(200, body)
         if len(parts) >= 3 and parts[:2] == ["_standin", "events"]:
             event = store.event(unquote(parts[2]))
             if event is None:

@@ -48,6 +48,9 @@ IGNORED_PARAMS = {
     "customer_creation",
     "phone_number_collection",
 }
+# `SessionCreateParamsPaymentIntentData.capture_method` in the `stripe` library; with
+# card payments `automatic_async` charges at once like `automatic`.
+CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -71,7 +74,9 @@ def build_session(params: Params, *, now: int) -> Session:
     _check_total(sum(item.amount_total for item in items), currency)
 
     intent_data = get_dict(params, "payment_intent_data") or {}
-    reject_unknown(intent_data, {"metadata", "description"}, "payment_intent_data")
+    reject_unknown(
+        intent_data, {"metadata", "description", "capture_method"}, "payment_intent_data"
+    )
     return Session(
         created=now,
         expires_at=_expires_at(params, now),
@@ -83,6 +88,7 @@ def build_session(params: Params, *, now: int) -> Session:
         customer_email=_email(params),
         metadata=get_metadata(params),
         payment_intent_metadata=get_metadata(intent_data, prefix="payment_intent_data"),
+        capture_method=_capture_method(intent_data),
     )
 
 
@@ -161,4 +167,17 @@ def _email(params: Params) -> str | None:
     value = get_str(params, "customer_email", max_length=800)
     if value is not None and not _EMAIL.match(value):
         raise param_error("customer_email", f"Invalid email address: {value}")
+    return value
+
+
+def _capture_method(intent_data: Params) -> str:
+    value = get_str(intent_data, "capture_method", prefix="payment_intent_data")
+    if value is None:
+        return "automatic"
+    if value not in CAPTURE_METHODS:
+        raise param_error(
+            "payment_intent_data[capture_method]",
+            "Invalid payment_intent_data[capture_method]: must be one of automatic, "
+            "automatic_async, or manual",
+        )
     return value

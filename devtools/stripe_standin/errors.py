@@ -13,7 +13,8 @@ class StripeError(Exception):
 
     `saved` says whether Stripe would store this answer under the request's
     idempotency key: it stores everything except answers given before the endpoint
-    started executing (bad or missing parameters, authentication).
+    started executing (bad or missing parameters, authentication). `extra` adds
+    fields such as `payment_intent`, the object an error about a state refers to.
     """
 
     def __init__(
@@ -25,6 +26,7 @@ class StripeError(Exception):
         code: str | None = None,
         param: str | None = None,
         saved: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -33,6 +35,7 @@ class StripeError(Exception):
         self.code = code
         self.param = param
         self.saved = saved
+        self.extra = extra or {}
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
         error: dict[str, Any] = {"message": self.message, "type": self.type}
@@ -41,6 +44,7 @@ class StripeError(Exception):
             error["doc_url"] = "https://stripe.com/docs/error-codes/" + self.code.replace("_", "-")
         if self.param:
             error["param"] = self.param
+        error.update(self.extra)
         if request_id:
             error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}"
         return {"error": error}

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 API_VERSION = "2024-06-20"
+# How long a card authorisation holds before Stripe cancels it (docs.stripe.com, "Place a
+# hold on a payment method": 7 days for online card payments).
+AUTHORISATION_WINDOW = 7 * 24 * 3600
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -61,6 +64,7 @@ class Session:
     customer_email: str | None
     metadata: dict[str, str]
     payment_intent_metadata: dict[str, str]
+    capture_method: str = "automatic"
     id: str = field(default_factory=lambda: new_id("cs_test_", 58))
     status: str = "open"
     payment_status: str = "unpaid"
@@ -78,7 +82,14 @@ class Session:
 
 @dataclass
 class Payment:
-    """The PaymentIntent and its one Charge, created when a session is paid."""
+    """The PaymentIntent and its one Charge, created when a session is paid.
+
+    With `capture_method` manual the charge is only authorised (`requires_capture`)
+    until captured, cancelled or lapsed. Money released from an authorisation (a
+    cancellation, a lapse, the rest of a partial capture) counts in `amount_refunded`,
+    as Stripe shows it on the charge, so `amount - amount_refunded` is always what is
+    left to refund.
+    """
 
     session_id: str
     amount: int
@@ -86,14 +97,31 @@ class Payment:
     created: int
     metadata: dict[str, str]
     receipt_email: str | None
+    capture_method: str = "automatic"
+    status: str = "succeeded"
+    amount_received: int = 0
+    amount_refunded: int = 0
+    canceled_at: int | None = None
+    cancellation_reason: str | None = None
     payment_intent: str = field(default_factory=lambda: new_id("pi_"))
     charge: str = field(default_factory=lambda: new_id("ch_"))
     payment_method: str = field(default_factory=lambda: new_id("pm_"))
-    amount_refunded: int = 0
 
     @property
     def refunded(self) -> bool:
         return self.amount_refunded >= self.amount
+
+    @property
+    def amount_capturable(self) -> int:
+        return self.amount if self.status == "requires_capture" else 0
+
+    @property
+    def captured(self) -> bool:
+        return self.amount_received > 0
+
+    @property
+    def capture_before(self) -> int | None:
+        return self.created + AUTHORISATION_WINDOW if self.capture_method == "manual" else None
 
 
 @dataclass
@@ -184,13 +212,13 @@ def line_item_json(item: LineItem, created: int) -> dict[str, Any]:
 
 
 def charge_json(payment: Payment) -> dict[str, Any]:
-    return {
+    body = {
         "id": payment.charge,
         "object": "charge",
         "amount": payment.amount,
-        "amount_captured": payment.amount,
+        "amount_captured": payment.amount_received,
         "amount_refunded": payment.amount_refunded,
-        "captured": True,
+        "captured": payment.captured,
         "created": payment.created,
         "currency": payment.currency,
         "customer": None,
@@ -201,7 +229,57 @@ def charge_json(payment: Payment) -> dict[str, Any]:
         "payment_method": payment.payment_method,
         "receipt_email": payment.receipt_email,
         "refunded": payment.refunded,
+        # An authorised charge has succeeded; `captured` says whether money moved.
         "status": "succeeded",
+    }
+    if payment.capture_method == "manual":
+        body["payment_method_details"] = {
+            "type": "card",
+            "card": {"capture_before": payment.capture_before},
+        }
+    return body
+
+
+def payment_intent_json(payment: Payment) -> dict[str, Any]:
+    """The PaymentIntent as `stripe.PaymentIntent` types it (fields the stand-in never varies
+    are constants)."""
+    return {
+        "id": payment.payment_intent,
+        "object": "payment_intent",
+        "amount": payment.amount,
+        "amount_capturable": payment.amount_capturable,
+        "amount_details": {"tip": {}},
+        "amount_received": payment.amount_received,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": payment.canceled_at,
+        "cancellation_reason": payment.cancellation_reason,
+        "capture_method": payment.capture_method,
+        "client_secret": f"{payment.payment_intent}_secret_{payment.charge[3:]}",
+        "confirmation_method": "automatic",
+        "created": payment.created,
+        "currency": payment.currency,
+        "customer": None,
+        "description": None,
+        "last_payment_error": None,
+        "latest_charge": payment.charge,
+        "livemode": False,
+        "metadata": dict(payment.metadata),
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": payment.payment_method,
+        "payment_method_types": ["card"],
+        "processing": None,
+        "receipt_email": payment.receipt_email,
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": payment.status,
+        "transfer_data": None,
+        "transfer_group": None,
     }
 
 

@@ -82,6 +82,17 @@ def _reference(session: Session) -> str:
 def render_session(session: Session, *, declined: bool = False) -> str:
     """The page for a session in any state: buttons only while it can still be paid."""
     total = format_amount(session.amount_total, session.currency)
+    if session.status == "complete" and session.payment_status == "unpaid":
+        # Manual capture: the card is held, and charged only when the shop captures.
+        return _document(
+            "Payment authorised",
+            "<h1>Payment authorised</h1>\n"
+            f'<div class="card">\n<p role="status">Your card is authorised for {escape(total)}. '
+            "Nothing is charged until the shop confirms the order; if it does not, the hold "
+            "is released.</p>\n"
+            f"{_summary(session)}{_link(session.return_url, 'Continue to the shop')}</div>\n"
+            f"{_reference(session)}",
+        )
     if session.status == "complete":
         return _document(
             "Payment complete",

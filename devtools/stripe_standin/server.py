@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Self
 
 from .app import StandinHTTPServer
+from .errors import no_such
 from .objects import Event, event_json
 from .store import Store
 from .webhooks import DEFAULT_RETRY_DELAYS, WebhookDeliverer
@@ -112,6 +113,19 @@ class StandinServer:
     def advance_clock(self, seconds: float) -> int:
         """Move the stand-in's clock (not the signature timestamps) forward; returns its now."""
         return self.store.advance_clock(seconds)
+
+    def lapse_authorization(self, payment_intent: str) -> dict:
+        """Let an uncaptured hold lapse now, as Stripe does after 7 days: the intent is
+        canceled with `cancellation_reason` automatic, and `charge.expired` and
+        `payment_intent.canceled` are sent. Over HTTP: `POST /_standin/payment_intents/<id>/lapse`.
+        Raises `StripeError` for an unknown intent or one not `requires_capture`.
+        """
+        with self.store.deferring_events() as events:
+            body = self.store.lapse(payment_intent)
+        if body is None:
+            raise no_such("payment_intent", payment_intent, param="intent")
+        self.store.publish(events)
+        return body
 
     def wait_for_webhooks(self, timeout: float = 5.0) -> bool:
         """True once every event so far has been delivered or given up on, retries included.

@@ -1,5 +1,7 @@
 """The in-memory state: sessions, payments, refunds, events and idempotency records.
 
+PaymentIntents, captures and refunds are `PaymentsMixin` (payments.py).
+
 One re-entrant lock guards everything, and each public method holds it for its whole
 check-then-change, so two requests racing on one session (pay and expire, two
 refunds) see each other's result exactly as they would at Stripe. State transitions
@@ -14,15 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import StripeError
-from .objects import (
-    Event,
-    Payment,
-    Refund,
-    Session,
-    charge_json,
-    format_amount,
-    session_json,
-)
+from .objects import Event, Payment, Refund, Session, session_json
+from .payments import PaymentsMixin
 
 IDEMPOTENCY_TTL = 24 * 3600
 
@@ -44,7 +39,7 @@ class IdempotentAnswer:
     created: int
 
 
-class Store:
+class Store(PaymentsMixin):
     """Everything the stand-in knows; thread-safe.
 
     `clock` returns unix seconds; `advance_clock` shifts it so tests can pass a
@@ -157,6 +152,7 @@ class Store:
         return session_json(session, self.public_url)
 
     def _expire_due(self) -> list[Session]:
+        self._lapse_due()
         now = self.now()
         due = [s for s in self._sessions.values() if s.status == "open" and s.expires_at <= now]
         for session in due:
@@ -165,7 +161,7 @@ class Store:
         return due
 
     def expire_due(self) -> list[Session]:
-        """The sweeper's entry point; every other accessor also expires lazily first."""
+        """The sweeper's entry point (sessions and lapsed holds); accessors also do it lazily."""
         with self._lock:
             return self._expire_due()
 
@@ -208,83 +204,23 @@ class Store:
             return body
 
     def pay(self, session_id: str) -> Session | None:
-        """The customer paid on the hosted page: one PaymentIntent, one Charge, one event."""
+        """The customer paid on the hosted page: one PaymentIntent, one Charge, its events.
+
+        With manual capture the card is only authorised: the session completes with
+        `payment_status` unpaid, after `payment_intent.amount_capturable_updated`.
+        """
         with self._lock:
             session = self.session(session_id)
             if session is None:
                 return None
             if session.status != "open":
                 raise SessionClosed(session)
-            payment = Payment(
-                session_id=session.id,
-                amount=session.amount_total,
-                currency=session.currency,
-                created=self.now(),
-                metadata={**session.metadata, **session.payment_intent_metadata},
-                receipt_email=session.customer_email,
-            )
-            self._payments[payment.payment_intent] = payment
-            self._charges[payment.charge] = payment
+            payment = self._new_payment(session)
             session.status = "complete"
-            session.payment_status = "paid"
+            session.payment_status = "unpaid" if payment.status == "requires_capture" else "paid"
             session.payment_intent = payment.payment_intent
             self._emit("checkout.session.completed", self._session_json(session))
             return session
-
-    # Refunds --------------------------------------------------------------------
-
-    def payment(self, *, payment_intent: str | None = None, charge: str | None = None):
-        with self._lock:
-            if payment_intent is not None:
-                return self._payments.get(payment_intent)
-            return self._charges.get(charge or "")
-
-    def refund(
-        self,
-        payment: Payment,
-        *,
-        amount: int | None,
-        reason: str | None,
-        metadata: dict[str, str],
-    ) -> Refund:
-        with self._lock:
-            remaining = payment.amount - payment.amount_refunded
-            if remaining <= 0:
-                raise StripeError(
-                    400,
-                    f"Charge {payment.charge} has already been refunded.",
-                    code="charge_already_refunded",
-                )
-            amount = remaining if amount is None else amount
-            if amount > remaining:
-                asked = format_amount(amount, payment.currency)
-                left = format_amount(remaining, payment.currency)
-                raise StripeError(
-                    400,
-                    f"Refund amount ({asked}) is greater than unrefunded amount on charge ({left})",
-                    code="amount_too_large",
-                    param="amount",
-                )
-            previous = {"amount_refunded": payment.amount_refunded, "refunded": payment.refunded}
-            payment.amount_refunded += amount
-            refund = Refund(
-                amount=amount,
-                currency=payment.currency,
-                created=self.now(),
-                charge=payment.charge,
-                payment_intent=payment.payment_intent,
-                reason=reason,
-                metadata=metadata,
-            )
-            self._refunds[refund.id] = refund
-            if previous["refunded"] == payment.refunded:
-                del previous["refunded"]
-            self._emit("charge.refunded", charge_json(payment), previous)
-            return refund
-
-    def refund_by_id(self, refund_id: str) -> Refund | None:
-        with self._lock:
-            return self._refunds.get(refund_id)
 
     # Idempotency ----------------------------------------------------------------
 
