@@ -12,14 +12,7 @@ import pytest
 import stripe
 
 from devtools.stripe_standin.errors import StripeError
-from tests.orders import test_stripe_standin as base
-from tests.orders.test_stripe_standin import API_KEY, http, pay, session_params
-
-# The stand-in with its webhook receiver, and the real client pointed at it: the very
-# fixtures of test_stripe_standin, made visible here (pytest looks them up per module).
-receiver = base.receiver
-standin = base.standin
-client = base.client
+from tests.standin.conftest import API_KEY, http, pay, session_params
 
 SEVEN_DAYS = 7 * 24 * 3600
 
