@@ -10,17 +10,17 @@ from tests.factories import make_user
 
 
 @pytest.fixture
-def package(baclofen):
+def first_package(baclofen):
     return (
         Package.objects.filter(formulation__drug=baclofen).order_by("formulation__position").first()
     )
 
 
-def package_form(package, **changes):
+def package_form(first_package, **changes):
     data = {
-        "formulation": package.formulation_id,
-        "pill_count": package.pill_count,
-        "price": package.price,
+        "formulation": first_package.formulation_id,
+        "pill_count": first_package.pill_count,
+        "price": first_package.price,
         "active": "on",
     }
     data.update(changes)
@@ -28,14 +28,14 @@ def package_form(package, **changes):
 
 
 def test_staff_price_edit_shows_on_the_cached_drug_page_at_once(
-    staff_client, baclofen, package, django_capture_on_commit_callbacks
+    staff_client, baclofen, first_package, django_capture_on_commit_callbacks
 ):
     page = baclofen.get_absolute_url()
     assert "$46.53" in staff_client.get(page).content.decode()  # now cached
 
-    url = reverse("admin:catalog_package_change", args=[package.pk])
+    url = reverse("admin:catalog_package_change", args=[first_package.pk])
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(url, package_form(package, price="39.99"))
+        response = staff_client.post(url, package_form(first_package, price="39.99"))
     assert response.status_code == 302
 
     html = staff_client.get(page).content.decode()
@@ -77,26 +77,26 @@ def test_staff_section_edit_shows_on_the_cached_drug_page_at_once(
     ],
 )
 def test_bad_values_typed_by_staff_are_refused_and_change_nothing(
-    staff_client, package, changes, error
+    staff_client, first_package, changes, error
 ):
-    url = reverse("admin:catalog_package_change", args=[package.pk])
-    response = staff_client.post(url, package_form(package, **changes))
+    url = reverse("admin:catalog_package_change", args=[first_package.pk])
+    response = staff_client.post(url, package_form(first_package, **changes))
     assert response.status_code == 200
     assert error in response.content.decode()
-    package.refresh_from_db()
-    assert (package.price, package.stock) == (Decimal("46.53"), 100)
+    first_package.refresh_from_db()
+    assert (first_package.price, first_package.stock) == (Decimal("46.53"), 100)
 
 
-def test_every_change_is_kept_with_its_author(staff_client, catalog_staff, package):
-    url = reverse("admin:catalog_package_change", args=[package.pk])
-    staff_client.post(url, package_form(package, price="40.00"))
-    staff_client.post(url, package_form(package, price="41.00"))
-    latest = package.history.first()
+def test_every_change_is_kept_with_its_author(staff_client, catalog_staff, first_package):
+    url = reverse("admin:catalog_package_change", args=[first_package.pk])
+    staff_client.post(url, package_form(first_package, price="40.00"))
+    staff_client.post(url, package_form(first_package, price="41.00"))
+    latest = first_package.history.first()
     assert latest.history_user == catalog_staff
     assert latest.price == Decimal("41.00")
     assert latest.prev_record.price == Decimal("40.00")
     assert latest.prev_record.history_user == catalog_staff
-    history = staff_client.get(reverse("admin:catalog_package_history", args=[package.pk]))
+    history = staff_client.get(reverse("admin:catalog_package_history", args=[first_package.pk]))
     assert history.status_code == 200
     assert catalog_staff.email in history.content.decode()
 
