@@ -37,7 +37,8 @@ def _locked(order_id: int) -> Order:
 def _release(order: Order) -> None:
     for line in order.lines.all():
         return_stock(line.package_id, line.quantity)
-        prescription_release_units(prescription_id=line.prescription_id, units=line.units)
+        if line.units_reserved:  # a line still waiting for its prescription took none
+            prescription_release_units(prescription_id=line.prescription_id, units=line.units)
 
 
 def _move(order: Order, to_status: str, **fields) -> OrderStatusChange | None:
