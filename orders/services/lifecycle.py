@@ -6,6 +6,8 @@ refunded gives the stock and prescription units back; since each of those states
 be entered only once, they are given back exactly once.
 """
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +25,7 @@ from ..models import (
     OrderStatusChange,
     Shipment,
 )
-from ..task_names import DISPATCH_ORDER, EXPIRE_CHECKOUT_SESSION
+from ..task_names import DISPATCH_ORDER, EXPIRE_CHECKOUT_SESSION, SETTLE_ORDER
 from .notifications import notify
 
 # Moving into these gives stock and prescription units back.
@@ -85,15 +87,43 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
 
 
 @transaction.atomic
+def order_mark_authorised(
+    *, order_id: int, payment_intent: str, capture_before: datetime, note: str = ""
+) -> bool:
+    """pending_payment -> authorised, once: the card holds the total, nothing is charged.
+
+    False when the order is already authorised, or can no longer be (paid, cancelled).
+    """
+    order = _locked(order_id)
+    order.authorised_at = timezone.now()
+    order.capture_before = capture_before
+    order.stripe_payment_intent = payment_intent
+    moved = _move_if_allowed(
+        order,
+        OrderStatus.AUTHORISED,
+        note=note or f"Card authorised at Stripe ({payment_intent})",
+        also_save=["authorised_at", "capture_before", "stripe_payment_intent"],
+    )
+    if moved is None:
+        return False
+    notify(order, Notification.Kind.AUTHORISED)
+    # The pharmacist may have decided while the patient was on Stripe's page.
+    enqueue_on_commit(SETTLE_ORDER, order.pk)
+    return True
+
+
+@transaction.atomic
 def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
-    """pending_payment -> cancelled, giving back stock and units; False if already cancelled."""
+    """pending_payment or authorised -> cancelled, giving back stock and the units taken;
+    False if already cancelled. An authorised order's hold is released at Stripe by
+    `payments.settlement`, which calls this once Stripe has cancelled the intent."""
     order = _locked(order_id)
     try:
         cancelled = _move(order, OrderStatus.CANCELLED, actor=actor, note=note)
     except MoveRefused as exc:
         raise ValidationError(
             f"Order {order.number} is {order.get_status_display().lower()}; "
-            "only an order waiting for payment can be cancelled."
+            "only an order waiting for payment or verification can be cancelled."
         ) from exc
     if cancelled is None:
         return False

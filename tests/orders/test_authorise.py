@@ -1,0 +1,423 @@
+"""Authorise at checkout, charge on verification, against the Stripe stand-in over HTTP.
+
+An order placed against a prescription still with the pharmacist is authorised on the
+stand-in's hosted page (nothing captured), then captured when the pharmacist verifies,
+or cancelled (the hold released) when the prescription is rejected, does not cover the
+order, never comes, or the hold is about to lapse.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from orders.cart import CartLine
+from orders.models import (
+    CaptureMethod,
+    Discrepancy,
+    Notification,
+    Order,
+    OrderStatus,
+    OrderStatusChange,
+)
+from orders.payments.events import process_event, record_event
+from orders.payments.settlement import authorised_orders_settle, order_settle
+from orders.services import CheckoutError, order_place
+from prescriptions.models import Prescription
+from prescriptions.services import (
+    prescription_reject,
+    prescription_request_info,
+    prescription_verify,
+)
+from tests.factories import make_e_prescription, make_pharmacist
+from tests.fixtures.stripe import pay_at_standin, signed_event, standin_event
+from tests.orders.factories import baclofen_package, make_address, make_patient
+
+pytestmark = pytest.mark.urls("tests.orders.urls_webhook")
+
+
+def receive(event: dict) -> str:
+    payload, header = signed_event(event)
+    stored, _ = record_event(payload=payload, signature=header)
+    process_event(stored.pk)
+    stored.refresh_from_db()
+    return stored.outcome
+
+
+def place_waiting(patient, prescription, *, package=None, quantity=1) -> Order:
+    package = package or baclofen_package()
+    return order_place(
+        patient=patient,
+        lines=[CartLine(package, quantity)],
+        address=make_address(patient),
+        waiting={package.pk: prescription.pk},
+    )
+
+
+def intent_of(client, order: Order):
+    order.refresh_from_db()
+    return client.v1.payment_intents.retrieve(order.stripe_payment_intent)
+
+
+def stock() -> int:
+    return baclofen_package().stock
+
+
+def units_used(prescription: Prescription) -> int:
+    prescription.refresh_from_db()
+    return prescription.units_used
+
+
+def moves(order: Order) -> list[tuple[str, str]]:
+    return [(c.from_status, c.to_status) for c in OrderStatusChange.objects.filter(order=order)]
+
+
+@pytest.fixture
+def waiting_rx(baclofen):
+    """A new patient and their baclofen 10 mg e-prescription, submitted, not verified."""
+    patient = make_patient()
+    return patient, make_e_prescription(patient=patient)
+
+
+@pytest.fixture
+def authorised(waiting_rx, stripe_api, capture):
+    """An order placed against the waiting prescription, paid on the hosted page: the
+    card is authorised. Its emails are sent and cleared."""
+    patient, prescription = waiting_rx
+    order = place_waiting(patient, prescription)
+    completed = pay_at_standin(stripe_api, order)
+    with capture(execute=True):
+        outcome = receive(completed)
+    assert outcome == "authorised: waiting for the pharmacist"
+    order.refresh_from_db()
+    mail.outbox.clear()
+    return order, prescription
+
+
+def decide(capture, decision, prescription, **kwargs):
+    """A pharmacist's decision, with the tasks it queues run after commit."""
+    with capture(execute=True):
+        decision(prescription_id=prescription.pk, pharmacist=make_pharmacist(), **kwargs)
+
+
+# Placing ------------------------------------------------------------------------------
+
+
+def test_an_order_may_wait_for_a_submitted_prescription_taking_stock_but_no_units(waiting_rx):
+    patient, prescription = waiting_rx
+    before = stock()
+
+    order = place_waiting(patient, prescription, quantity=2)
+
+    line = order.lines.get()
+    assert (order.status, order.capture_method) == (OrderStatus.PENDING_PAYMENT, "manual")
+    assert (line.prescription_id, line.units_reserved) == (prescription.pk, False)
+    assert stock() == before - 2
+    assert units_used(prescription) == 0
+
+
+def test_an_order_covered_by_a_verified_prescription_is_charged_at_checkout(waiting_rx):
+    patient, prescription = waiting_rx
+    decide_now = prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+
+    order = place_waiting(patient, decide_now)
+
+    assert order.capture_method == CaptureMethod.AUTOMATIC
+    assert order.lines.get().units_reserved is True
+    assert units_used(prescription) == 10
+
+
+def test_checkout_refuses_a_waiting_prescription_of_someone_else_or_already_rejected(waiting_rx):
+    patient, prescription = waiting_rx
+    other = make_patient(email="other@example.com")
+    with pytest.raises(CheckoutError) as error:
+        place_waiting(other, prescription)
+    assert "not_waiting" in [p.kind for p in error.value.problems]
+
+    prescription_reject(prescription_id=prescription.pk, pharmacist=make_pharmacist(), reason="No")
+    with pytest.raises(CheckoutError) as error:
+        place_waiting(patient, prescription)
+    assert "not_waiting" in [p.kind for p in error.value.problems]
+
+
+# Authorising --------------------------------------------------------------------------
+
+
+def test_paying_authorises_the_total_and_captures_nothing(authorised, stripe_api):
+    order, _ = authorised
+
+    intent = intent_of(stripe_api, order)
+
+    assert order.status == OrderStatus.AUTHORISED
+    assert (intent.status, intent.capture_method) == ("requires_capture", "manual")
+    assert (intent.amount_capturable, intent.amount_received) == (order.total_cents, 0)
+    charge = stripe_api.v1.payment_intents.retrieve(
+        intent.id, {"expand": ["latest_charge"]}
+    ).latest_charge
+    assert int(order.capture_before.timestamp()) == (
+        charge.payment_method_details.card.capture_before
+    )
+    assert order.authorised_at is not None
+
+
+def test_the_authorised_email_says_nothing_is_charged_yet(waiting_rx, stripe_api, capture):
+    patient, prescription = waiting_rx
+    order = place_waiting(patient, prescription)
+    with capture(execute=True):
+        receive(pay_at_standin(stripe_api, order))
+
+    [email] = mail.outbox
+    assert email.subject.startswith(
+        f"Order {order.number} received: your card is authorised, nothing is charged yet"
+    )
+    assert "nothing is charged yet" in email.body
+    assert f"checks your prescription (#{prescription.pk})" in email.body
+    assert "the hold on your card is released" in email.body
+
+
+def test_the_capturable_event_before_its_session_waits(waiting_rx, stripe_api):
+    patient, prescription = waiting_rx
+    order = place_waiting(patient, prescription)
+    pay_at_standin(stripe_api, order)
+    order.refresh_from_db()
+    intent = stripe_api.v1.checkout.sessions.retrieve(order.stripe_session_id).payment_intent
+
+    held = standin_event(stripe_api, "payment_intent.amount_capturable_updated", id=intent)
+
+    assert receive(held) == "authorisation of no order yet: waiting for its session"
+
+
+def test_a_duplicate_session_completed_is_acknowledged_and_ignored(authorised, stripe_api):
+    order, _ = authorised
+    completed = standin_event(stripe_api, "checkout.session.completed", id=order.stripe_session_id)
+    again = dict(completed, id=completed["id"] + "x")
+
+    assert receive(again) == "order already authorised"
+    assert moves(order).count(("pending_payment", "authorised")) == 1
+
+
+def test_an_authorisation_for_another_amount_is_a_discrepancy_and_is_cancelled(
+    waiting_rx, stripe_api
+):
+    patient, prescription = waiting_rx
+    order = place_waiting(patient, prescription)
+    completed = pay_at_standin(stripe_api, order)
+    Order.objects.filter(pk=order.pk).update(total=order.total + 1)
+
+    outcome = receive(completed)
+
+    order.refresh_from_db()
+    assert outcome.startswith("authorisation does not match the order")
+    assert order.status == OrderStatus.PENDING_PAYMENT
+    assert Discrepancy.objects.get(order=order).kind == Discrepancy.Kind.AMOUNT_MISMATCH
+    intent = stripe_api.v1.checkout.sessions.retrieve(order.stripe_session_id).payment_intent
+    assert stripe_api.v1.payment_intents.retrieve(intent).status == "canceled"
+
+
+# Settling -----------------------------------------------------------------------------
+
+
+def test_verifying_captures_once_pays_and_dispatches(authorised, stripe_api, capture):
+    order, prescription = authorised
+
+    decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
+    with capture(execute=True):
+        again = order_settle(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert again == "order already dispatched"
+    assert order.status == OrderStatus.DISPATCHED
+    assert moves(order)[1:3] == [("pending_payment", "authorised"), ("authorised", "paid")]
+    intent = intent_of(stripe_api, order)
+    assert (intent.status, intent.amount_received) == ("succeeded", order.total_cents)
+    assert units_used(prescription) == 10
+    assert order.lines.get().units_reserved is True
+    subjects = [m.subject for m in mail.outbox]
+    assert any(s.startswith(f"Receipt for order {order.number}") for s in subjects)
+    captures = [
+        e
+        for e in stripe_api.v1.events.list({"type": "charge.captured", "limit": 100}).data
+        if e.data.object.payment_intent == order.stripe_payment_intent
+    ]
+    assert len(captures) == 1
+
+
+def test_the_payment_intent_succeeded_after_our_capture_changes_nothing(
+    authorised, stripe_api, capture
+):
+    order, prescription = authorised
+    decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
+    succeeded = standin_event(
+        stripe_api, "payment_intent.succeeded", id=intent_of(stripe_api, order).id
+    )
+
+    assert receive(succeeded) == "order already dispatched"
+
+
+def test_rejecting_cancels_the_intent_gives_stock_back_once_and_says_why(
+    authorised, stripe_api, capture
+):
+    order, prescription = authorised
+    before = stock()
+
+    decide(capture, prescription_reject, prescription, reason="The prescriber's licence expired.")
+    with capture(execute=True):
+        again = order_settle(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert again == "order already cancelled"
+    assert order.status == OrderStatus.CANCELLED
+    assert intent_of(stripe_api, order).status == "canceled"
+    assert stock() == before + 1
+    assert units_used(prescription) == 0
+    [email] = [m for m in mail.outbox if "cancelled" in m.subject]
+    assert "did not accept prescription" in email.body
+    assert "The prescriber's licence expired" in email.body
+    assert "Nothing was charged; the hold on your card is released" in email.body
+    assert "units on prescription" not in email.body
+    canceled = standin_event(stripe_api, "payment_intent.canceled", id=order.stripe_payment_intent)
+    assert receive(canceled) == "order already cancelled"
+
+
+def test_a_verified_prescription_of_another_strength_cancels(stripe_api, capture, baclofen):
+    patient = make_patient()
+    prescription = make_e_prescription(patient=patient, strength="20 mg")
+    order = place_waiting(patient, prescription)  # 10 mg: the same drug, another strength
+    with capture(execute=True):
+        receive(pay_at_standin(stripe_api, order))
+
+    decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert intent_of(stripe_api, order).status == "canceled"
+    assert units_used(prescription) == 0
+    [email] = [m for m in mail.outbox if "cancelled" in m.subject]
+    assert "does not cover" in email.body
+
+
+def test_a_request_for_more_information_keeps_the_order_waiting(authorised, stripe_api, capture):
+    order, prescription = authorised
+
+    decide(capture, prescription_request_info, prescription, message="Send page two.")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORISED
+    assert intent_of(stripe_api, order).status == "requires_capture"
+    assert order_settle(order_id=order.pk) == "waiting for the pharmacist"
+
+
+def test_a_lapsed_authorisation_cancels_the_order_once(
+    authorised, stripe_api, stripe_standin, capture
+):
+    order, _ = authorised
+    before = stock()
+    stripe_standin.lapse_authorization(order.stripe_payment_intent)
+    canceled = standin_event(stripe_api, "payment_intent.canceled", id=order.stripe_payment_intent)
+
+    with capture(execute=True):
+        first = receive(canceled)
+        second = receive(dict(canceled, id=canceled["id"] + "x"))
+
+    order.refresh_from_db()
+    assert first == "authorisation automatic at Stripe: cancelled"
+    assert second == "order already cancelled"
+    assert order.status == OrderStatus.CANCELLED
+    assert stock() == before + 1
+    assert moves(order).count(("authorised", "cancelled")) == 1
+    [email] = mail.outbox
+    assert "the hold on your card ran out" in email.body
+    assert "Nothing was charged" in email.body
+
+
+def test_the_sweep_cancels_a_day_before_the_hold_lapses(authorised, stripe_api, capture):
+    order, _ = authorised
+    Order.objects.filter(pk=order.pk).update(capture_before=timezone.now() + timedelta(hours=23))
+
+    with capture(execute=True):
+        assert authorised_orders_settle() == 1
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert intent_of(stripe_api, order).status == "canceled"
+    [email] = mail.outbox
+    assert "about to run out" in email.body
+
+
+def test_the_sweep_cancels_an_order_whose_prescription_never_came(
+    authorised, stripe_api, capture, settings
+):
+    order, _ = authorised
+    settings.ORDER_VERIFICATION_HOURS = 72
+    Order.objects.filter(pk=order.pk).update(authorised_at=timezone.now() - timedelta(hours=73))
+
+    with capture(execute=True):
+        assert authorised_orders_settle() == 1
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert "no prescription a pharmacist could verify arrived in time" in mail.outbox[0].body
+
+
+def test_the_sweep_leaves_a_waiting_order_and_settles_a_decided_one(
+    authorised, stripe_api, capture
+):
+    order, prescription = authorised
+    assert authorised_orders_settle() == 0
+    # The decision's task was lost: the prescription is verified, nothing queued.
+    prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+
+    with capture(execute=True):
+        assert authorised_orders_settle() == 1
+
+    order.refresh_from_db()
+    assert order.status in (OrderStatus.PAID, OrderStatus.DISPATCHED)
+    assert intent_of(stripe_api, order).status == "succeeded"
+
+
+def test_a_capture_refused_because_the_intent_was_canceled_cancels(
+    authorised, stripe_api, stripe_standin, capture
+):
+    order, prescription = authorised
+    stripe_standin.lapse_authorization(order.stripe_payment_intent)  # its webhook not yet in
+    prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+
+    with capture(execute=True):
+        outcome = order_settle(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert outcome == "capture refused, the authorisation was canceled: cancelled"
+    assert order.status == OrderStatus.CANCELLED
+    assert units_used(prescription) == 0
+    assert not Notification.objects.filter(order=order, kind=Notification.Kind.CONFIRMED).exists()
+
+
+@pytest.mark.parametrize(
+    ("decision", "kwargs"),
+    [
+        (prescription_verify, {"warnings_acknowledged": True}),
+        (prescription_reject, {"reason": "Unreadable."}),
+        (prescription_request_info, {"message": "Send page two."}),
+    ],
+)
+def test_each_decision_queues_the_orders_task_by_name_after_commit(
+    waiting_rx, capture, monkeypatch, decision, kwargs
+):
+    _, prescription = waiting_rx
+    queued = []
+    monkeypatch.setattr("pharmacy.queue.enqueue", lambda name, *args: queued.append((name, args)))
+
+    with capture(execute=False) as callbacks:
+        decision(prescription_id=prescription.pk, pharmacist=make_pharmacist(), **kwargs)
+        assert queued == []
+    for callback in callbacks:
+        callback()
+
+    assert ("orders.payments.prescription_decided", (prescription.pk,)) in queued
