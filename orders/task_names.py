@@ -11,6 +11,7 @@ CONFIRM_PAYMENT = "orders.payments.confirm_payment"
 PROCESS_PAYMENT_EVENT = "orders.payments.process_payment_event"
 EXPIRE_CHECKOUT_SESSION = "orders.payments.expire_checkout_session"
 SETTLE_ORDER = "orders.payments.settle_order"
+RELEASE_AUTHORISATION = "orders.payments.release_authorisation"
 # Queued by the prescriptions app by name, from settings.PRESCRIPTION_DECISION_TASKS.
 PRESCRIPTION_DECIDED = "orders.payments.prescription_decided"
 # orders/tasks/shipping.py

@@ -139,5 +139,5 @@ def intent_canceled(order: Order | None, intent: dict[str, Any]) -> str:
         return f"order already {order.status}"
     reason = text(intent.get("cancellation_reason"))
     note = STRIPE_REASONS.get(reason, "the payment was cancelled at the bank")
-    order_cancel(order_id=order.pk, note=note)
+    order_cancel(order_id=order.pk, note=note, hold_released=True)
     return f"authorisation {reason or 'cancelled'} at Stripe: cancelled"

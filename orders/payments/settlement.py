@@ -143,6 +143,7 @@ def _capture(order: Order, lines: list[OrderLine]) -> str:
         order_cancel(
             order_id=order.pk,
             note="the hold on your card ended at the bank before the order could be charged",
+            hold_released=True,
         )
         return "capture refused, the authorisation was canceled: cancelled"
     if status:
@@ -168,7 +169,7 @@ def _cancel(order: Order, decision: Decision) -> str:
     if status == "succeeded":
         # Charged at Stripe meanwhile (a capture made there): not ours to cancel silently.
         return "cancel refused, the intent was captured at Stripe: order stays authorised"
-    order_cancel(order_id=order.pk, note=decision.reason)
+    order_cancel(order_id=order.pk, note=decision.reason, hold_released=True)
     return f"authorisation cancelled: {decision.reason}"
 
 
@@ -211,3 +212,16 @@ def authorised_orders_settle(*, now=None) -> int:
         if not order_settle(order_id=order_id, now=now).startswith(("waiting", "order already")):
             count += 1
     return count
+
+
+def authorisation_release(*, order_id: int) -> str:
+    """Cancel at Stripe the hold of an order cancelled on the site (by staff, by the
+    patient) while it waited for verification; returns the intent's status."""
+    order = Order.objects.get(pk=order_id)
+    if order.status != OrderStatus.CANCELLED or not order.stripe_payment_intent:
+        return f"order {order.status}: nothing to release"
+    return cancel_at_stripe(
+        payment_intent=order.stripe_payment_intent,
+        number=order.number,
+        reason="requested_by_customer",
+    )

@@ -25,7 +25,12 @@ from ..models import (
     OrderStatusChange,
     Shipment,
 )
-from ..task_names import DISPATCH_ORDER, EXPIRE_CHECKOUT_SESSION, SETTLE_ORDER
+from ..task_names import (
+    DISPATCH_ORDER,
+    EXPIRE_CHECKOUT_SESSION,
+    RELEASE_AUTHORISATION,
+    SETTLE_ORDER,
+)
 from .notifications import notify
 
 # Moving into these gives stock and prescription units back.
@@ -113,11 +118,16 @@ def order_mark_authorised(
 
 
 @transaction.atomic
-def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
+def order_cancel(*, order_id: int, actor=None, note: str = "", hold_released: bool = False) -> bool:
     """pending_payment or authorised -> cancelled, giving back stock and the units taken;
-    False if already cancelled. An authorised order's hold is released at Stripe by
-    `payments.settlement`, which calls this once Stripe has cancelled the intent."""
+    False if already cancelled.
+
+    An authorised order's hold on the card is released at Stripe after commit (the
+    task RELEASE_AUTHORISATION), unless the caller already cancelled it there
+    (`hold_released`: `payments.settlement`, or Stripe's own cancellation event).
+    """
     order = _locked(order_id)
+    was_authorised = order.status == OrderStatus.AUTHORISED
     try:
         cancelled = _move(order, OrderStatus.CANCELLED, actor=actor, note=note)
     except MoveRefused as exc:
@@ -128,7 +138,9 @@ def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
     if cancelled is None:
         return False
     notify(order, Notification.Kind.CANCELLED)
-    if order.stripe_session_id:
+    if was_authorised and not hold_released:
+        enqueue_on_commit(RELEASE_AUTHORISATION, order.pk)
+    elif order.stripe_session_id and not was_authorised:
         enqueue_on_commit(EXPIRE_CHECKOUT_SESSION, order.pk)
     return True
 

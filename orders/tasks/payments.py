@@ -21,12 +21,13 @@ from django.db import InterfaceError, OperationalError
 from ..payments.client import StripeUnavailable
 from ..payments.events import process_event
 from ..payments.sessions import checkout_session_expire
-from ..payments.settlement import order_settle, orders_waiting_on
+from ..payments.settlement import authorisation_release, order_settle, orders_waiting_on
 from ..task_names import (
     CONFIRM_PAYMENT,
     EXPIRE_CHECKOUT_SESSION,
     PRESCRIPTION_DECIDED,
     PROCESS_PAYMENT_EVENT,
+    RELEASE_AUTHORISATION,
     SETTLE_ORDER,
 )
 
@@ -78,3 +79,9 @@ def prescription_decided(prescription_id: int) -> list[str]:
     retry after one failed settles the rest without touching the ones already done.
     """
     return [order_settle(order_id=pk) for pk in orders_waiting_on(prescription_id=prescription_id)]
+
+
+@shared_task(**TASK_OPTIONS, name=RELEASE_AUTHORISATION)
+def release_authorisation(order_id: int) -> str:
+    """Release the card hold of an authorised order cancelled on the site."""
+    return authorisation_release(order_id=order_id)

@@ -8,9 +8,11 @@ from catalog.models import Package
 from orders import services
 from orders.cart import CartLine
 from orders.models import DeliveryAddress, Order
+from orders.payments.events import process_event, record_event
 from prescriptions.models import Prescription
 from prescriptions.services import prescription_verify
 from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+from tests.fixtures.stripe import signed_event
 
 
 def baclofen_package(strength: str = "10 mg") -> Package:
@@ -79,3 +81,23 @@ def make_overdue(order: Order, *, minutes: int = 1) -> Order:
     )
     order.refresh_from_db()
     return order
+
+
+def receive(event: dict) -> str:
+    """Store and process one Stripe event as the webhook and its task do; its outcome."""
+    payload, header = signed_event(event)
+    stored, _ = record_event(payload=payload, signature=header)
+    process_event(stored.pk)
+    stored.refresh_from_db()
+    return stored.outcome
+
+
+def place_waiting(patient, prescription, *, package=None, quantity=1) -> Order:
+    """An order waiting for a prescription still with the pharmacist (manual capture)."""
+    package = package or baclofen_package()
+    return services.order_place(
+        patient=patient,
+        lines=[CartLine(package, quantity)],
+        address=make_address(patient),
+        waiting={package.pk: prescription.pk},
+    )

@@ -12,7 +12,6 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from orders.cart import CartLine
 from orders.models import (
     CaptureMethod,
     Discrepancy,
@@ -21,9 +20,9 @@ from orders.models import (
     OrderStatus,
     OrderStatusChange,
 )
-from orders.payments.events import process_event, record_event
+from orders.payments.client import StripeUnavailable
 from orders.payments.settlement import authorised_orders_settle, order_settle
-from orders.services import CheckoutError, order_place
+from orders.services import CheckoutError, order_cancel
 from prescriptions.models import Prescription
 from prescriptions.services import (
     prescription_reject,
@@ -31,28 +30,10 @@ from prescriptions.services import (
     prescription_verify,
 )
 from tests.factories import make_e_prescription, make_pharmacist
-from tests.fixtures.stripe import pay_at_standin, signed_event, standin_event
-from tests.orders.factories import baclofen_package, make_address, make_patient
+from tests.fixtures.stripe import pay_at_standin, standin_event
+from tests.orders.factories import baclofen_package, make_patient, place_waiting, receive
 
 pytestmark = pytest.mark.urls("tests.orders.urls_webhook")
-
-
-def receive(event: dict) -> str:
-    payload, header = signed_event(event)
-    stored, _ = record_event(payload=payload, signature=header)
-    process_event(stored.pk)
-    stored.refresh_from_db()
-    return stored.outcome
-
-
-def place_waiting(patient, prescription, *, package=None, quantity=1) -> Order:
-    package = package or baclofen_package()
-    return order_place(
-        patient=patient,
-        lines=[CartLine(package, quantity)],
-        address=make_address(patient),
-        waiting={package.pk: prescription.pk},
-    )
 
 
 def intent_of(client, order: Order):
@@ -71,28 +52,6 @@ def units_used(prescription: Prescription) -> int:
 
 def moves(order: Order) -> list[tuple[str, str]]:
     return [(c.from_status, c.to_status) for c in OrderStatusChange.objects.filter(order=order)]
-
-
-@pytest.fixture
-def waiting_rx(baclofen):
-    """A new patient and their baclofen 10 mg e-prescription, submitted, not verified."""
-    patient = make_patient()
-    return patient, make_e_prescription(patient=patient)
-
-
-@pytest.fixture
-def authorised(waiting_rx, stripe_api, capture):
-    """An order placed against the waiting prescription, paid on the hosted page: the
-    card is authorised. Its emails are sent and cleared."""
-    patient, prescription = waiting_rx
-    order = place_waiting(patient, prescription)
-    completed = pay_at_standin(stripe_api, order)
-    with capture(execute=True):
-        outcome = receive(completed)
-    assert outcome == "authorised: waiting for the pharmacist"
-    order.refresh_from_db()
-    mail.outbox.clear()
-    return order, prescription
 
 
 def decide(capture, decision, prescription, **kwargs):
@@ -421,3 +380,39 @@ def test_each_decision_queues_the_orders_task_by_name_after_commit(
         callback()
 
     assert ("orders.payments.prescription_decided", (prescription.pk,)) in queued
+
+
+def test_stripe_unreachable_changes_nothing_and_the_retry_captures(
+    authorised, stripe_api, settings, capture
+):
+    order, prescription = authorised
+    prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+    working = settings.STRIPE_API_BASE
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+
+    with pytest.raises(StripeUnavailable):
+        order_settle(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORISED
+    assert units_used(prescription) == 0
+    assert order.lines.get().units_reserved is False
+    settings.STRIPE_API_BASE = working
+    with capture(execute=True):
+        assert order_settle(order_id=order.pk) == "captured: paid"
+    assert units_used(prescription) == 10
+
+
+def test_staff_cancelling_an_authorised_order_releases_the_hold(authorised, stripe_api, capture):
+    order, _ = authorised
+
+    with capture(execute=True):
+        assert order_cancel(order_id=order.pk, actor=make_pharmacist(), note="Out of stock")
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert intent_of(stripe_api, order).status == "canceled"
+    canceled = standin_event(stripe_api, "payment_intent.canceled", id=order.stripe_payment_intent)
+    assert receive(canceled) == "order already cancelled"
