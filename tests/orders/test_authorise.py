@@ -416,3 +416,59 @@ def test_staff_cancelling_an_authorised_order_releases_the_hold(authorised, stri
     assert intent_of(stripe_api, order).status == "canceled"
     canceled = standin_event(stripe_api, "payment_intent.canceled", id=order.stripe_payment_intent)
     assert receive(canceled) == "order already cancelled"
+
+
+def captures_of(client, intent_id: str) -> int:
+    events = client.v1.events.list({"type": "charge.captured", "limit": 100}).data
+    return sum(1 for e in events if e.data.object.payment_intent == intent_id)
+
+
+def test_a_settle_that_died_after_stripe_captured_runs_again_without_a_second_capture(
+    authorised, stripe_api, capture, monkeypatch
+):
+    """The worker is lost between Stripe's answer and the commit: everything on the site
+    rolls back, and the retry's capture (same idempotency key) is Stripe's replay."""
+    order, prescription = authorised
+    prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+
+    def crash(**kwargs):
+        raise SystemExit("worker lost")
+
+    monkeypatch.setattr("orders.payments.settlement.order_mark_paid", crash)
+    with pytest.raises(SystemExit):
+        order_settle(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.AUTHORISED
+    assert units_used(prescription) == 0
+    assert intent_of(stripe_api, order).status == "succeeded"
+    monkeypatch.undo()
+
+    with capture(execute=True):
+        assert order_settle(order_id=order.pk) == "captured: paid"
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPATCHED
+    assert units_used(prescription) == 10
+    assert captures_of(stripe_api, order.stripe_payment_intent) == 1
+
+
+def test_a_capture_made_at_stripe_before_verification_pays_only_once_verified(
+    authorised, stripe_api, capture
+):
+    order, prescription = authorised
+    stripe_api.v1.payment_intents.capture(order.stripe_payment_intent)
+    succeeded = standin_event(
+        stripe_api, "payment_intent.succeeded", id=order.stripe_payment_intent
+    )
+
+    outcome = receive(succeeded)
+
+    order.refresh_from_db()
+    assert outcome.startswith("captured at Stripe before verification")
+    assert order.status == OrderStatus.AUTHORISED  # never dispatched unverified
+    decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPATCHED
+    assert captures_of(stripe_api, order.stripe_payment_intent) == 1
