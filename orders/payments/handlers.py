@@ -57,7 +57,8 @@ def _foreign_session_completed(session: dict[str, Any]) -> str:
 
 
 def session_completed(order: Order | None, session: dict[str, Any]) -> str:
-    if session.get("payment_status") == "unpaid" and order is not None and order.is_manual_capture:
+    if order is not None and order.is_manual_capture:
+        # Never paid by the session alone: it waits for the pharmacist (payments.intents).
         return session_authorised(order, session)
     if session.get("payment_status") != "paid":
         return f"checkout completed, payment {session.get('payment_status')}: waiting"

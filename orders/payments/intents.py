@@ -51,17 +51,23 @@ def _retrieve(intent_id: str) -> dict[str, Any]:
 
 
 def _holds_exactly(order: Order, session: dict[str, Any], intent: dict[str, Any]) -> bool:
+    """Stripe holds the order's total, in its currency, ready to capture; or (a session
+    that charged at once after all) took exactly that, which then waits all the same."""
+    held = {"requires_capture": "amount_capturable", "succeeded": "amount_received"}
+    amount = intent.get(held.get(text(intent.get("status")), ""))
     return (
         session.get("id") == order.stripe_session_id
-        and intent.get("status") == "requires_capture"
-        and type(intent.get("amount_capturable")) is int
-        and intent.get("amount_capturable") == order.total_cents
+        and type(amount) is int
+        and amount == order.total_cents
         and text(intent.get("currency")).lower() == order.currency.lower()
     )
 
 
 def session_authorised(order: Order, session: dict[str, Any]) -> str:
-    """`checkout.session.completed`, unpaid, for a manual-capture order's own session."""
+    """`checkout.session.completed` of a manual-capture order's own session: authorised,
+    never paid here, so nothing is dispatched before a pharmacist verifies."""
+    if session.get("payment_status") not in ("unpaid", "paid"):
+        return f"checkout completed, payment {session.get('payment_status')}: waiting"
     intent_id = text(session.get("payment_intent"))
     if not intent_id:
         return "checkout completed, unpaid, with no payment intent: waiting"

@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from orders.models import Discrepancy, Order
 from orders.payments.reconciliation import reconcile
+from prescriptions.services import prescription_verify
+from tests.factories import make_pharmacist
 from tests.fixtures.stripe import pay_on_hosted_page
 
 LATER = timedelta(minutes=30)  # past the grace period for webhooks still on their way
@@ -51,3 +53,19 @@ def test_an_order_waiting_on_a_hold_stripe_lost_is_listed(authorised, stripe_api
 
     assert [f.kind for f in findings] == [Discrepancy.Kind.WAITING_NO_AUTHORISATION]
     assert "authorisation at Stripe is canceled" in findings[0].detail
+
+
+def test_an_order_charged_on_verification_is_consistent(authorised, stripe_api, capture):
+    order, prescription = authorised
+    with capture(execute=True):
+        prescription_verify(
+            prescription_id=prescription.pk,
+            pharmacist=make_pharmacist(),
+            warnings_acknowledged=True,
+        )
+    Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    findings = [f for f in reconcile(now=timezone.now() + LATER) if f.order_id == order.pk]
+
+    assert Order.objects.get(pk=order.pk).status == "dispatched"
+    assert findings == []
