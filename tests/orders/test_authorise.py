@@ -29,7 +29,7 @@ from prescriptions.services import (
     prescription_request_info,
     prescription_verify,
 )
-from tests.factories import make_e_prescription, make_pharmacist
+from tests.factories import make_e_prescription, make_pharmacist, sign_in_staff
 from tests.fixtures.stripe import pay_at_standin, standin_event
 from tests.orders.factories import baclofen_package, make_patient, place_waiting, receive
 
@@ -472,3 +472,19 @@ def test_a_capture_made_at_stripe_before_verification_pays_only_once_verified(
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPATCHED
     assert captures_of(stripe_api, order.stripe_payment_intent) == 1
+
+
+def test_the_admin_lists_authorised_orders_and_shows_the_authorisation(authorised, client):
+    order, _ = authorised
+    sign_in_staff(client, make_pharmacist())
+
+    listed = client.get("/admin/orders/order/?status__exact=authorised")
+    shown = client.get(f"/admin/orders/order/{order.pk}/change/")
+
+    assert listed.status_code == 200
+    assert order.number in listed.content.decode()
+    assert "Card authorised, waiting for the pharmacist" in listed.content.decode()
+    page = shown.content.decode()
+    assert shown.status_code == 200
+    for label in ("Capture method", "Authorised at", "Capture before"):
+        assert label in page
