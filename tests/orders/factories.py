@@ -7,7 +7,7 @@ from django.utils import timezone
 from catalog.models import Package
 from orders import services
 from orders.cart import CartLine
-from orders.models import DeliveryAddress, Order
+from orders.models import DeliveryAddress, Order, OrderStatusChange
 from orders.payments.events import process_event, record_event
 from prescriptions.models import Prescription
 from prescriptions.services import prescription_verify
@@ -101,3 +101,35 @@ def place_waiting(patient, prescription, *, package=None, quantity=1) -> Order:
         address=make_address(patient),
         waiting={package.pk: prescription.pk},
     )
+
+
+# Orders waiting for verification ---------------------------------------------------
+
+
+def intent_of(client, order: Order):
+    order.refresh_from_db()
+    return client.v1.payment_intents.retrieve(order.stripe_payment_intent)
+
+
+def stock() -> int:
+    return baclofen_package().stock
+
+
+def units_used(prescription: Prescription) -> int:
+    prescription.refresh_from_db()
+    return prescription.units_used
+
+
+def moves(order: Order) -> list[tuple[str, str]]:
+    return [(c.from_status, c.to_status) for c in OrderStatusChange.objects.filter(order=order)]
+
+
+def decide(capture, decision, prescription, **kwargs):
+    """A pharmacist's decision, with the tasks it queues run after commit."""
+    with capture(execute=True):
+        decision(prescription_id=prescription.pk, pharmacist=make_pharmacist(), **kwargs)
+
+
+def captures_of(client, intent_id: str) -> int:
+    events = client.v1.events.list({"type": "charge.captured", "limit": 100}).data
+    return sum(1 for e in events if e.data.object.payment_intent == intent_id)
