@@ -105,6 +105,9 @@ def cancel_at_stripe(*, payment_intent: str, number: str, reason: str) -> str:
                 params={"cancellation_reason": reason},
                 options={"idempotency_key": f"order-{number}-cancel"},
             )
+        except stripe.IdempotencyError:
+            # The order's key was spent on a cancel with another reason: ask how it ended.
+            intent = stripe_client().v1.payment_intents.retrieve(payment_intent)
         except stripe.InvalidRequestError as exc:
             if exc.code == "payment_intent_unexpected_state":
                 return _intent_status(exc)

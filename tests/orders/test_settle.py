@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orders.models import Notification, Order, OrderStatus
 from orders.payments.client import StripeUnavailable
-from orders.payments.settlement import authorised_orders_settle, order_settle
+from orders.payments.settlement import authorised_orders_settle, cancel_at_stripe, order_settle
 from orders.services import order_cancel
 from prescriptions.services import (
     prescription_reject,
@@ -300,3 +300,18 @@ def test_a_capture_made_at_stripe_before_verification_pays_only_once_verified(
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPATCHED
     assert captures_of(stripe_api, order.stripe_payment_intent) == 1
+
+
+def test_a_second_cancel_with_another_reason_reads_how_the_first_ended(authorised, stripe_api):
+    order, _ = authorised
+    first = cancel_at_stripe(
+        payment_intent=order.stripe_payment_intent, number=order.number, reason="abandoned"
+    )
+
+    again = cancel_at_stripe(
+        payment_intent=order.stripe_payment_intent,
+        number=order.number,
+        reason="requested_by_customer",
+    )
+
+    assert (first, again) == ("canceled", "canceled")
