@@ -36,6 +36,7 @@ class OrderLineInline(ReadOnlyInline):
         "quantity",
         "units",
         "prescription",
+        "units_reserved",
         "monograph_version",
     )
     readonly_fields = fields
@@ -69,7 +70,7 @@ class ShipmentInline(ReadOnlyInline):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = ("number", "patient", "status", "total", "created_at", "paid_at", "tracking")
-    list_filter = ("status", "created_at", "paid_at")
+    list_filter = ("status", "capture_method", "created_at", "paid_at")
     date_hierarchy = "created_at"
     search_fields = (
         "number",
@@ -112,6 +113,9 @@ class OrderAdmin(admin.ModelAdmin):
                 "fields": (
                     "created_at",
                     "payment_due_by",
+                    "capture_method",
+                    "authorised_at",
+                    "capture_before",
                     "paid_at",
                     "stripe_session_id",
                     "stripe_payment_intent",

@@ -7,7 +7,7 @@ when someone might be about to run out.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from .supply import run_out_date, stop_warnings
 Kind = Notification.Kind
 
 SUBJECTS = {
+    Kind.AUTHORISED: "Order {number} received: your card is authorised, nothing is charged yet",
     Kind.CONFIRMED: "Receipt for order {number}: payment received",
     Kind.DISPATCHED: "Order {number} is on its way",
     Kind.DELIVERED: "Order {number} was delivered",
@@ -50,6 +51,7 @@ class ReceiptRow:
     total: str
     units: int
     prescription_id: int
+    units_reserved: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ def _receipt(order: Order, lines: list[OrderLine]) -> dict:
             total=money(line.line_total, order.currency),
             units=line.units,
             prescription_id=line.prescription_id,
+            units_reserved=line.units_reserved,
         )
         for line in lines
     ]
@@ -100,10 +103,23 @@ def _shipment(order: Order, lines: list[OrderLine]) -> dict:
     return {"shipment": getattr(order, "shipment", None)}
 
 
+def _authorised(order: Order, lines: list[OrderLine]) -> dict:
+    waiting = sorted({line.prescription_id for line in lines if not line.units_reserved})
+    hours = timedelta(hours=settings.ORDER_VERIFICATION_HOURS)
+    verify_by = (order.authorised_at or order.created_at) + hours
+    if order.capture_before:
+        verify_by = min(verify_by, order.capture_before - timedelta(days=1))
+    return {"waiting": waiting, "verify_by": verify_by, **_receipt(order, lines)}
+
+
 def _cancellation(order: Order, lines: list[OrderLine]) -> dict:
-    """Why it was cancelled: by the patient, by the pharmacy, or not paid in time."""
+    """Why it was cancelled: by the patient, by the pharmacy, not paid in time, or (an
+    order authorised at checkout) its prescription or the hold on the card, in the
+    words the cancelling service wrote in the note."""
     change = order.status_changes.filter(to_status=OrderStatus.CANCELLED).last()
-    if change is not None and change.actor_id == order.patient_id:
+    if change is not None and change.from_status == OrderStatus.AUTHORISED and not change.actor_id:
+        reason = "authorisation"
+    elif change is not None and change.actor_id == order.patient_id:
         reason = "by_patient"
     elif change is not None and change.actor_id is not None:
         reason = "by_pharmacy"
@@ -151,6 +167,7 @@ def _refill(order: Order, lines: list[OrderLine]) -> dict:
 
 
 EXTRA_CONTEXT = {
+    Kind.AUTHORISED: _authorised,
     Kind.CONFIRMED: _receipt,
     Kind.DISPATCHED: _shipment,
     Kind.DELIVERED: _shipment,

@@ -1,4 +1,5 @@
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -58,6 +59,7 @@ class DeliveryAddress(models.Model):
 
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", "Waiting for payment"
+    AUTHORISED = "authorised", "Card authorised, waiting for the pharmacist"
     PAID = "paid", "Paid"
     DISPATCHED = "dispatched", "Dispatched"
     DELIVERED = "delivered", "Delivered"
@@ -71,7 +73,12 @@ ORDER_MACHINE = StateMachine(
     choices=OrderStatus,
     table={
         None: {OrderStatus.PENDING_PAYMENT},
-        OrderStatus.PENDING_PAYMENT: {OrderStatus.PAID, OrderStatus.CANCELLED},
+        OrderStatus.PENDING_PAYMENT: {
+            OrderStatus.AUTHORISED,
+            OrderStatus.PAID,
+            OrderStatus.CANCELLED,
+        },
+        OrderStatus.AUTHORISED: {OrderStatus.PAID, OrderStatus.CANCELLED},
         OrderStatus.PAID: {OrderStatus.DISPATCHED, OrderStatus.REFUNDED},
         OrderStatus.DISPATCHED: {OrderStatus.DELIVERED},
         OrderStatus.DELIVERED: set(),
@@ -87,6 +94,17 @@ ORDER_MACHINE = StateMachine(
 # What card issuers take to show a refund; Stripe quotes the same range. The order page
 # and the refund email both say it, from here.
 REFUND_BUSINESS_DAYS = "5 to 10"
+
+# How long Stripe holds an uncaptured card authorisation, when the charge does not say.
+AUTHORISATION_LIFETIME = timedelta(days=7)
+
+
+class CaptureMethod(models.TextChoices):
+    """Automatic: charged at checkout. Manual: authorised at checkout, charged (captured)
+    once a pharmacist verifies the prescription the order waits for."""
+
+    AUTOMATIC = "automatic", "Charged at checkout"
+    MANUAL = "manual", "Authorised at checkout, charged after verification"
 
 
 class Order(models.Model):
@@ -113,6 +131,16 @@ class Order(models.Model):
         help_text="An order still unpaid at this time is cancelled and its stock released."
     )
     paid_at = models.DateTimeField(null=True, blank=True)
+    capture_method = models.CharField(
+        max_length=10, choices=CaptureMethod, default=CaptureMethod.AUTOMATIC
+    )
+    authorised_at = models.DateTimeField(null=True, blank=True)
+    capture_before = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Stripe releases the card authorisation after this; the order is cancelled "
+        "a day before.",
+    )
     stripe_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
     amount_refunded = models.DecimalField(
@@ -149,6 +177,15 @@ class Order(models.Model):
     @property
     def is_pending_payment(self) -> bool:
         return self.status == OrderStatus.PENDING_PAYMENT
+
+    @property
+    def is_authorised(self) -> bool:
+        """The card is authorised; the order waits for a pharmacist to verify."""
+        return self.status == OrderStatus.AUTHORISED
+
+    @property
+    def is_manual_capture(self) -> bool:
+        return self.capture_method == CaptureMethod.MANUAL
 
     @property
     def is_paid(self) -> bool:
@@ -202,6 +239,11 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField("packages")
     pills_per_package = models.PositiveIntegerField()
     monograph_version = models.PositiveIntegerField()
+    units_reserved = models.BooleanField(
+        default=True,
+        help_text="Whether the prescription's units were taken for this line; a line placed "
+        "against a prescription still waiting for a pharmacist takes them when it is verified.",
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -280,6 +322,7 @@ class Notification(models.Model):
     """An email the patient was sent about an order; unique, so never sent twice."""
 
     class Kind(models.TextChoices):
+        AUTHORISED = "authorised", "Card authorised"
         CONFIRMED = "confirmed", "Payment confirmed"
         DISPATCHED = "dispatched", "Dispatched"
         DELIVERED = "delivered", "Delivered"
@@ -315,6 +358,11 @@ class Discrepancy(models.Model):
         FOREIGN_SESSION = "foreign_session", "Payment for an order that is not its own session"
         AMOUNT_MISMATCH = "amount_mismatch", "Amount or currency differs from the order"
         LATE_PAYMENT = "late_payment", "Paid after the order was cancelled or paid"
+        AUTHORISED_NO_ORDER = "authorised_no_order", "Card authorised at Stripe, no order"
+        WAITING_NO_AUTHORISATION = (
+            "waiting_no_authorisation",
+            "Order waiting for verification, no authorisation at Stripe",
+        )
 
     class RefundStatus(models.TextChoices):
         NOT_REFUNDED = "", "Not refunded by the site"

@@ -1,6 +1,9 @@
 """Reading orders for pages and services."""
 
+from django.db.models import Q
 from django.utils import timezone
+
+from prescriptions.models import Prescription, Status
 
 from .cart import CartLine
 from .models import Order, OrderStatus
@@ -23,3 +26,19 @@ def matching_pending_order(*, patient, lines: list[CartLine]) -> Order | None:
         if sorted((line.package_id, line.quantity) for line in order.lines.all()) == wanted:
             return order
     return None
+
+
+# A prescription in these states is still with the pharmacist: an order may wait for it.
+WAITING_STATUSES = (Status.SUBMITTED, Status.NEEDS_INFO)
+
+
+def waiting_prescription(*, patient, prescription_id: int, drug_id: int) -> Prescription | None:
+    """The patient's prescription still waiting for a pharmacist, for this drug or for no
+    drug yet (an upload, before the pharmacist reads it), or None."""
+    return (
+        Prescription.objects.filter(
+            pk=prescription_id, patient=patient, status__in=WAITING_STATUSES
+        )
+        .filter(Q(drug_id=drug_id) | Q(drug__isnull=True))
+        .first()
+    )

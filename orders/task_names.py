@@ -10,6 +10,10 @@ module does not change it, and renaming one means draining its queue first.
 CONFIRM_PAYMENT = "orders.payments.confirm_payment"
 PROCESS_PAYMENT_EVENT = "orders.payments.process_payment_event"
 EXPIRE_CHECKOUT_SESSION = "orders.payments.expire_checkout_session"
+SETTLE_ORDER = "orders.payments.settle_order"
+RELEASE_AUTHORISATION = "orders.payments.release_authorisation"
+# Queued by the prescriptions app by name, from settings.PRESCRIPTION_DECISION_TASKS.
+PRESCRIPTION_DECIDED = "orders.payments.prescription_decided"
 # orders/tasks/shipping.py
 DISPATCH_ORDER = "orders.shipping.dispatch_order"
 REFRESH_SHIPMENTS = "orders.shipping.refresh_shipments"
@@ -21,3 +25,4 @@ EXPIRE_UNPAID_ORDERS = "orders.sweeps.expire_unpaid_orders"
 RESUME_LOST_WORK = "orders.sweeps.resume_lost_work"
 RETRY_UNPROCESSED_EVENTS = "orders.sweeps.retry_unprocessed_events"
 RECONCILE_PAYMENTS = "orders.sweeps.reconcile_payments"
+SETTLE_AUTHORISED_ORDERS = "orders.sweeps.settle_authorised_orders"

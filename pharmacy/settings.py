@@ -260,6 +260,7 @@ CELERY_TASK_ROUTES = {
     "orders.payments.*": {"queue": "payments"},
     "orders.sweeps.retry_unprocessed_events": {"queue": "payments"},
     "orders.sweeps.reconcile_payments": {"queue": "payments"},
+    "orders.sweeps.settle_authorised_orders": {"queue": "payments"},
 }
 CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.sweeps.expire_unpaid_orders", "schedule": 300},
@@ -271,11 +272,21 @@ CELERY_BEAT_SCHEDULE = {
     "retry-payment-events": {"task": "orders.sweeps.retry_unprocessed_events", "schedule": 60},
     "resume-lost-work": {"task": "orders.sweeps.resume_lost_work", "schedule": 120},
     "reconcile-payments": {"task": "orders.sweeps.reconcile_payments", "schedule": 86400},
+    "settle-authorised-orders": {
+        "task": "orders.sweeps.settle_authorised_orders",
+        "schedule": 300,
+    },
 }
 
 # Orders: an order not paid within this many minutes is cancelled and its stock
 # released (Stripe's Checkout Session expires with it; Stripe's minimum is 30).
 ORDER_PAYMENT_MINUTES = env.int("ORDER_PAYMENT_MINUTES", default=31)
+# An order authorised at checkout against a prescription still with the pharmacist is
+# cancelled (the hold on the card released) if none is verified within this many hours.
+ORDER_VERIFICATION_HOURS = env.int("ORDER_VERIFICATION_HOURS", default=72)
+# Tasks queued by name, with the prescription's id, after a pharmacist verifies,
+# rejects or asks for more information: the prescriptions app knows no orders.
+PRESCRIPTION_DECISION_TASKS = ["orders.payments.prescription_decided"]
 
 # Stripe. In development and tests STRIPE_API_BASE points the real stripe client at
 # the local stand-in (devtools/stripe_standin); see README "Payments".

@@ -22,8 +22,11 @@ from tests.factories import make_user
 # The tables as the README describes them; a change to a table changes this too.
 ORDER_MOVES = [
     (None, "pending_payment"),
+    ("pending_payment", "authorised"),
     ("pending_payment", "paid"),
     ("pending_payment", "cancelled"),
+    ("authorised", "paid"),
+    ("authorised", "cancelled"),
     ("paid", "dispatched"),
     ("paid", "refunded"),
     ("dispatched", "delivered"),

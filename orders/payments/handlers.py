@@ -29,6 +29,7 @@ from .discrepancies import (
     usd,
 )
 from .discrepancies import record as record_discrepancy
+from .intents import intent_canceled, intent_capturable, intent_succeeded, session_authorised
 from .lookup import named_order
 from .refunds import refund_stray_payment
 
@@ -56,6 +57,9 @@ def _foreign_session_completed(session: dict[str, Any]) -> str:
 
 
 def session_completed(order: Order | None, session: dict[str, Any]) -> str:
+    if order is not None and order.is_manual_capture:
+        # Never paid by the session alone: it waits for the pharmacist (payments.intents).
+        return session_authorised(order, session)
     if session.get("payment_status") != "paid":
         return f"checkout completed, payment {session.get('payment_status')}: waiting"
     if order is None:
@@ -159,4 +163,8 @@ EVENTS: dict[str, EventType] = {
     "checkout.session.async_payment_succeeded": EventType(session_completed, confirms=True),
     "checkout.session.expired": EventType(session_expired),
     "charge.refunded": EventType(charge_refunded),
+    # Manual capture (payments.intents): authorised at checkout, charged after verification.
+    "payment_intent.amount_capturable_updated": EventType(intent_capturable),
+    "payment_intent.succeeded": EventType(intent_succeeded, confirms=True),
+    "payment_intent.canceled": EventType(intent_canceled),
 }

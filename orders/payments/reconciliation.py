@@ -7,13 +7,17 @@ session belongs to the order that stored its id (never to the order its
 `client_reference_id` or metadata names). Each mismatch is recorded once
 (`orders.payments.discrepancies`); a stray payment the webhook already recorded is not
 reported again, and one whose webhook never came is refunded here the same way.
-The admins get one email with everything not emailed before.
+Manual-capture orders add two checks: a card authorisation Stripe holds for a
+session that is no order's ("authorised, no order"), and an order waiting for
+verification whose authorisation Stripe no longer holds ("order waiting, no
+authorisation"). The admins get one email with everything not emailed before.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import stripe
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,8 +48,10 @@ class Finding:
     detail: str
 
 
-def _paid_sessions(since: datetime) -> dict[str, dict]:
-    """Completed, paid Checkout Sessions created since `since`, by id."""
+def _paid_sessions(since: datetime, authorised: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Completed, paid Checkout Sessions created since `since`, by id; the completed
+    unpaid ones with a PaymentIntent (a card authorised, manual capture) go into
+    `authorised` when it is given."""
     sessions = {}
     with transient_as_unavailable():
         listing = stripe_client().v1.checkout.sessions.list(
@@ -57,7 +63,55 @@ def _paid_sessions(since: datetime) -> dict[str, dict]:
                 break  # newest first: the rest are older still
             if data.get("payment_status") == "paid":
                 sessions[data["id"]] = data
+            elif authorised is not None and data.get("payment_intent"):
+                authorised[data["id"]] = data
     return sessions
+
+
+def _intent_status(intent_id: str) -> str:
+    with transient_as_unavailable():
+        try:
+            return stripe_client().v1.payment_intents.retrieve(intent_id).status
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":
+                return "missing"
+            raise
+
+
+def _authorisation_findings(authorised: dict[str, dict], known: set[str]) -> list[Finding]:
+    """A hold at Stripe that is no order's, and an order waiting on a hold Stripe lacks."""
+    findings = []
+    owned = set(
+        Order.objects.filter(stripe_session_id__in=list(authorised)).values_list(
+            "stripe_session_id", flat=True
+        )
+    )
+    for session_id, session in authorised.items():
+        if session_id in owned or session_id in known:
+            continue
+        if _intent_status(session["payment_intent"]) == "requires_capture":
+            amount, currency = discrepancies.session_amount(session)
+            detail = (
+                f"Stripe holds {discrepancies.money(amount, currency)} on a card for a "
+                "Checkout Session of no order."
+            )
+            findings.append(
+                Finding(Discrepancy.Kind.AUTHORISED_NO_ORDER, None, session, amount, detail)
+            )
+    for order in Order.objects.filter(status=OrderStatus.AUTHORISED):
+        status = _intent_status(order.stripe_payment_intent) if order.stripe_payment_intent else ""
+        if status != "requires_capture":
+            findings.append(
+                Finding(
+                    Discrepancy.Kind.WAITING_NO_AUTHORISATION,
+                    order,
+                    {"id": order.stripe_session_id, "payment_intent": order.stripe_payment_intent},
+                    order.total,
+                    f"Order {order.number} waits for verification but its authorisation at "
+                    f"Stripe is {status or 'missing'}.",
+                )
+            )
+    return findings
 
 
 def _refunded(payment_intent: str) -> bool:
@@ -89,9 +143,10 @@ def _session_finding(session: dict, order: Order | None) -> Finding | None:
 
 
 def find_discrepancies(*, since: datetime) -> list[Finding]:
-    sessions = _paid_sessions(since)
+    authorised: dict[str, dict] = {}
+    sessions = _paid_sessions(since, authorised)
     known = set(
-        Discrepancy.objects.filter(stripe_session_id__in=list(sessions)).values_list(
+        Discrepancy.objects.filter(stripe_session_id__in=[*sessions, *authorised]).values_list(
             "stripe_session_id", flat=True
         )
     )
@@ -107,7 +162,9 @@ def find_discrepancies(*, since: datetime) -> list[Finding]:
             findings.append(finding)
     paid_orders = Order.objects.filter(status__in=PAID_STATUSES, paid_at__gte=since)
     for order in paid_orders:
-        if order.stripe_session_id not in sessions:
+        # A manual-capture order's session may stay "unpaid" at Stripe after the capture.
+        captured_later = order.is_manual_capture and order.stripe_session_id in authorised
+        if order.stripe_session_id not in sessions and not captured_later:
             findings.append(
                 Finding(
                     Discrepancy.Kind.ORDER_NO_PAYMENT,
@@ -118,7 +175,7 @@ def find_discrepancies(*, since: datetime) -> list[Finding]:
                     "but Stripe shows no paid session for it.",
                 )
             )
-    return findings
+    return findings + _authorisation_findings(authorised, known)
 
 
 def _record(finding: Finding) -> tuple[Discrepancy, bool]:

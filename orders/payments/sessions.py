@@ -36,6 +36,10 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
         # Charging anything but the order's total would be worse than not charging.
         raise ValidationError(f"Order {order.number}: its lines do not add up to its total.")
     metadata = {"order_number": order.number}
+    intent_data: dict[str, Any] = {"metadata": metadata}
+    if order.is_manual_capture:
+        # Authorise now, charge once the pharmacist verifies (payments.settlement).
+        intent_data["capture_method"] = "manual"
     order_url = settings.SITE_URL.rstrip("/") + order.get_absolute_url()
     return {
         "mode": "payment",
@@ -43,7 +47,7 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
         "client_reference_id": order.number,
         # `checkout_attempt` numbers the sessions of one order for the idempotency key.
         "metadata": {**metadata, "checkout_attempt": str(attempt)},
-        "payment_intent_data": {"metadata": metadata},
+        "payment_intent_data": intent_data,
         "customer_email": order.patient.email,
         "success_url": order_url + "?paid=1",
         "cancel_url": order_url,

@@ -25,15 +25,22 @@ from prescriptions.services import (
 )
 
 from ..cart import CartLine
-from ..models import ORDER_MACHINE, DeliveryAddress, Order, OrderLine, OrderStatus
-from ..selectors import matching_pending_order
+from ..models import (
+    ORDER_MACHINE,
+    CaptureMethod,
+    DeliveryAddress,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+from ..selectors import matching_pending_order, waiting_prescription
 
 
 @dataclass
 class CheckoutProblem:
     package: Package | None  # None for what concerns the whole order (the profile)
     # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
-    # | "out_of_stock" | "unavailable"
+    # | "out_of_stock" | "unavailable" | "not_waiting"
     kind: str
     message: str
     held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
@@ -132,7 +139,29 @@ def _keep_holds(problems: list[CheckoutProblem]) -> None:
         prescription_recheck(prescription_id=prescription_id)
 
 
-def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order:
+def _waiting_for(*, patient, line: CartLine, waiting: dict[int, int]):
+    """The prescription still with the pharmacist that this line names, or a problem."""
+    package = line.package
+    prescription = waiting_prescription(
+        patient=patient, prescription_id=waiting[package.pk], drug_id=package.formulation.drug_id
+    )
+    if prescription is None:
+        return None, CheckoutProblem(
+            package,
+            "not_waiting",
+            f"{package.label}: prescription #{waiting[package.pk]} is not one of yours waiting "
+            "for a pharmacist for this medicine.",
+        )
+    return prescription, None
+
+
+def order_place(
+    *,
+    patient,
+    lines: list[CartLine],
+    address: DeliveryAddress,
+    waiting: dict[int, int] | None = None,
+) -> Order:
     """Create an order waiting for payment, or raise CheckoutError and change nothing
     but the holds its review found.
 
@@ -144,17 +173,26 @@ def order_place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> 
     the drug must be used up to REFILL_TOO_EARLY_SHARE, unless a pharmacist allowed an
     early refill on that prescription. The units are reserved and the stock taken in the same transaction,
     by conditional updates, so two patients racing for the last box cannot both win.
+
+    `waiting` (package id -> prescription id) lets a line no verified prescription
+    covers name one of the patient's prescriptions still waiting for a pharmacist:
+    the order is then authorised at checkout and charged once that prescription is
+    verified (capture_method manual). Its stock is taken now, but no units: the
+    quantity the prescription allows is not known before verification
+    (`OrderLine.units_reserved` False; settling reserves them).
     """
     if not lines:
         raise CheckoutError([])
     try:
-        return _place(patient=patient, lines=lines, address=address)
+        return _place(patient=patient, lines=lines, address=address, waiting=waiting or {})
     except CheckoutError as exc:
         _keep_holds(exc.problems)
         raise
 
 
-def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order:
+def _place(
+    *, patient, lines: list[CartLine], address: DeliveryAddress, waiting: dict[int, int]
+) -> Order:
     with transaction.atomic():
         # Read the packages afresh: the price charged is the database's, now.
         fresh = (
@@ -178,6 +216,12 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
         for line in lines:
             package = line.package
             prescription, held = _reserve_units(patient=patient, package=package, units=line.units)
+            units_reserved = prescription is not None
+            if prescription is None and package.pk in waiting:
+                prescription, problem = _waiting_for(patient=patient, line=line, waiting=waiting)
+                if problem:
+                    problems.append(problem)
+                    continue
             if prescription is None:
                 problems.append(_not_covered(patient=patient, line=line, held=held))
                 continue
@@ -190,14 +234,19 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
                     CheckoutProblem(package, "out_of_stock", f"{package.label}: out of stock.")
                 )
                 continue
-            reserved.append((line, prescription))
+            reserved.append((line, prescription, units_reserved))
         if problems:
             transaction.set_rollback(True)
             raise CheckoutError(problems)
         now = timezone.now()
         order = Order(
             patient=patient,
-            total=sum((line.line_total for line, _ in reserved), Decimal("0.00")),
+            total=sum((line.line_total for line, _, _ in reserved), Decimal("0.00")),
+            capture_method=(
+                CaptureMethod.AUTOMATIC
+                if all(units for _, _, units in reserved)
+                else CaptureMethod.MANUAL
+            ),
             ship_name=address.full_name,
             ship_line1=address.line1,
             ship_line2=address.line2,
@@ -219,13 +268,20 @@ def _place(*, patient, lines: list[CartLine], address: DeliveryAddress) -> Order
                 quantity=line.quantity,
                 pills_per_package=line.package.pill_count,
                 monograph_version=line.package.formulation.drug.monograph_version,
+                units_reserved=units_reserved,
             )
-            for line, prescription in reserved
+            for line, prescription, units_reserved in reserved
         )
     return order
 
 
-def order_check_out(*, patient, lines: list[CartLine], address_data: dict) -> Order:
+def order_check_out(
+    *,
+    patient,
+    lines: list[CartLine],
+    address_data: dict,
+    waiting: dict[int, int] | None = None,
+) -> Order:
     """The checkout form's one step: keep the delivery address and place the order, in
     one transaction (a refused order keeps neither), or raise CheckoutError.
 
@@ -241,7 +297,7 @@ def order_check_out(*, patient, lines: list[CartLine], address_data: dict) -> Or
             if existing is not None:
                 return existing
             address = address_save(patient=patient, data=address_data)
-            return order_place(patient=patient, lines=lines, address=address)
+            return order_place(patient=patient, lines=lines, address=address, waiting=waiting)
     except CheckoutError as exc:
         _keep_holds(exc.problems)
         raise

@@ -6,6 +6,8 @@ refunded gives the stock and prescription units back; since each of those states
 be entered only once, they are given back exactly once.
 """
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +25,12 @@ from ..models import (
     OrderStatusChange,
     Shipment,
 )
-from ..task_names import DISPATCH_ORDER, EXPIRE_CHECKOUT_SESSION
+from ..task_names import (
+    DISPATCH_ORDER,
+    EXPIRE_CHECKOUT_SESSION,
+    RELEASE_AUTHORISATION,
+    SETTLE_ORDER,
+)
 from .notifications import notify
 
 # Moving into these gives stock and prescription units back.
@@ -37,7 +44,8 @@ def _locked(order_id: int) -> Order:
 def _release(order: Order) -> None:
     for line in order.lines.all():
         return_stock(line.package_id, line.quantity)
-        prescription_release_units(prescription_id=line.prescription_id, units=line.units)
+        if line.units_reserved:  # a line still waiting for its prescription took none
+            prescription_release_units(prescription_id=line.prescription_id, units=line.units)
 
 
 def _move(order: Order, to_status: str, **fields) -> OrderStatusChange | None:
@@ -84,20 +92,55 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
 
 
 @transaction.atomic
-def order_cancel(*, order_id: int, actor=None, note: str = "") -> bool:
-    """pending_payment -> cancelled, giving back stock and units; False if already cancelled."""
+def order_mark_authorised(
+    *, order_id: int, payment_intent: str, capture_before: datetime, note: str = ""
+) -> bool:
+    """pending_payment -> authorised, once: the card holds the total, nothing is charged.
+
+    False when the order is already authorised, or can no longer be (paid, cancelled).
+    """
     order = _locked(order_id)
+    order.authorised_at = timezone.now()
+    order.capture_before = capture_before
+    order.stripe_payment_intent = payment_intent
+    moved = _move_if_allowed(
+        order,
+        OrderStatus.AUTHORISED,
+        note=note or f"Card authorised at Stripe ({payment_intent})",
+        also_save=["authorised_at", "capture_before", "stripe_payment_intent"],
+    )
+    if moved is None:
+        return False
+    notify(order, Notification.Kind.AUTHORISED)
+    # The pharmacist may have decided while the patient was on Stripe's page.
+    enqueue_on_commit(SETTLE_ORDER, order.pk)
+    return True
+
+
+@transaction.atomic
+def order_cancel(*, order_id: int, actor=None, note: str = "", hold_released: bool = False) -> bool:
+    """pending_payment or authorised -> cancelled, giving back stock and the units taken;
+    False if already cancelled.
+
+    An authorised order's hold on the card is released at Stripe after commit (the
+    task RELEASE_AUTHORISATION), unless the caller already cancelled it there
+    (`hold_released`: `payments.settlement`, or Stripe's own cancellation event).
+    """
+    order = _locked(order_id)
+    was_authorised = order.status == OrderStatus.AUTHORISED
     try:
         cancelled = _move(order, OrderStatus.CANCELLED, actor=actor, note=note)
     except MoveRefused as exc:
         raise ValidationError(
             f"Order {order.number} is {order.get_status_display().lower()}; "
-            "only an order waiting for payment can be cancelled."
+            "only an order waiting for payment or verification can be cancelled."
         ) from exc
     if cancelled is None:
         return False
     notify(order, Notification.Kind.CANCELLED)
-    if order.stripe_session_id:
+    if was_authorised and not hold_released:
+        enqueue_on_commit(RELEASE_AUTHORISATION, order.pk)
+    elif order.stripe_session_id and not was_authorised:
         enqueue_on_commit(EXPIRE_CHECKOUT_SESSION, order.pk)
     return True
 

@@ -21,7 +21,15 @@ from django.db import InterfaceError, OperationalError
 from ..payments.client import StripeUnavailable
 from ..payments.events import process_event
 from ..payments.sessions import checkout_session_expire
-from ..task_names import CONFIRM_PAYMENT, EXPIRE_CHECKOUT_SESSION, PROCESS_PAYMENT_EVENT
+from ..payments.settlement import authorisation_release, order_settle, orders_waiting_on
+from ..task_names import (
+    CONFIRM_PAYMENT,
+    EXPIRE_CHECKOUT_SESSION,
+    PRESCRIPTION_DECIDED,
+    PROCESS_PAYMENT_EVENT,
+    RELEASE_AUTHORISATION,
+    SETTLE_ORDER,
+)
 
 TRANSIENT_ERRORS = (
     OperationalError,
@@ -55,3 +63,25 @@ def confirm_payment(payment_event_id: int) -> str:
 def expire_checkout_session(order_id: int) -> bool:
     """Close a cancelled order's Stripe page, so it cannot be paid after all."""
     return checkout_session_expire(order_id=order_id)
+
+
+@shared_task(**TASK_OPTIONS, name=SETTLE_ORDER)
+def settle_order(order_id: int) -> str:
+    """Charge an authorised order whose prescriptions are verified, or cancel it, or wait."""
+    return order_settle(order_id=order_id)
+
+
+@shared_task(**TASK_OPTIONS, name=PRESCRIPTION_DECIDED)
+def prescription_decided(prescription_id: int) -> list[str]:
+    """A pharmacist decided on a prescription: settle the authorised orders waiting on it.
+
+    Each order is settled on its own (its own transaction and idempotency keys), so a
+    retry after one failed settles the rest without touching the ones already done.
+    """
+    return [order_settle(order_id=pk) for pk in orders_waiting_on(prescription_id=prescription_id)]
+
+
+@shared_task(**TASK_OPTIONS, name=RELEASE_AUTHORISATION)
+def release_authorisation(order_id: int) -> str:
+    """Release the card hold of an authorised order cancelled on the site."""
+    return authorisation_release(order_id=order_id)

@@ -11,12 +11,14 @@ from celery import shared_task
 from .. import services
 from ..payments.events import unprocessed_events_requeue
 from ..payments.reconciliation import reconcile
+from ..payments.settlement import authorised_orders_settle
 from ..services.sweeps import lost_work_resume
 from ..task_names import (
     EXPIRE_UNPAID_ORDERS,
     RECONCILE_PAYMENTS,
     RESUME_LOST_WORK,
     RETRY_UNPROCESSED_EVENTS,
+    SETTLE_AUTHORISED_ORDERS,
 )
 from .payments import TASK_OPTIONS
 
@@ -48,3 +50,10 @@ def retry_unprocessed_events() -> int:
 def reconcile_payments() -> int:
     """Nightly: compare Stripe's paid sessions with the paid orders; returns new findings."""
     return len(reconcile())
+
+
+@shared_task(**TASK_OPTIONS, name=SETTLE_AUTHORISED_ORDERS)
+def settle_authorised_orders() -> int:
+    """Settle the authorised orders a lost decision task left waiting, and cancel those
+    whose hold is about to lapse or whose prescription never came; returns how many moved."""
+    return authorised_orders_settle()

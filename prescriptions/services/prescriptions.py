@@ -7,6 +7,7 @@ the patient is emailed once the transaction has committed.
 
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -66,6 +67,13 @@ def _locked(prescription_id: int) -> Prescription:
 
 def _notify(change: StatusChange) -> None:
     enqueue_on_commit(SEND_PRESCRIPTION_UPDATE, change.pk)
+
+
+def _decided(prescription: Prescription) -> None:
+    """Queue the tasks that follow a pharmacist's decision (settings, by name): an order
+    waiting on this prescription is charged or cancelled there, not known here."""
+    for task_name in settings.PRESCRIPTION_DECISION_TASKS:
+        enqueue_on_commit(task_name, prescription.pk)
 
 
 def _move(
@@ -278,6 +286,7 @@ def prescription_verify(
         override_reason=override_reason,
         also_save=DECISION_FIELDS,
     )
+    _decided(prescription)
     return prescription
 
 
@@ -297,6 +306,7 @@ def prescription_reject(*, prescription_id: int, pharmacist, reason: str) -> Pre
         message=reason.strip(),
         also_save=DECISION_FIELDS,
     )
+    _decided(prescription)
     return prescription
 
 
@@ -314,6 +324,7 @@ def prescription_request_info(*, prescription_id: int, pharmacist, message: str)
         message=message.strip(),
         also_save=["pharmacist_message"],
     )
+    _decided(prescription)
     return prescription
 
 

@@ -6,7 +6,16 @@ import pytest
 from django.core import mail
 
 from orders.models import Order
-from tests.orders.factories import make_patient, make_verified_prescription, pay, place_order
+from tests.factories import make_e_prescription
+from tests.fixtures.stripe import pay_at_standin
+from tests.orders.factories import (
+    make_patient,
+    make_verified_prescription,
+    pay,
+    place_order,
+    place_waiting,
+    receive,
+)
 
 
 @pytest.fixture
@@ -53,3 +62,25 @@ def order_factory(db, baclofen):
 def order(order_factory) -> Order:
     """One baclofen 10 mg package waiting for payment."""
     return order_factory()
+
+
+@pytest.fixture
+def waiting_rx(baclofen):
+    """A new patient and their baclofen 10 mg e-prescription, submitted, not verified."""
+    patient = make_patient()
+    return patient, make_e_prescription(patient=patient)
+
+
+@pytest.fixture
+def authorised(waiting_rx, stripe_api, capture):
+    """An order placed against the waiting prescription, paid on the hosted page: the
+    card is authorised. Its emails are sent and cleared."""
+    patient, prescription = waiting_rx
+    order = place_waiting(patient, prescription)
+    completed = pay_at_standin(stripe_api, order)
+    with capture(execute=True):
+        outcome = receive(completed)
+    assert outcome == "authorised: waiting for the pharmacist"
+    order.refresh_from_db()
+    mail.outbox.clear()
+    return order, prescription

@@ -46,8 +46,9 @@ def test_e_prescription_for_an_unknown_email_waits_for_the_patient(baclofen, db)
 
 
 def test_the_patient_is_emailed_only_after_the_decision_commits(
-    patient, pharmacist, baclofen, django_capture_on_commit_callbacks
+    patient, pharmacist, baclofen, django_capture_on_commit_callbacks, settings
 ):
+    settings.PRESCRIPTION_DECISION_TASKS = []  # the email alone (orders' task: tests/orders)
     prescription = make_e_prescription(patient=patient)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
