@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 
 from . import review
@@ -155,6 +156,22 @@ def usable_prescriptions(*, patient, formulation, on=None):
 # Orders whose medicine the patient holds or will hold (the orders app's statuses):
 # cancelled and refunded ones gave their units back.
 SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
+
+
+# An order whose card is authorised and waits for its prescription to be verified (the
+# orders app's status; this app only reads it, through the order lines' relation).
+ORDER_WAITING_STATUS = "authorised"
+
+
+def with_order_waiting(queryset):
+    """Annotate `order_waiting_since`: when the oldest order still waiting for this
+    prescription had its card authorised (None when no order waits for it)."""
+    return queryset.annotate(
+        order_waiting_since=models.Min(
+            "order_lines__order__authorised_at",
+            filter=models.Q(order_lines__order__status=ORDER_WAITING_STATUS),
+        )
+    )
 
 
 def purchases(*, patient_id: int | None, drug_id: int | None) -> tuple[review.Purchase, ...]:

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -22,7 +22,7 @@ from ..models import (
     Prescription,
     Status,
 )
-from ..selectors import profile_changes
+from ..selectors import profile_changes, with_order_waiting
 from ..services.identity import IDENTITY_MISMATCH_CODE
 from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
 from .mixins import AuditedAdminMixin
@@ -44,9 +44,25 @@ class DecisionForm(forms.Form):
     warnings_acknowledged = forms.BooleanField(required=False)
 
 
+class OrderWaitingFilter(admin.SimpleListFilter):
+    title = "order waiting"
+    parameter_name = "order_waiting"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "An order waits for it"), ("no", "No order waits")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(order_waiting_since__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(order_waiting_since__isnull=True)
+        return queryset
+
+
 @admin.register(Prescription)
 class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin):
-    """The pharmacist's verification queue: open prescriptions first, oldest first."""
+    """The pharmacist's verification queue: prescriptions an order waits for first (the
+    patient's card is held until they are verified), then the other open ones, oldest first."""
 
     audit_action = AuditEvent.Action.VIEW_PRESCRIPTION
     audit_history_action = AuditEvent.Action.VIEW_PRESCRIPTION_HISTORY
@@ -65,11 +81,13 @@ class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, History
         "status",
         "findings",
         "waiting",
+        "order_waiting",
         "submitted_at",
     )
     list_display_links = ("number", "patient_display")
     list_filter = (
         "status",
+        OrderWaitingFilter,
         "source",
         ("has_blocking_checks", admin.BooleanFieldListFilter),
         "partner",
@@ -150,16 +168,26 @@ class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, History
         "review_state",
     )
 
+    def get_queryset(self, request):
+        return with_order_waiting(super().get_queryset(request))
+
     def get_ordering(self, request):
-        """The queue: waiting for a pharmacist, then waiting for the patient, then decided;
-        oldest first within each."""
+        """The queue: waiting for a pharmacist with an order waiting (longest-held card
+        first), then the rest waiting for a pharmacist, then waiting for the patient, then
+        decided; oldest first within each."""
         queue_order = Case(
-            When(status=Status.SUBMITTED, then=Value(0)),
-            When(status=Status.NEEDS_INFO, then=Value(1)),
-            default=Value(2),
+            When(status=Status.SUBMITTED, order_waiting_since__isnull=False, then=Value(0)),
+            When(status=Status.SUBMITTED, then=Value(1)),
+            When(status=Status.NEEDS_INFO, then=Value(2)),
+            default=Value(3),
             output_field=IntegerField(),
         )
-        return [queue_order.asc(), "submitted_at", "pk"]
+        return [
+            queue_order.asc(),
+            F("order_waiting_since").asc(nulls_last=True),
+            "submitted_at",
+            "pk",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None or obj.status not in OPEN_STATUSES:
@@ -313,6 +341,15 @@ class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, History
         if obj.status not in OPEN_STATUSES:
             return "—"
         return timesince(obj.submitted_at)
+
+    @admin.display(description="Order waiting", ordering="order_waiting_since")
+    def order_waiting(self, obj):
+        since = getattr(obj, "order_waiting_since", None)
+        if since is None:
+            return "—"
+        return format_html(
+            '<strong class="rx-order-waiting">card held {} ago</strong>', timesince(since)
+        )
 
     @admin.display(description="Patient")
     def patient_summary(self, obj):
