@@ -10,30 +10,36 @@ Each task a service queues declares its `name=` explicitly, so moving its module
 does not change the name, the routes or the messages already waiting in a queue.
 """
 
-from functools import cache
+import threading
 
 from django.db import transaction
 
 from .celery import app
 
+_discovery = threading.Lock()
 
-@cache
-def _discover_tasks() -> None:
-    """Import every installed app's tasks module, once, as a worker does when it starts.
+
+def registered_task(task_name: str):
+    """The task registered as `task_name`, importing every app's tasks module first if
+    the registry does not hold it yet, as a worker does when it starts.
 
     A web process imports no task module of its own (views call services, and
-    services queue by name), so without this its registry would hold no task.
-    `force=True` imports them now and nothing else; the worker's own start-up
-    discovery also sets Django up again, which would reset a worker's logging.
+    services queue by name), so its registry starts empty. `force=True` imports the
+    modules now and nothing else; the worker's own start-up discovery also sets Django
+    up again, which would reset a worker's logging. The lock makes the threads of one
+    process wait for the first one's discovery: without it, a second thread saw the
+    modules half imported and its task "never registered".
     """
-    app.autodiscover_tasks(force=True)
+    if task_name not in app.tasks:
+        with _discovery:
+            if task_name not in app.tasks:
+                app.autodiscover_tasks(force=True)
+    return app.tasks[task_name]
 
 
 def enqueue(task_name: str, *args) -> None:
     """Queue `task_name` now (outside a transaction, or when the caller already committed)."""
-    if task_name not in app.tasks:
-        _discover_tasks()
-    app.tasks[task_name].delay(*args)
+    registered_task(task_name).delay(*args)
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:

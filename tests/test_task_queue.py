@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from orders import task_names
-from pharmacy.celery import app
-from pharmacy.queue import enqueue
+from pharmacy.queue import enqueue, registered_task
 from prescriptions.services import prescriptions
 
 ORDERS_TASK_NAMES = [value for key, value in vars(task_names).items() if key.isupper()]
@@ -18,7 +17,7 @@ QUEUED_BY_SERVICES = [*ORDERS_TASK_NAMES, prescriptions.SEND_PRESCRIPTION_UPDATE
 
 @pytest.mark.parametrize("name", QUEUED_BY_SERVICES)
 def test_every_task_a_service_queues_is_registered_under_that_name(name):
-    assert name in app.tasks
+    assert registered_task(name).name == name
 
 
 def test_queueing_a_name_that_is_no_task_fails_loudly():
@@ -48,3 +47,47 @@ def test_a_web_process_that_imported_no_task_module_can_queue_by_name():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "queued orders.payments.confirm_payment 7"
+
+
+FRESH_PROCESS_THREADS = """
+import threading
+import django
+django.setup()
+from celery.app.task import Task
+queued = []
+Task.delay = lambda self, *args: queued.append(self.name)
+from pharmacy.queue import enqueue
+names = [
+    "orders.payments.process_payment_event",
+    "orders.payments.confirm_payment",
+    "orders.notifications.send_order_email",
+    "prescriptions.tasks.send_prescription_update",
+] * 6
+failed = []
+def queue(name):
+    try:
+        enqueue(name, 1)
+    except Exception as exc:
+        failed.append(repr(exc))
+threads = [threading.Thread(target=queue, args=(name,)) for name in names]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(queued), len(failed), failed[:1])
+"""
+
+
+def test_the_threads_of_a_fresh_web_process_all_find_their_tasks():
+    """gunicorn's threads queue at once on the first requests: none may see the task
+    modules half imported (each thread's task was "never registered" before the lock)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_THREADS],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "pharmacy.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "24 0 []"
