@@ -1,6 +1,9 @@
 from django import forms
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from catalog.models import Package
+from prescriptions.forms import PrescriptionUploadForm
 
 from .cart import MAX_ID, MAX_PACKAGES_PER_LINE
 from .models import DeliveryAddress
@@ -51,3 +54,64 @@ class DeliveryAddressForm(forms.ModelForm):
 
     def clean_zip_code(self) -> str:
         return self.cleaned_data["zip_code"].strip()
+
+
+UPLOAD = "upload"
+
+
+class CheckoutUploadForm(PrescriptionUploadForm):
+    """The prescriptions upload page's form, inside checkout: the same files, checks,
+    sandbox and hourly limit; the medicine is the cart line's, not the patient's pick."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["drug"]
+        self.fields["documents"].label = "Prescription files"
+
+
+class CoverLineForm(forms.Form):
+    """How a cart line no verified prescription covers is covered: one of the patient's
+    prescriptions still with a pharmacist (`waiting`, chosen by the view), or an upload
+    here. Leaving it unanswered lets checkout refuse the line as before."""
+
+    choice = forms.ChoiceField(
+        widget=forms.RadioSelect,
+        required=False,
+        error_messages={
+            "invalid_choice": (
+                "That prescription is not one of yours waiting for a pharmacist for this "
+                "medicine. Choose one listed here, or upload the prescription."
+            )
+        },
+    )
+
+    def __init__(self, *args, line, waiting, claim_upload=None, **kwargs) -> None:
+        prefix = f"line-{line.package.pk}"
+        super().__init__(*args, prefix=prefix, **kwargs)
+        self.line = line
+        field = self.fields["choice"]
+        field.label = f"Prescription for {line.package.formulation.drug.name} {line.package.label}"
+        field.choices = [(str(p.pk), _waiting_label(p)) for p in waiting] + [
+            (UPLOAD, "Upload the prescription now")
+        ]
+        self.upload = CheckoutUploadForm(
+            self.data if self.is_bound else None,
+            self.files if self.is_bound else None,
+            prefix=prefix,
+            claim_upload=claim_upload,
+        )
+
+    @property
+    def wants_upload(self) -> bool:
+        return self.cleaned_data.get("choice") == UPLOAD
+
+    @property
+    def prescription_id(self) -> int | None:
+        choice = self.cleaned_data.get("choice")
+        return int(choice) if choice and choice != UPLOAD else None
+
+
+def _waiting_label(prescription) -> str:
+    submitted = date_format(timezone.localtime(prescription.submitted_at), "M j, Y")
+    status = prescription.get_status_display().lower()
+    return f"#{prescription.pk}, sent {submitted}: {status}, waiting for a pharmacist"

@@ -7,19 +7,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from prescriptions.models import Prescription
 from prescriptions.selectors import held_prescriptions, profile_notice
+from prescriptions.services import prescription_submit_upload, upload_check_claim
 
 from . import services
 from .cart import Cart
-from .forms import CartAddForm, CartUpdateForm, DeliveryAddressForm
-from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderStatus
+from .forms import CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
+from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
 from .payments import sessions
+from .selectors import WAITING_STATUSES
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -147,14 +151,22 @@ def checkout(request):
     address = DeliveryAddress.objects.filter(user=request.user).first()
     initial = {} if address else {"full_name": request.user.get_full_name()}
     form = DeliveryAddressForm(request.POST or None, instance=address, initial=initial)
+    context = _cart_context(request, cart)
+    covers = _cover_forms(request, context["rows"], bound=request.method == "POST")
     problems = []
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        valid = [form.is_valid()] + [cover.is_valid() for cover in covers]
+        valid += [cover.upload.is_valid() for cover in covers if all(valid) and cover.wants_upload]
+        if all(valid):
             lines = cart.lines()
+            waiting = _waiting_choices(request, covers)
             try:
                 order = services.order_check_out(
-                    patient=request.user, lines=lines, address_data=form.cleaned_data
+                    patient=request.user,
+                    lines=lines,
+                    address_data=form.cleaned_data,
+                    waiting=waiting or None,
                 )
             except services.CheckoutError as exc:
                 problems = exc.problems or []
@@ -162,16 +174,74 @@ def checkout(request):
                 if not lines:
                     messages.error(request, "Your cart is empty.")
                     return redirect("orders:cart")
+                # What was uploaded stays a submitted prescription: offer it, chosen.
+                covers = _cover_forms(request, context["rows"], chosen=waiting)
             else:
                 cart.clear()
                 return _go_to_payment(request, order)
         else:
             status = 400
-    context = {**_cart_context(request, cart), "form": form, "problems": problems}
+    context.update(form=form, problems=problems, covers=covers)
     if not context["rows"] and request.method == "GET":
         messages.info(request, "Your cart is empty: add a package from a medicine's page first.")
         return redirect("orders:cart")
     return render(request, "orders/checkout.html", context, status=status)
+
+
+def _cover_forms(request, rows, *, bound: bool = False, chosen=None) -> list[CoverLineForm]:
+    """A form for each line no verified prescription covers, listing the patient's
+    prescriptions still with a pharmacist for its drug (or for no drug yet, an upload)."""
+    uncovered = [row["line"] for row in rows if not row["covered"]]
+    if not uncovered:
+        return []
+    drugs = {line.package.formulation.drug_id for line in uncovered}
+    waiting = list(
+        Prescription.objects.filter(patient=request.user, status__in=WAITING_STATUSES)
+        .filter(Q(drug_id__in=drugs) | Q(drug__isnull=True))
+        .order_by("-submitted_at")
+    )
+    claim = _upload_claim(request)
+    chosen = chosen or {}
+    return [
+        CoverLineForm(
+            request.POST if bound else None,
+            request.FILES if bound else None,
+            line=line,
+            waiting=[p for p in waiting if p.drug_id in (None, line.package.formulation.drug_id)],
+            claim_upload=claim,
+            initial={"choice": chosen.get(line.package.pk)},
+        )
+        for line in uncovered
+    ]
+
+
+def _waiting_choices(request, covers: list[CoverLineForm]) -> dict[int, int]:
+    """package id -> the prescription its line waits for; uploads are stored first, and
+    stay submitted prescriptions whatever becomes of the order."""
+    waiting = {}
+    for cover in covers:
+        package = cover.line.package
+        if cover.wants_upload:
+            prescription = prescription_submit_upload(
+                patient=request.user,
+                documents=cover.upload.cleaned_data["documents"],
+                note=cover.upload.cleaned_data["note"],
+                drug=package.formulation.drug,
+            )
+            waiting[package.pk] = prescription.pk
+        elif cover.prescription_id is not None:
+            waiting[package.pk] = cover.prescription_id
+    return waiting
+
+
+def _upload_claim(request):
+    """Counts a batch of files against the signed-in patient's hourly limit, as the
+    prescriptions upload page does."""
+
+    def claim(files: int) -> None:
+        upload_check_claim(user=request.user, files=files)
+
+    return claim
 
 
 def _go_to_payment(request, order: Order):
@@ -195,7 +265,10 @@ def _own_order(request, number: str) -> Order:
         raise Http404
     order = (
         Order.objects.filter(number=number, patient=request.user)
-        .prefetch_related("lines", "status_changes")
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.select_related("prescription")),
+            "status_changes",
+        )
         .select_related("shipment")
         .first()
     )
@@ -217,7 +290,19 @@ def order_detail(request, number: str):
     waiting = order.status == OrderStatus.PAID or (
         order.status == OrderStatus.PENDING_PAYMENT and request.GET.get("paid") == "1"
     )
-    context = {"order": order, "refresh": waiting, "refund_days": REFUND_BUSINESS_DAYS}
+    context = {
+        "order": order,
+        "refresh": waiting,
+        "refund_days": REFUND_BUSINESS_DAYS,
+        # The prescriptions a pharmacist has yet to verify before the card is charged.
+        "waits_for": list(
+            {
+                line.prescription_id: line.prescription
+                for line in order.lines.all()
+                if not line.units_reserved and line.prescription_id
+            }.values()
+        ),
+    }
     return render(request, "orders/order_detail.html", context)
 
 
