@@ -22,9 +22,8 @@ from devtools import processes
 from orders.models import Order, OrderStatus, OrderStatusChange
 from orders.task_names import PRESCRIPTION_DECIDED
 from prescriptions.services import prescription_verify
-from tests.factories import make_e_prescription, make_pharmacist
-from tests.fixtures.stripe import pay_at_standin
-from tests.orders.factories import captures_of, make_patient, place_waiting, receive
+from tests.factories import make_pharmacist
+from tests.orders.factories import captures_of
 from tests.reliability import stack
 
 SKIP_REASON = processes.missing_services()
@@ -35,16 +34,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or ""),
 ]
-
-
-def authorised_order(stripe_api):
-    """An order waiting on a submitted prescription, its card authorised at the stand-in."""
-    patient = make_patient()
-    prescription = make_e_prescription(patient=patient)
-    order = place_waiting(patient, prescription)
-    assert receive(pay_at_standin(stripe_api, order)) == "authorised: waiting for the pharmacist"
-    order.refresh_from_db()
-    return order, prescription
 
 
 def _hold_history() -> None:
@@ -59,7 +48,7 @@ def test_a_settle_killed_after_stripe_captured_is_paid_by_the_next_worker_captur
     env = processes.site_env(
         PRIVATE_MEDIA_ROOT=str(tmp_path / "private"), STRIPE_API_BASE=stripe_standin.url
     )
-    order, prescription = authorised_order(stripe_api)
+    order, prescription = stack.authorised_order(stripe_api)
     intent = order.stripe_payment_intent
     pharmacist = make_pharmacist()
 

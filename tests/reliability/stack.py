@@ -27,7 +27,15 @@ from devtools import processes
 from orders.emails import SUBJECTS
 from orders.models import Notification, Order, OrderLine, OrderStatus, OrderStatusChange
 from prescriptions.models import Prescription
-from tests.orders.factories import baclofen_package, make_patient, make_verified_prescription
+from tests.factories import make_e_prescription
+from tests.fixtures.stripe import pay_at_standin
+from tests.orders.factories import (
+    baclofen_package,
+    make_patient,
+    make_verified_prescription,
+    place_waiting,
+    receive,
+)
 from tests.orders.factories import place_order as _place_order
 from tests.reliability import faults
 
@@ -112,6 +120,16 @@ def new_patient():
 
 def new_order() -> Order:
     return _place_order(patient=new_patient())
+
+
+def authorised_order(stripe_api):
+    """An order waiting on a submitted prescription, its card authorised at the stand-in."""
+    patient = make_patient()
+    prescription = make_e_prescription(patient=patient)
+    order = place_waiting(patient, prescription)
+    assert receive(pay_at_standin(stripe_api, order)) == "authorised: waiting for the pharmacist"
+    order.refresh_from_db()
+    return order, prescription
 
 
 def stock() -> int:
