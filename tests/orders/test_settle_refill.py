@@ -24,6 +24,8 @@ from tests.orders.factories import (
     captures_of,
     decide,
     intent_of,
+    make_verified_prescription,
+    place_order,
     place_waiting,
     receive,
     stock,
@@ -150,3 +152,15 @@ def test_checkout_takes_an_order_of_the_drug_again_once_the_waiting_one_is_cance
     again = place_waiting(order.patient, make_e_prescription(patient=order.patient))
 
     assert again.status == OrderStatus.PENDING_PAYMENT
+
+
+def test_checkout_refuses_an_order_charged_at_once_while_one_of_the_drug_waits(authorised):
+    """A verified prescription of the drug does not get round it: the waiting order is
+    not counted for an early refill until it is charged."""
+    order, _ = authorised
+    make_verified_prescription(patient=order.patient)
+
+    with pytest.raises(CheckoutError) as refused:
+        place_order(patient=order.patient)
+
+    assert [p.kind for p in refused.value.problems] == ["order_waiting"]
