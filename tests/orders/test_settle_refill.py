@@ -6,8 +6,12 @@ rule again once the prescription is verified, counting the orders settled before
 and checkout refuses another order of a drug while one of it is still waiting.
 """
 
+import threading
+import time
+
 import pytest
 from django.core import mail
+from django.db import connection, connections, transaction
 
 from orders.models import OrderStatus, OrderStatusChange
 from orders.payments.settlement import order_settle
@@ -164,3 +168,74 @@ def test_checkout_refuses_an_order_charged_at_once_while_one_of_the_drug_waits(a
         place_order(patient=order.patient)
 
     assert [p.kind for p in refused.value.problems] == ["order_waiting"]
+
+
+def _blocked_backends() -> int:
+    """Connections to this database waiting for a lock (read live, not from the snapshot)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def _settle_in_thread(order_id: int, outcomes: dict) -> threading.Thread:
+    def run() -> None:
+        try:
+            outcomes[order_id] = order_settle(order_id=order_id)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _wait_until(check, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs real concurrent transactions (PostgreSQL)"
+)
+def test_two_orders_settled_at_once_charge_one_and_cancel_the_other(
+    two_authorised, stripe_api, settings
+):
+    """The first settle has captured and not yet committed when the second starts: the
+    second waits for it (the patient's row), then counts it, instead of charging too."""
+    (first, second), prescription = two_authorised
+    decision_tasks = settings.PRESCRIPTION_DECISION_TASKS
+    settings.PRESCRIPTION_DECISION_TASKS = []  # verified, the orders settled below
+    prescription_verify(
+        prescription_id=prescription.pk, pharmacist=make_pharmacist(), warnings_acknowledged=True
+    )
+    settings.PRESCRIPTION_DECISION_TASKS = decision_tasks
+    outcomes: dict[int, str] = {}
+    with transaction.atomic():
+        # The first settle's move to paid (a history row) waits here, after its capture.
+        with connection.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{OrderStatusChange._meta.db_table}" IN SHARE MODE')
+        one = _settle_in_thread(first.pk, outcomes)
+        _wait_until(
+            lambda: (
+                captures_of(stripe_api, first.stripe_payment_intent) == 1
+                and _blocked_backends() == 1
+            ),
+            "the first settle to capture and wait",
+        )
+        two = _settle_in_thread(second.pk, outcomes)
+        _wait_until(lambda: _blocked_backends() == 2, "the second settle to wait")
+    one.join(timeout=30)
+    two.join(timeout=30)
+
+    assert outcomes[first.pk] == "captured: paid"
+    assert outcomes[second.pk].startswith("authorisation cancelled: your earlier orders")
+    assert captures_of(stripe_api, second.stripe_payment_intent) == 0
+    assert units_used(prescription) == 10
