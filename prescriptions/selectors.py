@@ -154,7 +154,10 @@ def usable_prescriptions(*, patient, formulation, on=None):
 
 
 # Orders whose medicine the patient holds or will hold (the orders app's statuses):
-# cancelled and refunded ones gave their units back.
+# cancelled and refunded ones gave their units back. Not "authorised": settling such an
+# order counts the orders charged before it, never itself nor those still waiting their
+# turn (each is counted once charged); checkout refuses a second order of a drug while
+# one waits instead.
 SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
 
 

@@ -86,9 +86,10 @@ class Payment:
 
     With `capture_method` manual the charge is only authorised (`requires_capture`)
     until captured, cancelled or lapsed. Money released from an authorisation (a
-    cancellation, a lapse, the rest of a partial capture) counts in `amount_refunded`,
-    as Stripe shows it on the charge, so `amount - amount_refunded` is always what is
-    left to refund.
+    cancellation, a lapse, the rest of a partial capture) is not a refund: since API
+    version 2025-03-31.basil Stripe leaves the charge's `amount_refunded` and
+    `refunded` alone and creates no Refund for it, so `amount_received -
+    amount_refunded` is what is left to refund.
     """
 
     session_id: str
@@ -109,7 +110,7 @@ class Payment:
 
     @property
     def refunded(self) -> bool:
-        return self.amount_refunded >= self.amount
+        return self.captured and self.amount_refunded >= self.amount_received
 
     @property
     def amount_capturable(self) -> int:

@@ -4,8 +4,17 @@ A mixin of `Store` (it uses the store's lock, clock and `_emit`), kept apart so 
 module stays about one thing. What was checked against Stripe, and where:
 
 - Statuses, `amount_capturable`, `amount_received`, `canceled_at`, `cancellation_reason`
-  and its values (`automatic` is Stripe's own for a lapsed hold) are typed in the
-  `stripe` library's `_payment_intent.py`; `capture_before` in `_charge.py`.
+  and its values are typed in the `stripe` library's `_payment_intent.py`;
+  `capture_before` in `_charge.py`.
+- What a cancellation, a lapse and a partial capture do to the charge, for the API
+  version the library pins (`stripe.api_version`, later than 2025-03-31.basil): the
+  changelog entry "Partially capturing or cancelling payments no longer creates a
+  Refund" (docs.stripe.com/changelog/basil/2025-03-31/remove-refund-from-partial-
+  capture-and-payment-cancellation-flow). No Refund is created, the charge's
+  `amount_refunded` is not updated and `refunded` stays false, `charge.refunded` is
+  not sent (`charge.expired`, `charge.captured` and `payment_intent.canceled` still
+  are), and a lapsed hold's `cancellation_reason` is `expired`, which replaced
+  `automatic`.
 - Capture needs `requires_capture`, defaults to the whole `amount_capturable`, and a
   partial capture releases the rest (docs.stripe.com "Place a hold on a payment
   method" and the API reference for capture). Cancelling a `requires_capture` intent
@@ -16,13 +25,16 @@ module stays about one thing. What was checked against Stripe, and where:
 - Events: `payment_intent.amount_capturable_updated` when the hold is placed, then
   `checkout.session.completed` with `payment_status` unpaid; on capture
   `charge.captured` then `payment_intent.succeeded`; on cancel
-  `payment_intent.canceled`; on a lapse `charge.expired` ("an uncaptured charge
-  expires") then `payment_intent.canceled`. Stripe does not promise delivery order.
+  `payment_intent.canceled` (never `charge.refunded`); on a lapse `charge.expired`
+  ("an uncaptured charge expires") then `payment_intent.canceled`. Stripe does not
+  promise delivery order.
   Not sent, as on the automatic path: `payment_intent.created`, `charge.succeeded`.
 - Refunding an uncaptured intent is refused: Stripe's guidance is to cancel it. The
   library's list of error codes has no `charge_not_captured`, so the stand-in answers
   `payment_intent_unexpected_state`, the code for an operation the intent's status
-  does not allow (the exact code Stripe uses here could not be confirmed).
+  does not allow. Still unconfirmed: neither Stripe's documentation nor the issue
+  threads searched name the code Stripe answers here; the site never refunds an
+  order that is not paid, so nothing it does depends on it.
 """
 
 import threading
@@ -41,6 +53,8 @@ from .objects import (
 )
 
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
+# Stripe's `cancellation_reason` for a hold that lapsed (`automatic` before 2025-03-31.basil).
+LAPSE_REASON = "expired"
 CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation")
 CANCELABLE_TEXT = (
     "requires_payment_method, requires_capture, requires_confirmation, requires_action, processing"
@@ -120,8 +134,7 @@ class PaymentsMixin:
                     param="amount_to_capture",
                 )
             payment.status = "succeeded"
-            payment.amount_received = amount
-            payment.amount_refunded = payment.amount - amount  # the released rest
+            payment.amount_received = amount  # the rest is released, not refunded
             self._emit("charge.captured", charge_json(payment))
             body = payment_intent_json(payment)
             self._emit("payment_intent.succeeded", body)
@@ -142,16 +155,14 @@ class PaymentsMixin:
     def _cancel(self, payment: Payment, *, reason: str | None) -> dict[str, Any]:
         payment.status = "canceled"
         payment.canceled_at = self.now()
-        payment.cancellation_reason = reason
-        payment.amount_refunded = payment.amount  # the hold is released
+        payment.cancellation_reason = reason  # the hold is released; no refund, no charge.refunded
         body = payment_intent_json(payment)
-        self._emit("payment_intent.canceled", body, automatic=reason == "automatic")
+        self._emit("payment_intent.canceled", body, automatic=reason == LAPSE_REASON)
         return body
 
     def _lapse(self, payment: Payment) -> dict[str, Any]:
-        payment.amount_refunded = payment.amount
         self._emit("charge.expired", charge_json(payment), automatic=True)
-        return self._cancel(payment, reason="automatic")
+        return self._cancel(payment, reason=LAPSE_REASON)
 
     def lapse(self, payment_intent: str) -> dict[str, Any] | None:
         """What Stripe does when a hold is not captured in time, without waiting 7 days."""
@@ -197,7 +208,7 @@ class PaymentsMixin:
                     f"This PaymentIntent ({payment.payment_intent}) has not been captured: "
                     "cancel it to release the authorisation instead of refunding it.",
                 )
-            remaining = payment.amount - payment.amount_refunded
+            remaining = payment.amount_received - payment.amount_refunded
             if remaining <= 0:
                 raise StripeError(
                     400,

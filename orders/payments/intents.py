@@ -131,10 +131,9 @@ def intent_succeeded(order: Order | None, intent: dict[str, Any]) -> str:
     return outcome
 
 
-STRIPE_REASONS = {
-    "automatic": "the hold on your card ran out at the bank before a pharmacist verified "
-    "your prescription",
-}
+_LAPSED = "the hold on your card ran out at the bank before a pharmacist verified your prescription"
+# A lapsed hold: `expired` since API version 2025-03-31.basil, `automatic` before it.
+STRIPE_REASONS = {"expired": _LAPSED, "automatic": _LAPSED}
 
 
 def intent_canceled(order: Order | None, intent: dict[str, Any]) -> str:

@@ -6,7 +6,10 @@ every such prescription is verified and covers its line, the units are reserved 
 the PaymentIntent captured; when one is rejected or does not cover its line, or no
 prescription came in time, or the hold is about to lapse, the intent is cancelled
 (which releases the hold on the patient's card) and the order cancelled, stock given
-back once. Otherwise it keeps waiting.
+back once. Otherwise it keeps waiting. Verified is not enough when the orders
+settled before this one leave the patient's supply on hand: checkout's early-refill
+rule runs again (the directions are known now) and, without a pharmacist's
+allowance, the order is cancelled, nothing charged.
 
 Stripe is asked first, with the order row locked, and the order moves in the same
 transaction: Stripe unreachable raises StripeUnavailable with nothing changed, for
@@ -26,7 +29,7 @@ from django.utils import timezone
 from prescriptions.models import Status
 
 from ..models import Order, OrderLine, OrderStatus
-from ..services.authorisation import line_reserve_units, waiting_lines
+from ..services.authorisation import early_refill_reason, line_reserve_units, waiting_lines
 from ..services.lifecycle import order_cancel, order_mark_paid
 from .client import stripe_client, transient_as_unavailable
 
@@ -130,9 +133,11 @@ def _capture_at_stripe(order: Order) -> str:
     return intent.status
 
 
-def _capture(order: Order, lines: list[OrderLine]) -> str:
-    with transaction.atomic():  # a savepoint: the units go back if nothing is captured
-        reserved = all(line_reserve_units(line=line) for line in lines)
+def _capture(order: Order, lines: list[OrderLine], now) -> str:
+    # A savepoint: the units and an early-refill allowance go back if nothing is captured.
+    with transaction.atomic():
+        early = early_refill_reason(order=order, lines=lines, today=timezone.localdate(now))
+        reserved = not early and all(line_reserve_units(line=line) for line in lines)
         status = _capture_at_stripe(order) if reserved else ""
         if status == "succeeded":
             order_mark_paid(
@@ -142,6 +147,10 @@ def _capture(order: Order, lines: list[OrderLine]) -> str:
             )
             return "captured: paid"
         transaction.set_rollback(True)
+    if early:
+        # Several orders placed against prescriptions still with the pharmacist would
+        # otherwise each be charged: a double supply. Nothing is charged.
+        return _cancel(order, Decision("cancel", early))
     if status == "canceled":
         order_cancel(
             order_id=order.pk,
@@ -192,14 +201,16 @@ def order_settle(*, order_id: int, now=None) -> str:
         if decision.action == "wait":
             return "waiting for the pharmacist"
         if decision.action == "capture":
-            return _capture(order, lines)
+            return _capture(order, lines, now)
         return _cancel(order, decision)
 
 
 def orders_waiting_on(*, prescription_id: int) -> list[int]:
-    """The authorised orders with a line on this prescription."""
+    """The authorised orders with a line on this prescription, oldest first: settled in
+    that order, the first placed is the one charged when a later one is an early refill."""
     return list(
         Order.objects.filter(status=OrderStatus.AUTHORISED, lines__prescription_id=prescription_id)
+        .order_by("pk")
         .distinct()
         .values_list("pk", flat=True)
     )
@@ -209,8 +220,10 @@ def authorised_orders_settle(*, now=None) -> int:
     """The sweep: settle every authorised order (a decision whose task was lost, a hold
     about to lapse, a prescription that never came); returns how many moved."""
     count = 0
-    for order_id in Order.objects.filter(status=OrderStatus.AUTHORISED).values_list(
-        "pk", flat=True
+    for order_id in (
+        Order.objects.filter(status=OrderStatus.AUTHORISED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     ):
         if not order_settle(order_id=order_id, now=now).startswith(("waiting", "order already")):
             count += 1

@@ -5,7 +5,17 @@ The moves are in `lifecycle` (`order_mark_authorised`, then `order_mark_paid` or
 `orders.payments.settlement`, above this layer.
 """
 
-from prescriptions.services import prescription_recheck, prescription_reserve_units
+from datetime import date, timedelta
+
+from django.contrib.auth import get_user_model
+
+from prescriptions.review import long_date
+from prescriptions.selectors import refill_supply
+from prescriptions.services import (
+    prescription_recheck,
+    prescription_reserve_units,
+    prescription_use_early_refill,
+)
 
 from ..models import Order, OrderLine
 
@@ -33,3 +43,40 @@ def line_reserve_units(*, line: OrderLine) -> bool:
     OrderLine.objects.filter(pk=line.pk).update(units_reserved=True)
     line.units_reserved = True
     return True
+
+
+def early_refill_reason(*, order: Order, lines: list[OrderLine], today: date) -> str:
+    """Why charging these waiting lines now would be an early refill, for the patient;
+    "" when it would not, or a pharmacist allowed it (the allowance is then used).
+
+    Checkout could not count a waiting line: its prescription's directions were not
+    known. Now they are, so checkout's rule runs again, counting the patient's orders
+    of the drug that hold their medicine (`refill_supply`: paid, dispatched, delivered,
+    or paying now), so the ones settled before this one, but never this order nor one
+    still waiting (their turn comes, and each is counted once charged). The patient's
+    row is locked first, as checkout does, so two orders verified together are
+    settled one after the other and the second counts the first. Call it inside the
+    transaction that captures, so an allowance goes back if nothing is charged.
+    """
+    get_user_model().objects.select_for_update().filter(pk=order.patient_id).exists()
+    checked = set()
+    for line in lines:
+        drug_id = line.package.formulation.drug_id
+        if drug_id in checked:
+            continue  # one allowance covers the whole order, as at checkout
+        checked.add(drug_id)
+        supply = refill_supply(patient=order.patient, drug_id=drug_id)
+        if supply is None or today >= supply.refill_from:
+            continue
+        same_drug = [ln for ln in lines if ln.package.formulation.drug_id == drug_id]
+        if any(
+            prescription_use_early_refill(prescription_id=ln.prescription_id) for ln in same_drug
+        ):
+            continue
+        last_day = supply.runs_out - timedelta(days=1)
+        return (
+            f"your earlier orders of {line.description} last until {long_date(last_day)} "
+            f"(you may order it again from {long_date(supply.refill_from)}); a pharmacist can "
+            "allow an early refill"
+        )
+    return ""

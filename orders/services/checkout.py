@@ -40,7 +40,7 @@ from ..selectors import matching_pending_order, waiting_prescription
 class CheckoutProblem:
     package: Package | None  # None for what concerns the whole order (the profile)
     # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
-    # | "out_of_stock" | "unavailable" | "not_waiting"
+    # | "out_of_stock" | "unavailable" | "not_waiting" | "order_waiting"
     kind: str
     message: str
     held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
@@ -132,6 +132,34 @@ def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> Checkout
     )
 
 
+def _order_still_waiting(*, patient, line: CartLine) -> CheckoutProblem | None:
+    """Another order of the drug while one still waits for a pharmacist is refused.
+
+    The waiting order's supply cannot be counted yet (its directions are not known
+    before verification, and settling counts only orders already charged), so a second
+    order now could not be checked for an early refill, and would be a double supply.
+    """
+    drug = line.package.formulation.drug
+    waiting = (
+        Order.objects.filter(
+            patient=patient,
+            status=OrderStatus.AUTHORISED,
+            lines__package__formulation__drug_id=drug.pk,
+        )
+        .order_by("pk")
+        .first()
+    )
+    if waiting is None:
+        return None
+    return CheckoutProblem(
+        line.package,
+        "order_waiting",
+        f"{drug.name} {line.package.label}: your order {waiting.number} of this medicine is "
+        "waiting for a pharmacist to verify its prescription. You can order more once it is "
+        "charged or cancelled.",
+    )
+
+
 def _keep_holds(problems: list[CheckoutProblem]) -> None:
     """A refused checkout rolls back, holds included: put the holds its review found back,
     so the pharmacist sees the prescription waiting and the patient sees why."""
@@ -179,7 +207,9 @@ def order_place(
     the order is then authorised at checkout and charged once that prescription is
     verified (capture_method manual). Its stock is taken now, but no units: the
     quantity the prescription allows is not known before verification
-    (`OrderLine.units_reserved` False; settling reserves them).
+    (`OrderLine.units_reserved` False; settling reserves them). While an order of a
+    drug waits so, another order of that drug is refused: it could not be counted
+    for an early refill (settling counts only the orders already charged).
     """
     if not lines:
         raise CheckoutError([])
@@ -215,6 +245,10 @@ def _place(
         supplies = {}  # by drug: what earlier orders left on hand (not this order)
         for line in lines:
             package = line.package
+            waiting_order = _order_still_waiting(patient=patient, line=line)
+            if waiting_order:
+                problems.append(waiting_order)
+                continue
             prescription, held = _reserve_units(patient=patient, package=package, units=line.units)
             units_reserved = prescription is not None
             if prescription is None and package.pk in waiting:

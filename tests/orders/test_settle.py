@@ -139,7 +139,7 @@ def test_a_lapsed_authorisation_cancels_the_order_once(
         second = receive(dict(canceled, id=canceled["id"] + "x"))
 
     order.refresh_from_db()
-    assert first == "authorisation automatic at Stripe: cancelled"
+    assert first == "authorisation expired at Stripe: cancelled"
     assert second == "order already cancelled"
     assert order.status == OrderStatus.CANCELLED
     assert stock() == before + 1

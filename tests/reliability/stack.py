@@ -8,14 +8,18 @@ them, or the services themselves, on purpose. They are transactional
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Count, Sum
+from django.test import Client
 from kombu import Connection
 
 from catalog.models import Package
@@ -23,7 +27,15 @@ from devtools import processes
 from orders.emails import SUBJECTS
 from orders.models import Notification, Order, OrderLine, OrderStatus, OrderStatusChange
 from prescriptions.models import Prescription
-from tests.orders.factories import baclofen_package, make_patient, make_verified_prescription
+from tests.factories import make_e_prescription
+from tests.fixtures.stripe import pay_at_standin
+from tests.orders.factories import (
+    baclofen_package,
+    make_patient,
+    make_verified_prescription,
+    place_waiting,
+    receive,
+)
 from tests.orders.factories import place_order as _place_order
 from tests.reliability import faults
 
@@ -42,6 +54,15 @@ DEADLINE = 30.0
 RECEIPT = SUBJECTS[Notification.Kind.CONFIRMED]
 DISPATCHED = SUBJECTS[Notification.Kind.DISPATCHED]
 REFUNDED = SUBJECTS[Notification.Kind.REFUNDED]
+
+# A worker that takes over a killed one's message: it redelivers a message left
+# unacknowledged this long. The hard time limit stays below the visibility timeout, or
+# a task still running would be handed to a second worker while the first is at it.
+VISIBILITY_TIMEOUT = 3
+SHORT_TIMEOUTS = {
+    "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+    "CELERY_TASK_TIME_LIMIT": "2",
+}
 
 
 @dataclass
@@ -99,6 +120,16 @@ def new_patient():
 
 def new_order() -> Order:
     return _place_order(patient=new_patient())
+
+
+def authorised_order(stripe_api):
+    """An order waiting on a submitted prescription, its card authorised at the stand-in."""
+    patient = make_patient()
+    prescription = make_e_prescription(patient=patient)
+    order = place_waiting(patient, prescription)
+    assert receive(pay_at_standin(stripe_api, order)) == "authorised: waiting for the pharmacist"
+    order.refresh_from_db()
+    return order, prescription
 
 
 def stock() -> int:
@@ -196,3 +227,52 @@ def broker_idle(broker_url: str) -> bool:
         channel = conn.default_channel
         queued = any(channel._size(queue) for queue in processes.QUEUES)
         return not queued and not channel.client.hlen(channel.unacked_key)
+
+
+# Killing a worker mid-task ------------------------------------------------------------
+
+
+def in_own_connection(work: Callable[[], Any]) -> Any:
+    """`work()` from another thread, on its own database connection, while the test's
+    connection holds a lock; returns what it returned."""
+    results: list[Any] = []
+
+    def run() -> None:
+        try:
+            results.append(work())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert results, "the work in the other thread did not finish"
+    return results[0]
+
+
+def deliver_webhook(payload: bytes, signature: str) -> int:
+    """The webhook, from another thread (its own connection), while the test holds a lock."""
+    response = in_own_connection(
+        lambda: Client().post(
+            "/payments/stripe/webhook/",
+            data=payload,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signature,
+        )
+    )
+    return response.status_code
+
+
+def task_ids(worker: processes.CeleryWorker, task: str, state: str) -> list[str]:
+    """Ids of `task` in the worker's log with `state` ("received", "succeeded")."""
+    pattern = rf"Task {re.escape(task)}\[([0-9a-f-]+)\] {state}"
+    return re.findall(pattern, worker.log_text())
+
+
+def unacked(broker_url: str) -> list[float]:
+    """When each unacknowledged message was handed to a worker (epoch seconds)."""
+    with Connection(broker_url) as conn:
+        channel = conn.default_channel
+        index = channel.client.zrange(channel.unacked_index_key, 0, -1, withscores=True)
+        assert channel.client.hlen(channel.unacked_key) == len(index)
+        return [score for _, score in index]

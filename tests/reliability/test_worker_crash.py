@@ -14,33 +14,28 @@ whole worker (main process and pool) gets SIGKILL, and only then is the lock rel
 
 import json
 import os
-import re
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection, connections, transaction
-from django.test import Client
-from kombu import Connection
+from django.db import connection, transaction
 
 from devtools import processes
 from orders.models import Order, OrderStatus, PaymentEvent, Shipment
 from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.reliability import stack
+from tests.reliability.stack import (
+    SHORT_TIMEOUTS,
+    VISIBILITY_TIMEOUT,
+    deliver_webhook,
+    task_ids,
+    unacked,
+)
 
 pytestmark = stack.MARKS
-
-VISIBILITY_TIMEOUT = 3
-# The hard time limit stays below the visibility timeout, or a task still running would
-# be handed to a second worker while the first is at it.
-SHORT_TIMEOUTS = {
-    "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-    "CELERY_TASK_TIME_LIMIT": "2",
-}
 
 
 @dataclass(frozen=True)
@@ -76,44 +71,6 @@ KILL_POINTS = {
         ),
     ),
 }
-
-
-def deliver_webhook(payload: bytes, signature: str) -> int:
-    """The webhook, from another thread (its own connection), while the test holds a lock."""
-    statuses: list[int] = []
-
-    def post() -> None:
-        try:
-            response = Client().post(
-                "/payments/stripe/webhook/",
-                data=payload,
-                content_type="application/json",
-                HTTP_STRIPE_SIGNATURE=signature,
-            )
-            statuses.append(response.status_code)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=post)
-    thread.start()
-    thread.join(timeout=30)
-    assert statuses, "the webhook did not answer"
-    return statuses[0]
-
-
-def task_ids(worker: processes.CeleryWorker, task: str, state: str) -> list[str]:
-    """Ids of `task` in the worker's log with `state` ("received", "succeeded")."""
-    pattern = rf"Task {re.escape(task)}\[([0-9a-f-]+)\] {state}"
-    return re.findall(pattern, worker.log_text())
-
-
-def unacked(broker_url: str) -> list[float]:
-    """When each unacknowledged message was handed to a worker (epoch seconds)."""
-    with Connection(broker_url) as conn:
-        channel = conn.default_channel
-        index = channel.client.zrange(channel.unacked_index_key, 0, -1, withscores=True)
-        assert channel.client.hlen(channel.unacked_key) == len(index)
-        return [score for _, score in index]
 
 
 def time_limits(env: dict[str, str]) -> tuple[float, float, float]:

@@ -167,10 +167,12 @@ def test_partial_capture_releases_the_rest_and_only_the_capture_can_be_refunded(
 
     assert (too_much.value.code, too_much.value.param) == ("amount_too_large", "amount_to_capture")
     assert captured.amount_received == 5000
+    # The released rest is not a refund (API 2025-03-31.basil on): nothing refunded yet.
     assert (captured.latest_charge.amount_captured, captured.latest_charge.amount_refunded) == (
         5000,
-        4306,
+        0,
     )
+    assert captured.latest_charge.refunded is False
     assert refund.amount == 5000
 
 
@@ -230,7 +232,25 @@ def test_cancel_releases_the_hold_and_refuses_capture_or_refund_after(client, re
         "requested_by_customer",
     )
     charge = client.v1.payment_intents.retrieve(intent_id, {"expand": ["latest_charge"]})
-    assert (charge.latest_charge.captured, charge.latest_charge.refunded) == (False, True)
+    # A released hold is no refund (API 2025-03-31.basil on): the charge says none.
+    assert (charge.latest_charge.captured, charge.latest_charge.refunded) == (False, False)
+    assert (charge.latest_charge.amount_captured, charge.latest_charge.amount_refunded) == (0, 0)
+
+
+def test_cancel_and_lapse_send_no_charge_refunded(client, receiver, standin):
+    _, canceled_id = authorised(client)
+    _, lapsed_id = authorised(client)
+
+    client.v1.payment_intents.cancel(canceled_id)
+    standin.lapse_authorization(lapsed_id)
+
+    assert len(receiver.wait_for("payment_intent.canceled", count=2)) == 2
+    receiver.wait_for("charge.expired")
+    assert standin.wait_for_webhooks()
+    refunded = client.v1.events.list({"type": "charge.refunded", "limit": 100}).data
+    ours = {canceled_id, lapsed_id}
+    assert [e for e in refunded if e.data.object.payment_intent in ours] == []
+    assert receiver.accepted("charge.refunded") == []
 
 
 def test_cancellation_reason_must_be_one_of_stripes(client):
@@ -250,11 +270,11 @@ def test_lapse_helper_cancels_the_hold_automatically_and_sends_canceled(client, 
     with pytest.raises(stripe.InvalidRequestError) as capture:
         client.v1.payment_intents.capture(intent_id)
 
-    assert (lapsed["status"], lapsed["cancellation_reason"]) == ("canceled", "automatic")
+    assert (lapsed["status"], lapsed["cancellation_reason"]) == ("canceled", "expired")
     assert capture.value.code == "payment_intent_unexpected_state"
     [event] = receiver.wait_for("payment_intent.canceled")
     canceled = typed(event)
-    assert canceled.data.object.cancellation_reason == "automatic"
+    assert canceled.data.object.cancellation_reason == "expired"
     assert canceled.request.id is None  # Stripe's own doing, not a request's
     [expired] = receiver.wait_for("charge.expired")
     assert typed(expired).data.object.captured is False
@@ -270,7 +290,7 @@ def test_lapse_over_http_helper_and_unknown_intent(client, receiver, standin):
     missing, _, _ = http(f"{standin.url}/_standin/payment_intents/pi_nope/lapse", {})
 
     assert status == 200
-    assert json.loads(body)["cancellation_reason"] == "automatic"
+    assert json.loads(body)["cancellation_reason"] == "expired"
     assert missing == 404
     assert client.v1.payment_intents.retrieve(intent_id).status == "canceled"
     receiver.wait_for("payment_intent.canceled")
@@ -284,7 +304,7 @@ def test_a_hold_lapses_by_itself_seven_days_after_authorisation(client, receiver
     standin.advance_clock(61)
 
     [event] = receiver.wait_for("payment_intent.canceled")  # the sweeper, no API call
-    assert typed(event).data.object.cancellation_reason == "automatic"
+    assert typed(event).data.object.cancellation_reason == "expired"
     assert client.v1.payment_intents.retrieve(intent_id).status == "canceled"
 
 
