@@ -18,6 +18,7 @@ import email
 import email.policy
 import os
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page, expect
 
 from accounts.mfa import current_totp_code, totp_secret
 from devtools import processes
+from devtools.demo.prescriptions import prescription_pdf
 from tests.conftest import CHROMIUM
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, valid_npi
 
 # Set for this test process by tests/conftest.py's `playwright` fixture; `stack` keeps
 # it out of the environment of the site's processes.
@@ -344,3 +347,21 @@ def admin_sign_in(page: Page, stack: Stack, staff) -> None:
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(re.compile(r"/admin/$"))
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+
+def prescription_file(tmp_path: Path, patient) -> Path:
+    """A one-page PDF prescription for `patient`, as a scanner would make it."""
+    pdf = tmp_path / "baclofen-prescription.pdf"
+    pdf.write_bytes(
+        prescription_pdf(
+            [
+                "Dr. Grace Hopper, MD - NPI " + valid_npi(),
+                f"Patient: {patient.first_name} {patient.last_name}",
+                "Rx: Baclofen 20 mg tablets",
+                "Sig: 1 tablet by mouth three times a day",
+                "Disp: 30 tablets, no refills",
+                f"Date: {timezone.localdate():%B %d, %Y}  ref {secrets.token_hex(4)}",
+            ]
+        )
+    )
+    return pdf

@@ -21,7 +21,6 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from catalog.models import Package
-from devtools.demo.prescriptions import prescription_pdf
 from orders.models import Order, OrderStatus
 from prescriptions.models import Prescription, Status
 from tests.e2e.conftest import (
@@ -35,6 +34,7 @@ from tests.e2e.conftest import (
     both_sizes,
     labelled,
     latest_email,
+    prescription_file,
     price_row,
     shot,
 )
@@ -131,19 +131,7 @@ def patient_fills_the_medical_profile(page: Page, stack: Stack) -> None:
 def patient_uploads_a_prescription(
     page: Page, stack: Stack, patient: Patient, tmp_path: Path
 ) -> Prescription:
-    pdf = tmp_path / "baclofen-prescription.pdf"
-    pdf.write_bytes(
-        prescription_pdf(
-            [
-                "Dr. Grace Hopper, MD - NPI " + valid_npi(),
-                f"Patient: {patient.first_name} {patient.last_name}",
-                "Rx: Baclofen 20 mg tablets",
-                "Sig: 1 tablet by mouth three times a day",
-                "Disp: 30 tablets, no refills",
-                f"Date: {timezone.localdate():%B %d, %Y}  ref {secrets.token_hex(4)}",
-            ]
-        )
-    )
+    pdf = prescription_file(tmp_path, patient)
     page.goto(stack.url + "/account/prescriptions/new/?drug=baclofen")
     page.get_by_label("Prescription files").set_input_files(str(pdf))
     expect(page.get_by_label("Medicine (if you know it)")).to_have_value(

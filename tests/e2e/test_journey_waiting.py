@@ -15,10 +15,8 @@ import secrets
 import time
 from pathlib import Path
 
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from devtools.demo.prescriptions import prescription_pdf
 from orders.models import CaptureMethod, Order, OrderStatus
 from prescriptions.models import Prescription, Status
 from prescriptions.services import prescription_verify
@@ -32,12 +30,13 @@ from tests.e2e.conftest import (
     both_sizes,
     labelled,
     latest_email,
+    prescription_file,
     price_row,
     shot,
     sign_in,
 )
 from tests.e2e.test_journey import pharmacist_verifies_the_prescription
-from tests.factories import make_e_prescription, make_pharmacist, make_profile, valid_npi
+from tests.factories import make_e_prescription, make_pharmacist, make_profile
 from tests.orders.factories import make_address, make_patient
 
 AUTHORISED = "Card authorised, waiting for the pharmacist"
@@ -51,23 +50,6 @@ def new_patient():
     )
     make_profile(patient)
     return patient
-
-
-def prescription_file(tmp_path: Path, patient) -> Path:
-    pdf = tmp_path / "baclofen-prescription.pdf"
-    pdf.write_bytes(
-        prescription_pdf(
-            [
-                "Dr. Grace Hopper, MD - NPI " + valid_npi(),
-                f"Patient: {patient.first_name} {patient.last_name}",
-                "Rx: Baclofen 20 mg tablets",
-                "Sig: 1 tablet by mouth three times a day",
-                "Disp: 30 tablets, no refills",
-                f"Date: {timezone.localdate():%B %d, %Y}  ref {secrets.token_hex(4)}",
-            ]
-        )
-    )
-    return pdf
 
 
 def reload_until(page: Page, status: str, timeout_s: float = SLOW_TIMEOUT_MS / 1000) -> None:
