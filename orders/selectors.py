@@ -42,3 +42,13 @@ def waiting_prescription(*, patient, prescription_id: int, drug_id: int) -> Pres
         .filter(Q(drug_id=drug_id) | Q(drug__isnull=True))
         .first()
     )
+
+
+def waiting_prescriptions(*, patient, drug_ids) -> list[Prescription]:
+    """The patient's prescriptions still waiting for a pharmacist for any of these drugs,
+    or for no drug yet, newest first: what a line without a verified one may wait for."""
+    return list(
+        Prescription.objects.filter(patient=patient, status__in=WAITING_STATUSES)
+        .filter(Q(drug_id__in=drug_ids) | Q(drug__isnull=True))
+        .order_by("-submitted_at")
+    )

@@ -7,14 +7,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from prescriptions.models import Prescription
 from prescriptions.selectors import held_prescriptions, profile_notice
 from prescriptions.services import prescription_submit_upload, upload_check_claim
 
@@ -23,7 +22,7 @@ from .cart import Cart
 from .forms import CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
 from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
 from .payments import sessions
-from .selectors import WAITING_STATUSES
+from .selectors import waiting_prescriptions
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -195,11 +194,7 @@ def _cover_forms(request, rows, *, bound: bool = False, chosen=None) -> list[Cov
     if not uncovered:
         return []
     drugs = {line.package.formulation.drug_id for line in uncovered}
-    waiting = list(
-        Prescription.objects.filter(patient=request.user, status__in=WAITING_STATUSES)
-        .filter(Q(drug_id__in=drugs) | Q(drug__isnull=True))
-        .order_by("-submitted_at")
-    )
+    waiting = waiting_prescriptions(patient=request.user, drug_ids=drugs)
     claim = _upload_claim(request)
     chosen = chosen or {}
     return [
