@@ -4,15 +4,18 @@ production stack.
 A new patient uploads the prescription inside checkout and pays on the Stripe
 stand-in's page, which only authorises the card; a pharmacist verifies it in the admin,
 the worker captures the payment and the order is dispatched. In the rejected variant
-the hold is released and nothing is charged. A returning patient with a verified
+the hold is released and nothing is charged; in the lapsed one the hold runs out at the
+bank (the stand-in's lapse) and the order is cancelled once. A returning patient with a verified
 prescription reaches a paid order in a few clicks.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
+import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -25,6 +28,7 @@ from tests.e2e.conftest import (
     PHONE,
     SLOW_TIMEOUT_MS,
     Stack,
+    _read_mail,
     add_to_cart,
     admin_sign_in,
     both_sizes,
@@ -37,9 +41,11 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_journey import pharmacist_verifies_the_prescription
 from tests.factories import make_e_prescription, make_pharmacist, make_profile
-from tests.orders.factories import make_address, make_patient
+from tests.orders.factories import baclofen_package, make_address, make_patient
 
 AUTHORISED = "Card authorised, waiting for the pharmacist"
+# The stand-in is on 127.0.0.1: no proxy of the environment in between.
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # The fastest path the issue promises: drug page to a paid order.
 MAX_CLICKS_ON_OUR_PAGES = 4
 
@@ -150,6 +156,47 @@ def test_a_rejected_prescription_releases_the_hold_and_nothing_is_charged(
     assert "Nothing was charged" in mail.body
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
+
+
+def test_a_lapsed_authorisation_cancels_the_order_once_and_nothing_is_charged(
+    page: Page, stack: Stack, tmp_path: Path
+):
+    patient = new_patient()
+    stock_before = baclofen_package("20 mg").stock
+    order = patient_uploads_in_checkout_and_authorises(page, stack, patient, tmp_path)
+    assert baclofen_package("20 mg").stock == stock_before - 1, "the authorised order holds it"
+
+    # No pharmacist comes: the hold runs out at the bank, as Stripe's does after 7 days;
+    # the stand-in sends charge.expired and payment_intent.canceled.
+    lapse = urllib.request.Request(  # noqa: S310 (http to the stack's local stand-in)
+        f"{stack.standin.url}/_standin/payment_intents/{order.stripe_payment_intent}/lapse",
+        data=b"",
+        method="POST",
+    )
+    with NO_PROXY.open(lapse, timeout=10) as response:
+        intent = json.load(response)
+    assert intent["status"] == "canceled"
+    assert intent["cancellation_reason"] == "expired"
+
+    page.goto(stack.url + order.get_absolute_url())
+    reload_until(page, "Cancelled")
+    expect(page.locator(".notice--danger")).to_contain_text("nothing was charged")
+    expect(page.get_by_role("button", name="Cancel order")).to_have_count(0)
+    shot(page, "23-order-lapsed-cancelled-phone")
+    subject = f"Order {order.number} was"
+    mail = latest_email(stack, to=patient.email, subject_contains=subject)
+    assert "the hold on your card ran out" in mail.body
+    assert "Nothing was charged" in mail.body
+
+    stack.worker.wait_idle(timeout=20)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert order.paid_at is None
+    assert baclofen_package("20 mg").stock == stock_before, "the stock is back"
+    cancellations = [
+        m for m in _read_mail(stack.mail_dir) if patient.email in m.to and subject in m.subject
+    ]
+    assert len(cancellations) == 1, [m.subject for m in cancellations]
 
 
 def test_returning_patient_reaches_a_paid_order_in_a_few_clicks(page: Page, stack: Stack):
