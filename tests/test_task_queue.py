@@ -25,6 +25,20 @@ def test_queueing_a_name_that_is_no_task_fails_loudly():
         enqueue("orders.tasks.no_such_task", 1)
 
 
+def in_a_fresh_process(code: str) -> str:
+    """What `code` prints in a new Python process that has only set Django up."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "pharmacy.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 FRESH_PROCESS = """
 import django
 django.setup()
@@ -37,16 +51,7 @@ enqueue("orders.payments.confirm_payment", 7)
 
 def test_a_web_process_that_imported_no_task_module_can_queue_by_name():
     """gunicorn imports views and services only; the task registry must fill itself."""
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "pharmacy.settings"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "queued orders.payments.confirm_payment 7"
+    assert in_a_fresh_process(FRESH_PROCESS) == "queued orders.payments.confirm_payment 7"
 
 
 FRESH_PROCESS_THREADS = """
@@ -81,13 +86,4 @@ print(len(queued), len(failed), failed[:1])
 def test_the_threads_of_a_fresh_web_process_all_find_their_tasks():
     """gunicorn's threads queue at once on the first requests: none may see the task
     modules half imported (each thread's task was "never registered" before the lock)."""
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS_THREADS],
-        cwd=Path(__file__).resolve().parent.parent,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "pharmacy.settings"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "24 0 []"
+    assert in_a_fresh_process(FRESH_PROCESS_THREADS) == "24 0 []"
