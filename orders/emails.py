@@ -104,12 +104,20 @@ def _shipment(order: Order, lines: list[OrderLine]) -> dict:
 
 
 def _authorised(order: Order, lines: list[OrderLine]) -> dict:
-    waiting = sorted({line.prescription_id for line in lines if not line.units_reserved})
+    waiting = sorted(
+        {line.prescription_id for line in lines if not line.units_reserved and line.prescription_id}
+    )
+    awaited = [line.description for line in lines if line.awaits_prescription]
     hours = timedelta(hours=settings.ORDER_VERIFICATION_HOURS)
     verify_by = (order.authorised_at or order.created_at) + hours
     if order.capture_before:
         verify_by = min(verify_by, order.capture_before - timedelta(days=1))
-    return {"waiting": waiting, "verify_by": verify_by, **_receipt(order, lines)}
+    return {
+        "waiting": waiting,
+        "awaited": awaited,
+        "verify_by": verify_by,
+        **_receipt(order, lines),
+    }
 
 
 def _cancellation(order: Order, lines: list[OrderLine]) -> dict:

@@ -57,6 +57,7 @@ class DeliveryAddressForm(forms.ModelForm):
 
 
 UPLOAD = "upload"
+EXPECT = "expect"
 
 
 class CheckoutUploadForm(PrescriptionUploadForm):
@@ -71,8 +72,9 @@ class CheckoutUploadForm(PrescriptionUploadForm):
 
 class CoverLineForm(forms.Form):
     """How a cart line no verified prescription covers is covered: one of the patient's
-    prescriptions still with a pharmacist (`waiting`, chosen by the view), or an upload
-    here. Leaving it unanswered lets checkout refuse the line as before."""
+    prescriptions still with a pharmacist (`waiting`, chosen by the view), an upload
+    here, or one the prescriber is to send (the order waits for it to arrive). Leaving
+    it unanswered lets checkout refuse the line as before."""
 
     choice = forms.ChoiceField(
         widget=forms.RadioSelect,
@@ -92,7 +94,8 @@ class CoverLineForm(forms.Form):
         field = self.fields["choice"]
         field.label = f"Prescription for {line.package.formulation.drug.name} {line.package.label}"
         field.choices = [(str(p.pk), _waiting_label(p)) for p in waiting] + [
-            (UPLOAD, "Upload the prescription now")
+            (UPLOAD, "Upload the prescription now"),
+            (EXPECT, "My prescriber or a telemedicine service will send it to the pharmacy"),
         ]
         self.upload = CheckoutUploadForm(
             self.data if self.is_bound else None,
@@ -106,9 +109,13 @@ class CoverLineForm(forms.Form):
         return self.cleaned_data.get("choice") == UPLOAD
 
     @property
+    def expects_prescription(self) -> bool:
+        return self.cleaned_data.get("choice") == EXPECT
+
+    @property
     def prescription_id(self) -> int | None:
         choice = self.cleaned_data.get("choice")
-        return int(choice) if choice and choice != UPLOAD else None
+        return int(choice) if choice and choice not in (UPLOAD, EXPECT) else None
 
 
 def _waiting_label(prescription) -> str:

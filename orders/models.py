@@ -230,7 +230,13 @@ class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     package = models.ForeignKey("catalog.Package", on_delete=models.PROTECT, related_name="+")
     prescription = models.ForeignKey(
-        "prescriptions.Prescription", on_delete=models.PROTECT, related_name="order_lines"
+        "prescriptions.Prescription",
+        on_delete=models.PROTECT,
+        related_name="order_lines",
+        null=True,
+        blank=True,
+        help_text="Empty while the order waits for a prescription the patient's prescriber or "
+        "a telemedicine partner is to send; it is matched when it arrives.",
     )
     description = models.CharField(max_length=200)
     package_price = models.DecimalField(
@@ -250,11 +256,21 @@ class OrderLine(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(quantity__gt=0), name="order_line_quantity_positive"
-            )
+            ),
+            # Units are only ever taken on a prescription.
+            models.CheckConstraint(
+                condition=models.Q(prescription__isnull=False) | models.Q(units_reserved=False),
+                name="order_line_units_need_prescription",
+            ),
         ]
 
     def __str__(self):
         return f"{self.quantity} x {self.description}"
+
+    @property
+    def awaits_prescription(self) -> bool:
+        """The order waits for this line's prescription to arrive from the prescriber."""
+        return self.prescription_id is None
 
     @property
     def units(self) -> int:

@@ -6,7 +6,7 @@ from django.utils import timezone
 from prescriptions.models import Prescription, Status
 
 from .cart import CartLine
-from .models import Order, OrderStatus
+from .models import Order, OrderLine, OrderStatus
 
 
 def matching_pending_order(*, patient, lines: list[CartLine]) -> Order | None:
@@ -51,4 +51,20 @@ def waiting_prescriptions(*, patient, drug_ids) -> list[Prescription]:
         Prescription.objects.filter(patient=patient, status__in=WAITING_STATUSES)
         .filter(Q(drug_id__in=drug_ids) | Q(drug__isnull=True))
         .order_by("-submitted_at")
+    )
+
+
+def arrived_prescriptions(*, patient_id: int, drug_ids, since) -> list[Prescription]:
+    """What an order line waiting for a prescription to arrive may be matched with: the
+    patient's prescriptions of these drugs still with the pharmacist, or verified ones
+    sent since `since` (a prescriber's, verified before its task ran), that no order
+    still waiting has taken; oldest first."""
+    taken = OrderLine.objects.filter(
+        order__status=OrderStatus.AUTHORISED, prescription__isnull=False
+    ).values("prescription_id")
+    return list(
+        Prescription.objects.filter(patient_id=patient_id, drug_id__in=drug_ids)
+        .filter(Q(status__in=WAITING_STATUSES) | Q(status=Status.VERIFIED, submitted_at__gte=since))
+        .exclude(pk__in=taken)
+        .order_by("submitted_at", "pk")
     )

@@ -12,8 +12,10 @@ PROCESS_PAYMENT_EVENT = "orders.payments.process_payment_event"
 EXPIRE_CHECKOUT_SESSION = "orders.payments.expire_checkout_session"
 SETTLE_ORDER = "orders.payments.settle_order"
 RELEASE_AUTHORISATION = "orders.payments.release_authorisation"
-# Queued by the prescriptions app by name, from settings.PRESCRIPTION_DECISION_TASKS.
+# Queued by the prescriptions app by name, from settings.PRESCRIPTION_DECISION_TASKS
+# and settings.PRESCRIPTION_ARRIVAL_TASKS.
 PRESCRIPTION_DECIDED = "orders.payments.prescription_decided"
+PRESCRIPTION_ARRIVED = "orders.payments.prescription_arrived"
 # orders/tasks/shipping.py
 DISPATCH_ORDER = "orders.shipping.dispatch_order"
 REFRESH_SHIPMENTS = "orders.shipping.refresh_shipments"

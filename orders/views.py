@@ -19,7 +19,7 @@ from prescriptions.services import prescription_submit_upload, upload_check_clai
 
 from . import services
 from .cart import Cart
-from .forms import CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
+from .forms import EXPECT, CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
 from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
 from .payments import sessions
 from .selectors import waiting_prescriptions
@@ -160,12 +160,14 @@ def checkout(request):
         if all(valid):
             lines = cart.lines()
             waiting = _waiting_choices(request, covers)
+            expecting = frozenset(c.line.package.pk for c in covers if c.expects_prescription)
             try:
                 order = services.order_check_out(
                     patient=request.user,
                     lines=lines,
                     address_data=form.cleaned_data,
                     waiting=waiting or None,
+                    expecting=expecting,
                 )
             except services.CheckoutError as exc:
                 problems = exc.problems or []
@@ -174,7 +176,8 @@ def checkout(request):
                     messages.error(request, "Your cart is empty.")
                     return redirect("orders:cart")
                 # What was uploaded stays a submitted prescription: offer it, chosen.
-                covers = _cover_forms(request, context["rows"], chosen=waiting)
+                chosen = {**waiting, **dict.fromkeys(expecting, EXPECT)}
+                covers = _cover_forms(request, context["rows"], chosen=chosen)
             else:
                 cart.clear()
                 return _go_to_payment(request, order)
@@ -297,6 +300,8 @@ def order_detail(request, number: str):
                 if not line.units_reserved and line.prescription_id
             }.values()
         ),
+        # The lines whose prescription the prescriber is still to send.
+        "awaits": [line for line in order.lines.all() if line.awaits_prescription],
     }
     return render(request, "orders/order_detail.html", context)
 

@@ -287,6 +287,10 @@ ORDER_VERIFICATION_HOURS = env.int("ORDER_VERIFICATION_HOURS", default=72)
 # Tasks queued by name, with the prescription's id, after a pharmacist verifies,
 # rejects or asks for more information: the prescriptions app knows no orders.
 PRESCRIPTION_DECISION_TASKS = ["orders.payments.prescription_decided"]
+# Tasks queued by name, with the prescription's id, when a prescription reaches a
+# patient's account with its drug known (sent, uploaded, attached, or its drug read by
+# the pharmacist): an order waiting for it to arrive from the prescriber is matched there.
+PRESCRIPTION_ARRIVAL_TASKS = ["orders.payments.prescription_arrived"]
 
 # Stripe. In development and tests STRIPE_API_BASE points the real stripe client at
 # the local stand-in (devtools/stripe_standin); see README "Payments".

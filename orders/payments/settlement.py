@@ -26,10 +26,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from prescriptions.models import Status
+from prescriptions.models import Prescription, Status
 
 from ..models import Order, OrderLine, OrderStatus
-from ..services.authorisation import early_refill_reason, line_reserve_units, waiting_lines
+from ..services.authorisation import (
+    awaited_lines_match,
+    awaiting_patients,
+    early_refill_reason,
+    line_reserve_units,
+    waiting_lines,
+)
 from ..services.lifecycle import order_cancel, order_mark_paid
 from .client import stripe_client, transient_as_unavailable
 
@@ -59,6 +65,8 @@ def _covers(line: OrderLine) -> bool:
 def _decide(order: Order, lines: list[OrderLine], now) -> Decision:
     for line in lines:
         prescription = line.prescription
+        if prescription is None:
+            continue  # still to arrive from the prescriber
         if prescription.status == Status.REJECTED:
             message = prescription.pharmacist_message.rstrip(".")
             return Decision(
@@ -72,7 +80,7 @@ def _decide(order: Order, lines: list[OrderLine], now) -> Decision:
                 f"prescription #{prescription.pk}, as the pharmacist verified it, does not "
                 f"cover {line.description}",
             )
-    if all(line.prescription.status == Status.VERIFIED for line in lines):
+    if all(line.prescription and line.prescription.status == Status.VERIFIED for line in lines):
         return Decision("capture")
     if order.capture_before and order.capture_before - now < LAPSE_MARGIN:
         return Decision(
@@ -82,13 +90,16 @@ def _decide(order: Order, lines: list[OrderLine], now) -> Decision:
             "abandoned",
         )
     waited_since = order.authorised_at or order.created_at
-    if now - waited_since > timedelta(hours=settings.ORDER_VERIFICATION_HOURS):
-        return Decision(
-            "cancel",
-            "no prescription a pharmacist could verify arrived in time "
-            f"({settings.ORDER_VERIFICATION_HOURS} hours)",
-            "abandoned",
-        )
+    hours = settings.ORDER_VERIFICATION_HOURS
+    if now - waited_since > timedelta(hours=hours):
+        if any(line.awaits_prescription for line in lines):
+            reason = (
+                "the prescription your prescriber was to send us did not arrive within "
+                f"{hours} hours"
+            )
+        else:
+            reason = f"no prescription a pharmacist could verify arrived in time ({hours} hours)"
+        return Decision("cancel", reason, "abandoned")
     return WAIT
 
 
@@ -216,9 +227,25 @@ def orders_waiting_on(*, prescription_id: int) -> list[int]:
     )
 
 
+def prescription_arrival_settle(*, prescription_id: int) -> list[str]:
+    """A prescription reached the patient's account: match it to an order of theirs
+    waiting for one to arrive, then settle those orders (charged at once if it came
+    verified, otherwise they wait for the pharmacist as any other)."""
+    patient_id = (
+        Prescription.objects.filter(pk=prescription_id).values_list("patient_id", flat=True).first()
+    )
+    if patient_id is None:
+        return []
+    return [order_settle(order_id=pk) for pk in awaited_lines_match(patient_id=patient_id)]
+
+
 def authorised_orders_settle(*, now=None) -> int:
     """The sweep: settle every authorised order (a decision whose task was lost, a hold
-    about to lapse, a prescription that never came); returns how many moved."""
+    about to lapse, a prescription that never came); returns how many moved. Orders
+    waiting for a prescription to arrive are matched first, should an arrival's task
+    have been lost."""
+    for patient_id in awaiting_patients():
+        awaited_lines_match(patient_id=patient_id)
     count = 0
     for order_id in (
         Order.objects.filter(status=OrderStatus.AUTHORISED)

@@ -8,6 +8,7 @@ The moves are in `lifecycle` (`order_mark_authorised`, then `order_mark_paid` or
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from prescriptions.review import long_date
 from prescriptions.selectors import refill_supply
@@ -17,7 +18,8 @@ from prescriptions.services import (
     prescription_use_early_refill,
 )
 
-from ..models import Order, OrderLine
+from ..models import ORDER_MACHINE, Order, OrderLine, OrderStatus
+from ..selectors import WAITING_STATUSES, arrived_prescriptions
 
 
 def waiting_lines(order: Order) -> list[OrderLine]:
@@ -80,3 +82,66 @@ def early_refill_reason(*, order: Order, lines: list[OrderLine], today: date) ->
             "allow an early refill"
         )
     return ""
+
+
+def awaiting_patients() -> list[int]:
+    """The patients with an authorised order waiting for a prescription to arrive."""
+    return list(
+        OrderLine.objects.filter(order__status=OrderStatus.AUTHORISED, prescription__isnull=True)
+        .values_list("order__patient_id", flat=True)
+        .distinct()
+    )
+
+
+@transaction.atomic
+def awaited_lines_match(*, patient_id: int) -> list[int]:
+    """Give each line of the patient's authorised orders that waits for a prescription to
+    arrive one that did: theirs, for the line's drug and strength (or a strength still to
+    be read by the pharmacist), not on another waiting order, oldest first. Returns the
+    orders whose lines were matched, to be settled.
+
+    The lines are locked, so an arrival's task and the sweep match a line once; each
+    match is written in the order's history.
+    """
+    lines = list(
+        OrderLine.objects.select_for_update(of=("self",))
+        .filter(
+            order__patient_id=patient_id,
+            order__status=OrderStatus.AUTHORISED,
+            prescription__isnull=True,
+        )
+        .select_related("order", "package__formulation")
+        .order_by("order_id", "pk")
+    )
+    if not lines:
+        return []
+    candidates = arrived_prescriptions(
+        patient_id=patient_id,
+        drug_ids={line.package.formulation.drug_id for line in lines},
+        since=min(line.order.created_at for line in lines),
+    )
+    matched = []
+    for line in lines:
+        formulation = line.package.formulation
+        match = next(
+            (
+                p
+                for p in candidates
+                if p.drug_id == formulation.drug_id
+                and p.formulation_id in (None, formulation.pk)
+                and (p.status in WAITING_STATUSES or p.submitted_at >= line.order.created_at)
+            ),
+            None,
+        )
+        if match is None:
+            continue
+        candidates.remove(match)
+        OrderLine.objects.filter(pk=line.pk).update(prescription=match)
+        ORDER_MACHINE.note(
+            line.order,
+            note=f"Prescription #{match.pk} arrived for {line.description}; it waits for a "
+            "pharmacist",
+        )
+        if line.order_id not in matched:
+            matched.append(line.order_id)
+    return matched

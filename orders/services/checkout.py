@@ -112,14 +112,17 @@ def _not_covered(*, patient, line: CartLine, held: list[int]) -> CheckoutProblem
 
 def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> CheckoutProblem | None:
     """An early refill, refused with the date the patient may order from, unless the
-    prescription carries a pharmacist's allowance (which this order then uses)."""
+    prescription carries a pharmacist's allowance (which this order then uses); a line
+    whose prescription is yet to arrive (None) has none to use."""
     drug = line.package.formulation.drug
     if drug.pk not in seen:
         seen[drug.pk] = (refill_supply(patient=patient, drug_id=drug.pk), set())
     supply, allowed = seen[drug.pk]
     if supply is None or timezone.localdate() >= supply.refill_from:
         return None
-    if prescription.pk in allowed or prescription_use_early_refill(prescription_id=prescription.pk):
+    if prescription is not None and (
+        prescription.pk in allowed or prescription_use_early_refill(prescription_id=prescription.pk)
+    ):
         allowed.add(prescription.pk)  # one allowance covers the whole order
         return None
     return CheckoutProblem(
@@ -189,6 +192,7 @@ def order_place(
     lines: list[CartLine],
     address: DeliveryAddress,
     waiting: dict[int, int] | None = None,
+    expecting: frozenset[int] = frozenset(),
 ) -> Order:
     """Create an order waiting for payment, or raise CheckoutError and change nothing
     but the holds its review found.
@@ -210,18 +214,34 @@ def order_place(
     (`OrderLine.units_reserved` False; settling reserves them). While an order of a
     drug waits so, another order of that drug is refused: it could not be counted
     for an early refill (settling counts only the orders already charged).
+
+    `expecting` (package ids) lets such a line wait for a prescription that has not
+    arrived yet: the patient's prescriber or a telemedicine partner is to send it. The
+    line has no prescription until one of the patient's for that drug arrives and is
+    matched to it (`authorisation.awaited_lines_match`); then it waits as above.
     """
     if not lines:
         raise CheckoutError([])
     try:
-        return _place(patient=patient, lines=lines, address=address, waiting=waiting or {})
+        return _place(
+            patient=patient,
+            lines=lines,
+            address=address,
+            waiting=waiting or {},
+            expecting=frozenset(expecting),
+        )
     except CheckoutError as exc:
         _keep_holds(exc.problems)
         raise
 
 
 def _place(
-    *, patient, lines: list[CartLine], address: DeliveryAddress, waiting: dict[int, int]
+    *,
+    patient,
+    lines: list[CartLine],
+    address: DeliveryAddress,
+    waiting: dict[int, int],
+    expecting: frozenset[int],
 ) -> Order:
     with transaction.atomic():
         # Read the packages afresh: the price charged is the database's, now.
@@ -256,7 +276,7 @@ def _place(
                 if problem:
                     problems.append(problem)
                     continue
-            if prescription is None:
+            if prescription is None and package.pk not in expecting:
                 problems.append(_not_covered(patient=patient, line=line, held=held))
                 continue
             early = _too_early(patient=patient, line=line, prescription=prescription, seen=supplies)
@@ -315,6 +335,7 @@ def order_check_out(
     lines: list[CartLine],
     address_data: dict,
     waiting: dict[int, int] | None = None,
+    expecting: frozenset[int] = frozenset(),
 ) -> Order:
     """The checkout form's one step: keep the delivery address and place the order, in
     one transaction (a refused order keeps neither), or raise CheckoutError.
@@ -331,7 +352,13 @@ def order_check_out(
             if existing is not None:
                 return existing
             address = address_save(patient=patient, data=address_data)
-            return order_place(patient=patient, lines=lines, address=address, waiting=waiting)
+            return order_place(
+                patient=patient,
+                lines=lines,
+                address=address,
+                waiting=waiting,
+                expecting=expecting,
+            )
     except CheckoutError as exc:
         _keep_holds(exc.problems)
         raise

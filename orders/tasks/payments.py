@@ -21,10 +21,16 @@ from django.db import InterfaceError, OperationalError
 from ..payments.client import StripeUnavailable
 from ..payments.events import process_event
 from ..payments.sessions import checkout_session_expire
-from ..payments.settlement import authorisation_release, order_settle, orders_waiting_on
+from ..payments.settlement import (
+    authorisation_release,
+    order_settle,
+    orders_waiting_on,
+    prescription_arrival_settle,
+)
 from ..task_names import (
     CONFIRM_PAYMENT,
     EXPIRE_CHECKOUT_SESSION,
+    PRESCRIPTION_ARRIVED,
     PRESCRIPTION_DECIDED,
     PROCESS_PAYMENT_EVENT,
     RELEASE_AUTHORISATION,
@@ -79,6 +85,13 @@ def prescription_decided(prescription_id: int) -> list[str]:
     retry after one failed settles the rest without touching the ones already done.
     """
     return [order_settle(order_id=pk) for pk in orders_waiting_on(prescription_id=prescription_id)]
+
+
+@shared_task(**TASK_OPTIONS, name=PRESCRIPTION_ARRIVED)
+def prescription_arrived(prescription_id: int) -> list[str]:
+    """A prescription reached a patient's account: an order of theirs waiting for one to
+    arrive from the prescriber takes it, and is settled (matching twice matches once)."""
+    return prescription_arrival_settle(prescription_id=prescription_id)
 
 
 @shared_task(**TASK_OPTIONS, name=RELEASE_AUTHORISATION)

@@ -16,7 +16,7 @@ from .identity import (
     prescription_identity_differences,
     refuse_own_prescription,
 )
-from .prescriptions import OPEN_STATUSES
+from .prescriptions import OPEN_STATUSES, announce_arrival
 
 
 @transaction.atomic
@@ -39,6 +39,7 @@ def attach_waiting_prescriptions(*, user, email: str) -> int:
             prescription.patient = user
             prescription.save(update_fields=["patient", "updated_at"])
             attached += 1
+            announce_arrival(prescription)
         prescription_run_checks(prescription)
     return attached
 
@@ -86,4 +87,6 @@ def prescription_accept_identity(*, prescription_id: int, pharmacist, reason: st
         override_reason=f"{what} despite {'; '.join(differences) or 'no difference'}: {reason}",
     )
     prescription_run_checks(prescription)
+    if attaching:
+        announce_arrival(prescription)
     return prescription

@@ -76,6 +76,15 @@ def _decided(prescription: Prescription) -> None:
         enqueue_on_commit(task_name, prescription.pk)
 
 
+def announce_arrival(prescription: Prescription) -> None:
+    """Queue the tasks that follow a prescription reaching a patient's account with its
+    drug known (settings, by name): an order waiting for it to arrive from the
+    prescriber takes it there. Harmless when none waits, and when queued twice."""
+    if prescription.patient_id and prescription.drug_id:
+        for task_name in settings.PRESCRIPTION_ARRIVAL_TASKS:
+            enqueue_on_commit(task_name, prescription.pk)
+
+
 def _move(
     prescription: Prescription, to_status: str, *, actor, also_save=(), **fields
 ) -> StatusChange:
@@ -135,6 +144,7 @@ def prescription_submit_upload(*, patient, documents, note: str = "", drug=None)
         _move(prescription, Status.SUBMITTED, actor=patient)
         _add_documents(prescription, documents, uploaded_by=patient, stored=stored)
         prescription_run_checks(prescription)
+        announce_arrival(prescription)
     return prescription
 
 
@@ -211,6 +221,7 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
             False,
         )
     prescription_run_checks(prescription)
+    announce_arrival(prescription)
     return prescription, True
 
 
@@ -235,6 +246,7 @@ def prescription_update_details(*, prescription_id: int, actor, details: dict) -
     prescription._history_user = actor
     prescription.save()
     prescription_run_checks(prescription)
+    announce_arrival(prescription)  # its drug may be known only now
     return prescription
 
 
