@@ -10,15 +10,17 @@ from .checks import prescription_run_checks
 from .prescriptions import _locked
 
 
-def _verified(prescription_id: int, reason: str, *, asking: str) -> Prescription:
+def _verified(
+    prescription_id: int, reason: str, *, asking: str, also=(), what="reviewed again"
+) -> Prescription:
     if not reason.strip():
         raise ValidationError(f"Give the reason {asking}; it is kept with your name.")
     prescription = _locked(prescription_id)
-    if prescription.status != Status.VERIFIED:
-        raise ValidationError(
-            f"Only a verified prescription can be reviewed again; this one is "
-            f"{prescription.get_status_display().lower()}."
-        )
+    if prescription.status != Status.VERIFIED and prescription.status not in also:
+        status = prescription.get_status_display().lower()
+        if also:
+            raise ValidationError(f"A {status} prescription cannot be {what}.")
+        raise ValidationError(f"Only a verified prescription can be {what}; this one is {status}.")
     return prescription
 
 
@@ -54,8 +56,19 @@ def prescription_allow_early_refill(
     *, prescription_id: int, pharmacist, reason: str
 ) -> Prescription:
     """Let the next order on this prescription go through before the previous supply is
-    used (travel, a lost supply, a dose increase): once, with the reason on record."""
-    prescription = _verified(prescription_id, reason, asking="for the early refill")
+    used (travel, a lost supply, a dose increase): once, with the reason on record.
+
+    Also before verification: an order placed against the prescription while it waits
+    for the pharmacist is checked for an early refill when it is charged, so the
+    pharmacist who sees that it will be early can allow it before verifying.
+    """
+    prescription = _verified(
+        prescription_id,
+        reason,
+        asking="for the early refill",
+        also=(Status.SUBMITTED, Status.NEEDS_INFO),
+        what="allowed an early refill",
+    )
     ClinicalReview.objects.create(
         prescription=prescription,
         kind=ClinicalReview.Kind.EARLY_REFILL,

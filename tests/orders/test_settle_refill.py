@@ -108,6 +108,35 @@ def test_an_early_refill_the_pharmacist_allowed_is_charged_and_uses_the_allowanc
     assert units_used(prescription) == 20
 
 
+def test_the_pharmacist_can_allow_the_early_refill_before_verifying(
+    two_authorised, stripe_api, capture
+):
+    (first, second), prescription = two_authorised
+    pharmacist = make_pharmacist()
+    prescription_allow_early_refill(  # still submitted: the orders wait for the verification
+        prescription_id=prescription.pk, pharmacist=pharmacist, reason="Dose increase coming"
+    )
+
+    decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (OrderStatus.DISPATCHED, OrderStatus.DISPATCHED)
+    assert captures_of(stripe_api, second.stripe_payment_intent) == 1
+    assert Prescription.objects.get(pk=prescription.pk).early_refill_allowed is False
+
+
+def test_a_rejected_prescription_cannot_be_allowed_an_early_refill(waiting_rx, capture):
+    from django.core.exceptions import ValidationError
+
+    _, prescription = waiting_rx
+    decide(capture, prescription_reject, prescription, reason="Unsigned.")
+    with pytest.raises(ValidationError, match="rejected prescription cannot be allowed"):
+        prescription_allow_early_refill(
+            prescription_id=prescription.pk, pharmacist=make_pharmacist(), reason="Travel"
+        )
+
+
 def test_an_allowance_is_kept_when_the_order_is_not_charged_after_all(
     two_authorised, stripe_api, capture
 ):
