@@ -14,6 +14,8 @@ from ..selectors import refill_supply
 
 VERIFY_PERMISSION = "prescriptions.verify_prescription"
 REVIEW_FIELDSET = ("Review after verification", {"fields": ("review_state",)})
+# An early refill may be allowed before verification too (services.review).
+EARLY_REFILL_BEFORE = (Status.SUBMITTED, Status.NEEDS_INFO)
 
 
 class ReviewForm(forms.Form):
@@ -62,6 +64,21 @@ class ReviewAfterVerificationMixin:
         )
         if verified:
             extra_context["review_form"] = request.user.has_perm(VERIFY_PERMISSION)
+        elif str(object_id).isdigit() and request.user.has_perm(VERIFY_PERMISSION):
+            # Before verification only the early refill: an order waiting on this
+            # prescription is checked for one when verifying charges it.
+            waiting = (
+                Prescription.objects.filter(pk=object_id, status__in=EARLY_REFILL_BEFORE)
+                .select_related("patient")
+                .first()
+            )
+            if waiting is not None:
+                extra_context["early_refill_form"] = True
+                extra_context["early_supply"] = (
+                    refill_supply(patient=waiting.patient, drug_id=waiting.drug_id)
+                    if waiting.patient_id and waiting.drug_id
+                    else None
+                )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

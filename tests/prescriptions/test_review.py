@@ -627,6 +627,27 @@ def test_a_pharmacist_allows_one_early_refill_with_a_reason(
         place(patient, quantity=9)
 
 
+def test_a_pharmacist_allows_an_early_refill_on_a_prescription_not_yet_verified(
+    patient, pharmacist, baclofen, client
+):
+    verify(make_e_prescription(patient=patient, quantity=90, refills=2), pharmacist)
+    pay_now(place(patient, quantity=9))
+    waiting = make_e_prescription(patient=patient, quantity=90)  # submitted
+    sign_in_staff(client, pharmacist)
+    page = client.get(f"/admin/prescriptions/prescription/{waiting.pk}/change/").content.decode()
+    assert 'id="early-refill-h"' in page
+    due = (timezone.localdate() + timedelta(days=23)).isoformat()
+    assert f"the next order is due from {due}" in page
+
+    url = f"/admin/prescriptions/prescription/{waiting.pk}/review/"
+    client.post(url, {"action": "allow_early_refill", "reason": "Going abroad on Friday"})
+
+    waiting.refresh_from_db()
+    assert waiting.early_refill_allowed and waiting.status == "submitted"
+    [decision] = waiting.clinical_reviews.all()
+    assert (decision.kind, decision.reason) == ("early_refill", "Going abroad on Friday")
+
+
 def test_a_new_prescription_while_supply_is_on_hand_is_flagged_for_the_pharmacist(
     patient, pharmacist
 ):
