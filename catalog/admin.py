@@ -95,6 +95,7 @@ class FormulationInline(admin.TabularInline):
         "strength_label",
         "strength_mg",
         "concentration_mg_per_ml",
+        "rxnorm_code",
         "sellable",
     )
     show_change_link = True
@@ -183,9 +184,9 @@ class MedicationClassAdmin(HistoryAdmin):
 
 @admin.register(Formulation)
 class FormulationAdmin(HistoryAdmin):
-    list_display = ("__str__", "drug", "form", "strength_label", "sellable")
+    list_display = ("__str__", "drug", "form", "strength_label", "rxnorm_code", "sellable")
     list_filter = ("drug", "form", "sellable")
-    search_fields = ("drug__name", "strength_label")
+    search_fields = ("drug__name", "strength_label", "rxnorm_code")
     list_select_related = ("drug",)
 
 

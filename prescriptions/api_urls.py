@@ -6,4 +6,10 @@ app_name = "prescriptions_api"
 
 urlpatterns = [
     path("telemedicine/prescriptions/", api.telemedicine_prescriptions, name="telemedicine"),
+    # FHIR's create interaction: POST [base]/MedicationRequest
+    path(
+        "telemedicine/fhir/MedicationRequest",
+        api.telemedicine_fhir_medication_request,
+        name="telemedicine_fhir",
+    ),
 ]

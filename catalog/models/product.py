@@ -3,7 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -47,6 +47,15 @@ class Formulation(models.Model):
     )
     sellable = models.BooleanField(
         default=True, help_text="Can be ordered online. Intrathecal forms never can."
+    )
+    rxnorm_code = models.CharField(
+        "RxNorm code",
+        max_length=20,
+        blank=True,
+        db_index=True,
+        validators=[RegexValidator(r"^[0-9]{1,20}\Z", "An RxNorm code (RXCUI) is digits only.")],
+        help_text="The RXCUI of this clinical drug (e.g. 197391 for baclofen 10 mg oral "
+        "tablet): FHIR prescriptions name the medicine by it.",
     )
 
     history = HistoricalRecords()
