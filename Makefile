@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 STRIPE_STANDIN_PORT ?= 12111
+PARTNER_STANDIN_PORT ?= 12112
 # The embedded default: SQLite, tasks in-process, the local Stripe stand-in, the local
 # courier, console email. DEBUG is on: this is for a developer's machine only.
 RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=1 SITE_URL=http://127.0.0.1:$(PORT) \
@@ -24,11 +25,13 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo --url http://127.0.0.1:$(PORT)
 	@echo "Stripe stand-in (test payments): http://127.0.0.1:$(STRIPE_STANDIN_PORT)/"
+	@echo "Partner stand-in (a telemedicine clinician): http://127.0.0.1:$(PARTNER_STANDIN_PORT)/"
 	@trap 'kill 0' INT TERM EXIT; \
 	$(RUN_ENV) $(BIN)/python -m devtools.stripe_standin --port $(STRIPE_STANDIN_PORT) \
 		--webhook-url http://127.0.0.1:$(PORT)/payments/stripe/webhook/ \
 		--webhook-secret whsec_local_development & \
 	$(RUN_ENV) $(BIN)/python manage.py run_scheduler & \
+	$(RUN_ENV) $(BIN)/python manage.py partner_standin --port $(PARTNER_STANDIN_PORT) & \
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Both cores: two pytest-xdist workers, each with its own test database, Redis databases

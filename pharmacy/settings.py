@@ -276,6 +276,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.sweeps.settle_authorised_orders",
         "schedule": 300,
     },
+    "deliver-partner-requests": {
+        "task": "prescriptions.tasks.deliver_due_partner_requests",
+        "schedule": 60,
+    },
 }
 
 # Orders: an order not paid within this many minutes is cancelled and its stock
@@ -291,6 +295,9 @@ PRESCRIPTION_DECISION_TASKS = ["orders.payments.prescription_decided"]
 # patient's account with its drug known (sent, uploaded, attached, or its drug read by
 # the pharmacist): an order waiting for it to arrive from the prescriber is matched there.
 PRESCRIPTION_ARRIVAL_TASKS = ["orders.payments.prescription_arrived"]
+# A verified prescription may be renewed from this many days before it expires (and
+# once its units no longer cover a package, or after it expired).
+RENEWAL_DAYS_BEFORE_EXPIRY = env.int("RENEWAL_DAYS_BEFORE_EXPIRY", default=30)
 
 # Stripe. In development and tests STRIPE_API_BASE points the real stripe client at
 # the local stand-in (devtools/stripe_standin); see README "Payments".

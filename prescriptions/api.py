@@ -13,7 +13,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from . import services
-from .fhir import FHIR_JSON, FhirError, Issue, operation_outcome, parse_fhir_prescription
+from .exchanges import record_received
+from .fhir import (
+    EXPRESSIONS,
+    FHIR_JSON,
+    FhirError,
+    Issue,
+    operation_outcome,
+    parse_fhir_prescription,
+)
 from .intake import (
     PARTNER_HEADER,
     SIGNATURE_HEADER,
@@ -24,7 +32,7 @@ from .intake import (
     parse_prescription,
     verify_signature,
 )
-from .models import TelemedicinePartner
+from .models import RenewalRequest, TelemedicinePartner
 
 JSON = "application/json"
 # JSON is UTF-8 (RFC 8259); a charset parameter may say so, and say nothing else.
@@ -101,6 +109,7 @@ def _json_refusal(status: int, message: str, header: str | None = None) -> JsonR
 
 @csrf_exempt  # authenticated by the HMAC signature, not a browser session
 @require_POST
+@record_received
 def telemedicine_prescriptions(request):
     """201 with the new id; 200 with the same id for a prescription already received;
     400 naming each bad field; 401 for an unknown partner, a bad or replayed signature;
@@ -111,9 +120,11 @@ def telemedicine_prescriptions(request):
         return refused
     try:
         data = parse_prescription(parse_body(body), today=timezone.localdate())
+        prescription, created = services.prescription_receive_from_partner(
+            partner=partner, data=data
+        )
     except IntakeError as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
-    prescription, created = services.prescription_receive_from_partner(partner=partner, data=data)
     return JsonResponse(
         {
             "id": prescription.pk,
@@ -139,6 +150,7 @@ def _fhir_refusal(status: int, message: str, header: str | None = None) -> JsonR
 
 @csrf_exempt  # authenticated by the HMAC signature, not a browser session
 @require_POST
+@record_received
 def telemedicine_fhir_medication_request(request):
     """The same intake for a FHIR R4 MedicationRequest (or a Bundle holding one), signed
     the same way, sent as application/fhir+json. 201 (200 for one already received)
@@ -154,7 +166,16 @@ def telemedicine_fhir_medication_request(request):
         return _fhir_response(operation_outcome(issues), status=400)
     except FhirError as exc:
         return _fhir_response(operation_outcome(exc.issues), status=400)
-    prescription, created = services.prescription_receive_from_partner(partner=partner, data=data)
+    try:
+        prescription, created = services.prescription_receive_from_partner(
+            partner=partner, data=data
+        )
+    except IntakeError as exc:  # what only the stored prescriptions can tell (`renews`)
+        issues = [
+            Issue(EXPRESSIONS.get(field, field), " ".join(messages), "value")
+            for field, messages in exc.errors.items()
+        ]
+        return _fhir_response(operation_outcome(issues), status=400)
     location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{prescription.pk}")
     said = "Received" if created else "Already received"
     outcome = operation_outcome(
@@ -168,3 +189,33 @@ def telemedicine_fhir_medication_request(request):
         severity="information",
     )
     return _fhir_response(outcome, status=201 if created else 200, Location=location)
+
+
+@csrf_exempt  # authenticated by the HMAC signature, not a browser session
+@require_POST
+@record_received
+def telemedicine_request_decline(request, request_id):
+    """The partner's clinician declines a request the pharmacy sent (a renewal), with
+    `{"reason": "..."}` the patient reads. 200 when recorded (again: the same), 400
+    naming the field, 401 as the intake, 404 for a request this partner never got."""
+    partner, body, refused = _signed_request(request, media_type=JSON, refuse=_json_refusal)
+    if refused:
+        return refused
+    try:
+        payload = parse_body(body)
+        renewal = services.renewal_decline(
+            partner=partner,
+            request_id=request_id,
+            reason=payload.get("reason") if isinstance(payload.get("reason"), str) else "",
+        )
+    except IntakeError as exc:
+        return JsonResponse({"errors": exc.errors}, status=400)
+    except RenewalRequest.DoesNotExist:
+        return JsonResponse({"error": f"No request {request_id} was sent to you."}, status=404)
+    return JsonResponse(
+        {
+            "request_id": str(request_id),
+            "state": renewal.state,
+            "prescription_id": (renewal.prescription.partner_reference),
+        }
+    )

@@ -12,4 +12,9 @@ urlpatterns = [
         api.telemedicine_fhir_medication_request,
         name="telemedicine_fhir",
     ),
+    path(
+        "telemedicine/requests/<uuid:request_id>/decline/",
+        api.telemedicine_request_decline,
+        name="telemedicine_decline",
+    ),
 ]

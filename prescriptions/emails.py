@@ -2,9 +2,11 @@
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 
-from .models import Status, StatusChange
+from .models import RenewalRequest, Status, StatusChange
 
 SUBJECTS = {
     Status.SUBMITTED: "We received your prescription",
@@ -31,3 +33,46 @@ def status_change_email(change: StatusChange) -> EmailMessage:
     )
     subject = f"{SUBJECTS[change.to_status]} (#{prescription.pk})"
     return EmailMessage(subject, body, to=[prescription.patient.email])
+
+
+RENEWAL_SUBJECTS = {
+    RenewalRequest.State.SENT: "We asked {partner} to renew your prescription #{pk}",
+    RenewalRequest.State.FOR_PRESCRIBER: "Your renewal request for prescription #{pk}: give it "
+    "to your prescriber",
+    RenewalRequest.State.RENEWED: "Your prescription #{pk} was renewed",
+    RenewalRequest.State.DECLINED: "Your prescription #{pk} was not renewed",
+}
+
+
+def renewal_email_send(*, renewal_id: int, state: str) -> bool:
+    """Email the patient that their renewal request reached `state`, once; False when
+    it was sent already or the request has moved on (that state's email goes instead)."""
+    with transaction.atomic():
+        renewal = (
+            RenewalRequest.objects.select_for_update(of=("self",))
+            .select_related("prescription__partner", "patient", "new_prescription")
+            .get(pk=renewal_id)
+        )
+        if renewal.state != state or renewal.emailed_state == state:
+            return False
+        prescription = renewal.prescription
+        partner = prescription.partner.name if prescription.partner_id else "your prescriber"
+        body = render_to_string(
+            "prescriptions/email/renewal.txt",
+            {
+                "renewal": renewal,
+                "prescription": prescription,
+                "partner": partner,
+                "url": site_url(prescription.get_absolute_url()),
+                "request_url": site_url(reverse("prescriptions:renewal", args=[prescription.pk])),
+                "new_url": site_url(renewal.new_prescription.get_absolute_url())
+                if renewal.new_prescription_id
+                else "",
+                "SITE_NAME": settings.SITE_NAME,
+            },
+        )
+        subject = RENEWAL_SUBJECTS[state].format(partner=partner, pk=prescription.pk)
+        EmailMessage(subject, body, to=[renewal.patient.email]).send()
+        renewal.emailed_state = state
+        renewal.save(update_fields=["emailed_state"])
+    return True

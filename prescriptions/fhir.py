@@ -54,6 +54,7 @@ EXPRESSIONS = {
     "quantity": f"{MR}.dispenseRequest.quantity.value",
     "refills": f"{MR}.dispenseRequest.numberOfRepeatsAllowed",
     "date_written": f"{MR}.authoredOn",
+    "renews": f"{MR}.priorPrescription.identifier.value",
     "body": MR,
 }
 # Hours in one unit of Timing.repeat.periodUnit, for doses per day.
@@ -320,6 +321,8 @@ def parse_fhir_prescription(payload: Any, *, today: date) -> IntakeData:
         "refills": dispense.get("numberOfRepeatsAllowed"),
         # authoredOn is a dateTime: the day it was written is its date part.
         "date_written": authored[:10] if isinstance(authored, str) else authored,
+        # A renewal names the prescription it replaces by the partner's identifier.
+        "renews": ((request.get("priorPrescription") or {}).get("identifier") or {}).get("value"),
     }
     # Already reported above, more precisely, when these are None.
     reported = {"patient", "prescriber", "medication"}

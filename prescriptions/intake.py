@@ -126,6 +126,8 @@ class IntakeData:
     quantity: int
     refills: int
     date_written: date
+    # The partner's id of the prescription this one renews (answering a renewal request).
+    renews: str = ""
 
 
 class IntakeError(Exception):
@@ -412,6 +414,7 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
     quantity = r.integer(payload, "quantity", low=1, high=1000)
     refills = r.integer(payload, "refills", low=0, high=11, required=False)
     written = r.past_date(payload, "date_written", today, PRESCRIPTION_VALID_YEARS, EXPIRED)
+    renews = r.text(payload, "renews", max_length=100, required=False)
 
     if r.errors:
         raise IntakeError(r.errors)
@@ -432,4 +435,5 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
         quantity=quantity,
         refills=refills or 0,
         date_written=written,
+        renews=renews or "",
     )

@@ -1,11 +1,14 @@
 """Celery tasks of the prescriptions app: thin, by id, safe to run twice."""
 
 from celery import shared_task
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from .emails import status_change_email
+from .emails import renewal_email_send, status_change_email
 from .models import StatusChange
+from .services.outbox import partner_request_send, partner_requests_send_due
+from .services.partner_requests import DELIVER_PARTNER_REQUEST
+from .services.renewals import SEND_RENEWAL_EMAIL
 
 
 @shared_task(
@@ -36,3 +39,33 @@ def send_prescription_update(self, status_change_id: int) -> bool:
         change.notified_at = timezone.now()
         change.save(update_fields=["notified_at"])
     return True
+
+
+PARTNER_TASK_OPTIONS = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(name=DELIVER_PARTNER_REQUEST, **PARTNER_TASK_OPTIONS)
+def deliver_partner_request(partner_request_id: int) -> str:
+    """One delivery attempt of a request to a partner; the sweep makes the next ones."""
+    return partner_request_send(request_pk=partner_request_id)
+
+
+@shared_task(name="prescriptions.tasks.deliver_due_partner_requests", **PARTNER_TASK_OPTIONS)
+def deliver_due_partner_requests() -> list[str]:
+    return partner_requests_send_due()
+
+
+@shared_task(
+    name=SEND_RENEWAL_EMAIL,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def send_renewal_email(renewal_id: int, state: str) -> bool:
+    """Tell the patient where their renewal request is (once per state it reaches)."""
+    return renewal_email_send(renewal_id=renewal_id, state=state)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("prescriptions/new/", views.prescription_new, name="new"),
     path("prescriptions/<int:pk>/", views.prescription_detail, name="detail"),
     path("prescriptions/<int:pk>/respond/", views.prescription_respond, name="respond"),
+    path("prescriptions/<int:pk>/renewal/", views.prescription_renewal, name="renewal"),
     path(
         "prescriptions/<int:pk>/documents/<int:document_pk>/",
         views.document_download,

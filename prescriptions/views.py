@@ -180,6 +180,60 @@ def prescription_detail(request, pk: int):
             "documents": prescription.documents.all(),
             "changes": prescription.status_changes.all(),
             "form": form,
+            **_renewal_context(prescription),
+        },
+    )
+
+
+def _renewal_context(prescription: Prescription) -> dict:
+    """Where the prescription's renewal stands, for its page: the latest request, and
+    whether (and why) it may be asked for now."""
+    renewal = prescription.renewal_requests.select_related("new_prescription").first()
+    need = services.renewal_need(prescription)
+    by_partner = bool(
+        prescription.partner_id
+        and prescription.partner.requests_url
+        and prescription.partner.active
+    )
+    return {
+        "renewal": renewal,
+        "renewal_need": need,
+        "can_ask_renewal": need.due and (renewal is None or not renewal.is_open),
+        "renewal_by_partner": by_partner,
+    }
+
+
+@login_required
+def prescription_renewal(request, pk: int):
+    """POST: the patient asks for a renewal. GET: the request to give the prescriber,
+    once there is one (printable: everything the prescriber needs, and the pharmacy)."""
+    prescription = _prescription_for(request, pk, action=AuditEvent.Action.VIEW_PRESCRIPTION)
+    if prescription.patient_id != request.user.pk:
+        raise Http404
+    if request.method == "POST":
+        try:
+            renewal = services.renewal_request(prescription_id=pk, patient=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(prescription)
+        if renewal.state == renewal.State.SENT:
+            messages.success(
+                request,
+                f"We asked {prescription.partner} to renew prescription #{pk}; we will email "
+                "you when they answer.",
+            )
+            return redirect(prescription)
+        return redirect("prescriptions:renewal", pk)
+    renewal = prescription.renewal_requests.filter(state="for_prescriber").first()
+    if renewal is None:
+        return redirect(prescription)
+    return render(
+        request,
+        "prescriptions/renewal_request.html",
+        {
+            "prescription": prescription,
+            "renewal": renewal,
+            "need": services.renewal_need(prescription),
         },
     )
 

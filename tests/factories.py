@@ -117,6 +117,7 @@ def intake_data(*, patient_email: str, strength: str = "10 mg", **overrides):
         "quantity": 90,
         "refills": 1,
         "date_written": timezone.localdate() - timedelta(days=1),
+        "renews": "",
     }
     data.update(overrides)
     return SimpleNamespace(**data)

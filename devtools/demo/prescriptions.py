@@ -2,13 +2,13 @@
 
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from catalog.models import Drug, Formulation, MedicationClass
 from devtools.demo.accounts import require_debug
+from prescriptions.intake import IntakeData
 from prescriptions.models import MedicalProfile, Prescription, TelemedicinePartner
 from prescriptions.npi import npi_check_digit
 from prescriptions.services import (
@@ -106,7 +106,7 @@ def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
     today = timezone.localdate()
 
     def e_prescription(reference: str, formulation, units_per_dose, doses_per_day, quantity):
-        return SimpleNamespace(
+        return IntakeData(
             partner_reference=reference,
             patient_email=patient.email,
             patient_first_name=patient.first_name,

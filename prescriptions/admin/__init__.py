@@ -1,5 +1,5 @@
 """The admin of the prescriptions app; importing the modules registers them."""
 
-from . import queue, records
+from . import partners, queue, records
 
-__all__ = ["queue", "records"]
+__all__ = ["partners", "queue", "records"]

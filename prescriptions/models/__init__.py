@@ -1,4 +1,5 @@
 from .audit import AuditEvent, DeniedAttempt
+from .exchange import PartnerExchange, PartnerRequest, RenewalRequest
 from .partner import TelemedicinePartner
 from .prescription import (
     PRESCRIPTION_MACHINE,
@@ -21,8 +22,11 @@ __all__ = [
     "DeniedAttempt",
     "KidneyDisease",
     "MedicalProfile",
+    "PartnerExchange",
+    "PartnerRequest",
     "Prescription",
     "PrescriptionDocument",
+    "RenewalRequest",
     "Source",
     "Status",
     "StatusChange",

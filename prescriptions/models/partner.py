@@ -24,6 +24,12 @@ class TelemedicinePartner(models.Model):
         help_text="Shared signing secret. Replace it to revoke the old one.",
     )
     active = models.BooleanField(default=True, help_text="Inactive partners are refused (401).")
+    requests_url = models.URLField(
+        "requests URL",
+        blank=True,
+        help_text="Where the pharmacy sends renewal requests (signed POSTs, retried until "
+        "acknowledged). Empty: patients forward renewal requests to their prescriber.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -3,6 +3,7 @@
 from .attachment import attach_waiting_prescriptions, prescription_accept_identity
 from .checks import prescription_run_checks
 from .identity import prescription_is_own
+from .outbox import partner_request_send, partner_requests_send_due
 from .prescriptions import (
     prescription_receive_from_partner,
     prescription_recheck,
@@ -17,6 +18,7 @@ from .prescriptions import (
     recheck_patient_prescriptions,
 )
 from .profile import PROFILE_M2M_FIELDS, profile_confirm, profile_update
+from .renewals import renewal_decline, renewal_need, renewal_request
 from .review import (
     prescription_allow_early_refill,
     prescription_review_again,
@@ -27,6 +29,8 @@ from .uploads import upload_check_claim
 __all__ = [
     "PROFILE_M2M_FIELDS",
     "attach_waiting_prescriptions",
+    "partner_request_send",
+    "partner_requests_send_due",
     "prescription_accept_identity",
     "prescription_allow_early_refill",
     "prescription_is_own",
@@ -46,5 +50,8 @@ __all__ = [
     "profile_confirm",
     "profile_update",
     "recheck_patient_prescriptions",
+    "renewal_decline",
+    "renewal_need",
+    "renewal_request",
     "upload_check_claim",
 ]

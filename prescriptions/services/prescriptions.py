@@ -29,6 +29,7 @@ from ..models import (
 from ..models.prescription import DEFAULT_VALIDITY
 from .checks import prescription_run_checks
 from .identity import comparable_email, differs_from_account, named_account, refuse_own_prescription
+from .renewals import renewal_link
 
 # The task that emails the patient about a status change (see pharmacy.queue).
 SEND_PRESCRIPTION_UPDATE = "prescriptions.tasks.send_prescription_update"
@@ -215,6 +216,8 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
                 expiry_date=data.date_written + DEFAULT_VALIDITY,
             )
             _move(prescription, Status.SUBMITTED, actor=None)
+            if data.renews:
+                renewal_link(partner=partner, renews=data.renews, new_prescription=prescription)
     except IntegrityError:
         return (
             Prescription.objects.get(partner=partner, partner_reference=data.partner_reference),
