@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
+from about.emails import sender
+
 from .models import Status, StatusChange
 
 SUBJECTS = {
@@ -30,4 +32,4 @@ def status_change_email(change: StatusChange) -> EmailMessage:
         },
     )
     subject = f"{SUBJECTS[change.to_status]} (#{prescription.pk})"
-    return EmailMessage(subject, body, to=[prescription.patient.email])
+    return EmailMessage(subject, body, from_email=sender(), to=[prescription.patient.email])
