@@ -125,10 +125,10 @@ ADMIN_MODELS = {
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
-    # The pharmacy's details, licences and notices: administrators only.
-    "about.pharmacyidentity": (NO, NO),
-    "about.statelicence": (NO, NO),
-    "about.policy": (NO, NO),
+    # The pharmacy's details, licences and notices: catalog staff keep them.
+    "about.pharmacyidentity": (NO, YES),
+    "about.statelicence": (NO, YES),
+    "about.policy": (NO, YES),
 }
 
 
