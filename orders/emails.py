@@ -15,6 +15,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from about.emails import sender
 from catalog.models import Drug
 
 from .models import REFUND_BUSINESS_DAYS, Notification, Order, OrderLine, OrderStatus
@@ -203,4 +204,4 @@ def order_email(order: Order, kind: str) -> EmailMessage:
     }
     body = render_to_string(f"orders/email/{kind}.txt", context)
     subject = f"{SUBJECTS[kind].format(number=order.number)} - {settings.SITE_NAME}"
-    return EmailMessage(subject, body, to=[order.patient.email])
+    return EmailMessage(subject, body, from_email=sender(), to=[order.patient.email])

@@ -2,6 +2,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from about.selectors import shipping_refusal
 from catalog.models import Package
 from prescriptions.forms import PrescriptionUploadForm
 
@@ -51,6 +52,14 @@ class DeliveryAddressForm(forms.ModelForm):
             ),
             "phone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
         }
+
+    def clean_state(self) -> str:
+        """Said here, before payment; checkout refuses it too (services/destinations.py)."""
+        state = self.cleaned_data["state"]
+        refusal = shipping_refusal(state)
+        if refusal:
+            raise forms.ValidationError(refusal)
+        return state
 
     def clean_zip_code(self) -> str:
         return self.cleaned_data["zip_code"].strip()

@@ -6,11 +6,16 @@ prescriptions (which reads its addresses), so accounts cannot call into prescrip
 without the two apps depending on each other.
 """
 
+from about.emails import sender
 from accounts.adapter import AccountAdapter as AccountsAdapter
 from prescriptions.services import attach_waiting_prescriptions
 
 
 class AccountAdapter(AccountsAdapter):
+    def get_from_email(self) -> str:
+        """allauth's emails (confirmation, password reset, notices) come from the pharmacy."""
+        return sender()
+
     def confirm_email(self, request, email_address) -> bool:
         """A confirmed address claims the prescriptions sent for it before sign-up.
 

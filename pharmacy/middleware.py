@@ -1,6 +1,8 @@
 """HTTP headers that hold for the whole site rather than for one view."""
 
+from django.http import Http404
 from django.utils.cache import patch_vary_headers
+from django.views.defaults import page_not_found
 
 PRIVATE = "private, no-store"
 
@@ -29,4 +31,33 @@ class PrivatePagesMiddleware:
         if not request.session.is_empty():
             response["Cache-Control"] = PRIVATE
             patch_vary_headers(response, ("Cookie",))
+        return response
+
+
+# Django's technical 404 page (DEBUG on) has this title; the site's own does not.
+TECHNICAL_404_TITLE = b"<title>Page not found at "
+TECHNICAL_404_PARAMETER = "technical-404"
+
+
+class SiteNotFoundPageMiddleware:
+    """With DEBUG on, an unknown address gets the site's 404 page, as in production.
+
+    Django answers a 404 with its technical page while DEBUG is on (every URL pattern,
+    no way back to the site), so development would not show what a patient sees. This
+    middleware, loaded only with DEBUG on, puts the site's page in its place; the
+    technical page stays one query parameter away (`?technical-404`).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and not response.streaming
+            and TECHNICAL_404_TITLE in response.content
+            and TECHNICAL_404_PARAMETER not in request.GET
+        ):
+            return page_not_found(request, Http404())
         return response

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "accounts",
     "catalog",
+    "about",
     "prescriptions",
     "orders",
 ]
@@ -74,6 +75,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
+if DEBUG:
+    # Development shows the site's own 404 page, as production does, instead of
+    # Django's technical one (still there with ?technical-404).
+    MIDDLEWARE.append("pharmacy.middleware.SiteNotFoundPageMiddleware")
 
 ROOT_URLCONF = "pharmacy.urls"
 WSGI_APPLICATION = "pharmacy.wsgi.application"

@@ -23,6 +23,7 @@ urlpatterns = [
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("account/", include("accounts.urls")),
     path("account/", include("prescriptions.urls")),
+    path("", include("about.urls")),
     path("", include("orders.urls")),
     path("", include("catalog.urls")),
 ]

@@ -6,6 +6,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from about.emails import sender
+
 from .models import RenewalRequest, Status, StatusChange
 
 SUBJECTS = {
@@ -32,7 +34,7 @@ def status_change_email(change: StatusChange) -> EmailMessage:
         },
     )
     subject = f"{SUBJECTS[change.to_status]} (#{prescription.pk})"
-    return EmailMessage(subject, body, to=[prescription.patient.email])
+    return EmailMessage(subject, body, from_email=sender(), to=[prescription.patient.email])
 
 
 RENEWAL_SUBJECTS = {
@@ -72,7 +74,7 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
             },
         )
         subject = RENEWAL_SUBJECTS[state].format(partner=partner, pk=prescription.pk)
-        EmailMessage(subject, body, to=[renewal.patient.email]).send()
+        EmailMessage(subject, body, from_email=sender(), to=[renewal.patient.email]).send()
         renewal.emailed_state = state
         renewal.save(update_fields=["emailed_state"])
     return True

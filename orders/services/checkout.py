@@ -34,13 +34,14 @@ from ..models import (
     OrderStatus,
 )
 from ..selectors import matching_pending_order, waiting_prescription
+from .destinations import ship_to_problem
 
 
 @dataclass
 class CheckoutProblem:
     package: Package | None  # None for what concerns the whole order (the profile)
     # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
-    # | "out_of_stock" | "unavailable" | "not_waiting" | "order_waiting"
+    # | "out_of_stock" | "unavailable" | "not_waiting" | "order_waiting" | "unlicensed_state"
     kind: str
     message: str
     held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
@@ -258,6 +259,8 @@ def _place(
         notice = profile_notice(patient=patient)
         if notice:
             problems.append(CheckoutProblem(None, "profile", notice["message"]))
+        if unlicensed := ship_to_problem(address.state):
+            problems.append(CheckoutProblem(None, "unlicensed_state", unlicensed))
         lines = [
             CartLine(fresh[ln.package.pk], ln.quantity) for ln in lines if ln.package.pk in fresh
         ]

@@ -114,7 +114,20 @@ def test_roles_hold_exactly_their_permissions():
         "orders.change_discrepancy",
     }
     catalog = group_permissions(CATALOG_STAFF)
-    assert all(p.startswith("catalog.") for p in catalog)
+    # Catalog rows, and the pharmacy's details, licences and notices (about/migrations/0002).
+    assert all(p.startswith(("catalog.", "about.")) for p in catalog)
+    assert {p for p in catalog if p.startswith("about.")} == {
+        "about.view_pharmacyidentity",
+        "about.add_pharmacyidentity",
+        "about.change_pharmacyidentity",
+        "about.view_statelicence",
+        "about.add_statelicence",
+        "about.change_statelicence",
+        "about.delete_statelicence",
+        "about.view_policy",
+        "about.add_policy",
+        "about.change_policy",
+    }
     assert "catalog.change_package" in catalog
     assert "catalog.delete_drug" not in catalog
 

@@ -3,6 +3,7 @@ patient A's prescription, document and order."""
 
 import pytest
 
+from about.models import Policy, PolicyKind
 from accounts.mfa import enrol_totp
 from catalog.models import Package
 from orders.cart import CartLine
@@ -49,8 +50,10 @@ def people_and_objects(baclofen, settings):
         user=patient_a, full_name="A", line1="1 St", city="Troy", state="NY", zip_code="12180"
     )
     order = order_place(patient=patient_a, lines=[CartLine(package, 1)], address=address)
+    Policy.objects.create(kind=PolicyKind.TERMS, title="Terms of use", body="The terms.")
     objects = {
         "drug": {"slug": baclofen.slug},
+        "policy": {"kind": PolicyKind.TERMS.value},
         "prescription": {"pk": upload.pk},
         "document": {"pk": upload.pk, "document_pk": upload.documents.get().pk},
         "order": {"number": order.number},

@@ -39,6 +39,10 @@ SITE = [
     Row("catalog:drug_list", "POST", each(405)),
     Row("catalog:drug_detail", "GET", each(200), args="drug"),
     Row("catalog:drug_detail", "POST", each(405), args="drug"),
+    Row("about:contact", "GET", each(200)),
+    Row("about:contact", "POST", each(405)),
+    Row("about:policy", "GET", each(200), args="policy"),
+    Row("about:policy", "POST", each(405), args="policy"),
     Row("accounts:overview", "GET", (LOGIN, 200, 200, 200, 200, 200)),
     Row("prescriptions:profile", "GET", (LOGIN, 200, 200, 200, 200, 200)),
     Row("prescriptions:profile_export", "GET", (LOGIN, 200, 200, 200, 200, 200)),
@@ -121,6 +125,10 @@ ADMIN_MODELS = {
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
+    # The pharmacy's details, licences and notices: catalog staff keep them.
+    "about.pharmacyidentity": (NO, YES),
+    "about.statelicence": (NO, YES),
+    "about.policy": (NO, YES),
 }
 
 

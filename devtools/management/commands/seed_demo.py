@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.mfa import current_totp_code
 from devtools.demo.accounts import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
+from devtools.demo.pharmacy import ensure_demo_pharmacy
 from devtools.demo.prescriptions import ensure_demo_prescriptions, ensure_demo_profile
 
 
@@ -14,6 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, url: str, **options):
         try:
+            pharmacy = ensure_demo_pharmacy()
             logins = ensure_demo_accounts()
             users = {login.account: login.user for login in logins}
             ensure_demo_profile(users[PATIENT])
@@ -43,5 +45,6 @@ class Command(BaseCommand):
             f"  Telemedicine partner '{partner.slug}', secret {partner.secret}: "
             f"`manage.py send_example_prescription --url {url}` sends a signed example."
         )
+        out(f"  Pharmacy details, licences and notices: {url}/admin/about/ ({pharmacy.name})")
         out(f"  Site: {url}/")
         out("  Email is not sent: it is printed to this console (sign-up links, receipts).")

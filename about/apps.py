@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AboutConfig(AppConfig):
+    name = "about"
+    verbose_name = "The pharmacy"
+
+    def ready(self):
+        from . import signals  # noqa: F401

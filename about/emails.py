@@ -1,0 +1,32 @@
+"""Every email goes out in the pharmacy's name: its From and its signature."""
+
+from email.utils import formataddr
+
+from django.conf import settings
+
+from .selectors import Facts, facts
+
+
+def sender(pharmacy: Facts | None = None) -> str:
+    """ "Name <address>" from the pharmacy's details; DEFAULT_FROM_EMAIL until staff
+    have filled them in."""
+    pharmacy = pharmacy or facts()
+    identity = pharmacy.identity
+    if not identity or not identity.get("sender_email"):
+        return settings.DEFAULT_FROM_EMAIL
+    return formataddr((identity["name"], identity["sender_email"]))
+
+
+def signature(pharmacy: Facts | None) -> str:
+    """The name, phone and address that end an email (the site's name alone until the
+    pharmacy's details are filled in, or when they cannot be read)."""
+    identity = pharmacy.identity if pharmacy else None
+    if not identity:
+        return settings.SITE_NAME
+    return "\n".join(
+        [
+            identity["name"],
+            f"Phone: {identity['phone']}",
+            identity["address_line"],
+        ]
+    )
