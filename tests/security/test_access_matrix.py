@@ -56,6 +56,9 @@ SITE = [
     Row("prescriptions:respond", "GET", (LOGIN, 405, 405, 405, 405, 405), args="prescription"),
     Row("prescriptions:respond", "POST", (LOGIN, 400, GONE, GONE, GONE, GONE), args="prescription"),
     Row("prescriptions:document", "GET", (LOGIN, 200, GONE, 200, GONE, 200), args="document"),
+    # Renewals are the patient's own: staff may read the prescription, not ask for them.
+    Row("prescriptions:renewal", "GET", (LOGIN, 302, GONE, GONE, GONE, GONE), args="prescription"),
+    Row("prescriptions:renewal", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="prescription"),
     Row("orders:cart", "GET", each(200)),
     Row("orders:cart_add", "GET", each(405)),
     Row("orders:cart_add", "POST", each(302), data=(("package", "package"), ("quantity", 1))),
@@ -68,6 +71,10 @@ SITE = [
     Row("orders:cancel", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
+    Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
+    Row("prescriptions_api:telemedicine_fhir", "POST", each(401)),
+    Row("prescriptions_api:telemedicine_decline", "GET", each(405), args="request_id"),
+    Row("prescriptions_api:telemedicine_decline", "POST", each(401), args="request_id"),
     Row("stripe-webhook", "GET", each(405)),
     Row("stripe-webhook", "POST", each(400)),  # no signature
 ]
@@ -121,6 +128,9 @@ ADMIN_MODELS = {
     "prescriptions.auditevent": (YES, NO),
     "prescriptions.deniedattempt": (YES, NO),
     "prescriptions.telemedicinepartner": (NO, NO),
+    "prescriptions.partnerexchange": (YES, NO),
+    "prescriptions.partnerrequest": (YES, NO),
+    "prescriptions.renewalrequest": (YES, NO),
     "orders.order": (YES, NO),
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
