@@ -22,6 +22,7 @@ from devtools import processes
 from orders.models import Order, OrderStatus, OrderStatusChange
 from orders.task_names import PRESCRIPTION_DECIDED
 from prescriptions.services import prescription_verify
+from prescriptions.services.prescriptions import SEND_PRESCRIPTION_UPDATE
 from tests.factories import make_pharmacist
 from tests.orders.factories import captures_of
 from tests.reliability import stack
@@ -69,6 +70,9 @@ def test_a_settle_killed_after_stripe_captured_is_paid_by_the_next_worker_captur
                     stack.task_ids(first, PRESCRIPTION_DECIDED, "received")
                     and captures_of(stripe_api, intent) == 1
                     and stack.waiting_on_this_connection()
+                    # The "verified" email, queued with it, is done: only the settle is
+                    # left unacknowledged when the worker dies.
+                    and stack.task_ids(first, SEND_PRESCRIPTION_UPDATE, "succeeded")
                 )
 
             processes.wait_for(
