@@ -29,18 +29,19 @@ class Level(models.TextChoices):
 class PatientFacts:
     age_years: int | None  # at the date written (None: no date of birth on file)
     weight_kg: Decimal | None
-    kidney_disease: str  # "none" | "chronic" | "end_stage"
-    pregnant: bool
-    breastfeeding: bool
+    # The profile's answers; None is "not answered", which the rules read as unknown.
+    kidney_disease: str | None  # "none" | "chronic" | "end_stage"
+    pregnant: bool | None
+    breastfeeding: bool | None
     medication_classes: frozenset[str]  # slugs of catalog.MedicationClass
     other_medications: str  # free text, matched against the classes' substances
-    alcohol_use: str  # "none" | "occasional" | "regular"
-    active_peptic_ulcer: bool
-    epilepsy: bool
-    psychiatric_disorder: bool
+    alcohol_use: str | None  # "none" | "occasional" | "regular"
+    active_peptic_ulcer: bool | None
+    epilepsy: bool | None
+    psychiatric_disorder: bool | None
     hypersensitive_to_drug: bool
     has_earlier_prescription: bool  # an earlier verified prescription of this drug exists
-    hepatic_impairment: bool = False
+    hepatic_impairment: bool | None = False
     egfr: Decimal | None = None  # mL/min/1.73 m², if the patient knows it
     creatinine_clearance: Decimal | None = None  # mL/min, if the patient knows it
     # The patient's latest other verified prescription of this drug, for titration.

@@ -33,7 +33,27 @@ class BoundedMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
+YES_NO = [("True", "Yes"), ("False", "No")]
+ANSWER_NEEDED = "Please answer this question."
+
+
+def _yes_no(name: str) -> forms.TypedChoiceField:
+    """A yes/no question with neither answer chosen until the patient picks one."""
+    field = MedicalProfile._meta.get_field(name)
+    return forms.TypedChoiceField(
+        label=field.verbose_name[:1].upper() + field.verbose_name[1:],
+        help_text=field.help_text,
+        choices=YES_NO,
+        coerce=lambda value: value == "True",
+        widget=forms.RadioSelect,
+        error_messages={"required": ANSWER_NEEDED},
+    )
+
+
 class MedicalProfileForm(forms.ModelForm):
+    """Every question needs an answer of the patient's own: nothing is preselected, so
+    an unanswered question is never saved as "no"."""
+
     date_of_birth = forms.DateField(
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
         help_text=MedicalProfile._meta.get_field("date_of_birth").help_text,
@@ -54,6 +74,13 @@ class MedicalProfileForm(forms.ModelForm):
         help_text=MedicalProfile._meta.get_field("hypersensitive_to").help_text,
     )
 
+    pregnant = _yes_no("pregnant")
+    breastfeeding = _yes_no("breastfeeding")
+    hepatic_impairment = _yes_no("hepatic_impairment")
+    active_peptic_ulcer = _yes_no("active_peptic_ulcer")
+    epilepsy = _yes_no("epilepsy")
+    psychiatric_disorder = _yes_no("psychiatric_disorder")
+
     class Meta:
         model = MedicalProfile
         fields = PROFILE_FIELDS
@@ -69,6 +96,8 @@ class MedicalProfileForm(forms.ModelForm):
             ),
         }
         error_messages = {
+            "kidney_disease": {"required": ANSWER_NEEDED},
+            "alcohol_use": {"required": ANSWER_NEEDED},
             "weight_kg": {
                 "min_value": "Weight must be more than zero.",
                 "max_value": "Weight must be 500 kg or less; please check the number.",
@@ -82,6 +111,13 @@ class MedicalProfileForm(forms.ModelForm):
                 "max_value": "Creatinine clearance must be 250 mL/min or less; please check it.",
             },
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A required choice with no default offers no blank "---------" answer.
+        for name in ("kidney_disease", "alcohol_use"):
+            field = self.fields[name]
+            field.choices = [(value, label) for value, label in field.choices if value]
 
     def clean_date_of_birth(self) -> date:
         born = self.cleaned_data["date_of_birth"]

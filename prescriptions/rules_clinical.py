@@ -23,7 +23,16 @@ ELDERLY_AGE_YEARS = 65  # monographs say "elderly patients"; the pharmacy flags 
 KIDNEY_CHRONIC = "chronic"
 KIDNEY_END_STAGE = "end_stage"
 
-# Whether the profile records each fact a drug's condition rows may name.
+# Whether the profile records each fact a drug's condition rows may name: True, False,
+# or None when the patient has not answered the question it is read from (unknown,
+# which is a finding of its own for a drug whose rows depend on it, never a pass).
+# Age has a blocking rule of its own when the date of birth is missing.
+
+
+def _kidney(p: PatientFacts, disease: str) -> bool | None:
+    return None if p.kidney_disease is None else p.kidney_disease == disease
+
+
 ON_PROFILE = {
     ProfileFact.HYPERSENSITIVITY: lambda p: p.hypersensitive_to_drug,
     ProfileFact.PEPTIC_ULCER: lambda p: p.active_peptic_ulcer,
@@ -32,8 +41,8 @@ ON_PROFILE = {
     ProfileFact.PREGNANCY: lambda p: p.pregnant,
     ProfileFact.BREASTFEEDING: lambda p: p.breastfeeding,
     ProfileFact.ELDERLY: lambda p: p.age_years is not None and p.age_years >= ELDERLY_AGE_YEARS,
-    ProfileFact.KIDNEY_CHRONIC: lambda p: p.kidney_disease == KIDNEY_CHRONIC,
-    ProfileFact.KIDNEY_END_STAGE: lambda p: p.kidney_disease == KIDNEY_END_STAGE,
+    ProfileFact.KIDNEY_CHRONIC: lambda p: _kidney(p, KIDNEY_CHRONIC),
+    ProfileFact.KIDNEY_END_STAGE: lambda p: _kidney(p, KIDNEY_END_STAGE),
     ProfileFact.HEPATIC_IMPAIRMENT: lambda p: p.hepatic_impairment,
 }
 KIDNEY_FACTS = (ProfileFact.KIDNEY_CHRONIC, ProfileFact.KIDNEY_END_STAGE)
@@ -62,7 +71,7 @@ def interactions(ctx: Context) -> Iterator[CheckResult]:
     use, and the class's substances named in the medicines the patient typed."""
     patient = ctx.patient
     taking = set(patient.medication_classes)
-    drinks = patient.alcohol_use != ALCOHOL_NONE
+    drinks = patient.alcohol_use not in (None, ALCOHOL_NONE)
     if drinks:
         taking.add(ALCOHOL_CLASS)
     for interaction in ctx.catalog.interactions:
@@ -85,6 +94,15 @@ def interactions(ctx: Context) -> Iterator[CheckResult]:
             for term in m.terms()
             if mentions(patient.other_medications, term)
         ]
+        if patient.alcohol_use is None and any(m.slug == ALCOHOL_CLASS for m in classes):
+            yield warn(
+                "alcohol_use_unknown",
+                "Alcohol use not known",
+                "The patient has not answered the alcohol question on their profile, so "
+                f"this interaction was not screened: {interaction.name} "
+                f"({interaction.get_severity_display().lower()}).",
+                f"{interaction.name}: {interaction.effect}",
+            )
         if not ticked and not typed:
             continue
         details = []
@@ -110,6 +128,25 @@ def _finding(row: DrugCondition) -> CheckResult:
         f"{label}: {ACTION_BY_SEVERITY.get(row.severity, row.severity)}",
         f"On the patient's profile: {label.lower()}. {row.message}".strip(),
         row.source or f"Pharmacy rule for this drug: {row.message}",
+    )
+
+
+def _rules_of(rows: list[DrugCondition]) -> str:
+    return "; ".join(
+        f"{row.get_fact_display().lower()}: {ACTION_BY_SEVERITY.get(row.severity, row.severity)}"
+        for row in rows
+    )
+
+
+def _not_known(code: str, title: str, question: str, rules: str, source: str) -> CheckResult:
+    """A fact this drug's rules read that the patient has not answered: the pharmacist
+    asks, rather than the check passing as if the answer were "no"."""
+    return warn(
+        code,
+        title,
+        f"The patient has not answered “{question}” on their profile, so it was not "
+        f"screened. This drug's rules: {rules}.",
+        source,
     )
 
 
@@ -153,6 +190,16 @@ def kidney(ctx: Context) -> Iterator[CheckResult]:
             return
         return
     rows = [c for c in ctx.catalog.conditions if c.fact in KIDNEY_FACTS]
+    if patient.kidney_disease is None and not known and (rows or thresholds):
+        limits = [f"below {format_mg(t.below)} mL/min: {t.action.lower()}" for t in thresholds]
+        yield _not_known(
+            "kidney_function_unknown",
+            "Kidney function not known",
+            "kidney disease",
+            "; ".join([_rules_of(rows), *limits] if rows else limits),
+            (rows[0].source if rows else thresholds[0].source) or "Kidney function not known.",
+        )
+        return
     fired = [row for row in rows if ON_PROFILE[row.fact](patient)]
     yield from (_finding(row) for row in fired)
     if thresholds and not fired and patient.kidney_disease in (KIDNEY_CHRONIC, KIDNEY_END_STAGE):
@@ -169,9 +216,24 @@ def kidney(ctx: Context) -> Iterator[CheckResult]:
 def conditions(ctx: Context) -> Iterator[CheckResult]:
     """The profile facts this drug's rows name, each with its severity and sentence."""
     patient, rows = ctx.patient, ctx.catalog.conditions
+    unknown: dict[str, list[DrugCondition]] = {}
     for row in rows:
-        if row.fact not in KIDNEY_FACTS and ON_PROFILE[row.fact](patient):
+        if row.fact in KIDNEY_FACTS:
+            continue
+        answer = ON_PROFILE[row.fact](patient)
+        if answer is None:
+            unknown.setdefault(row.fact, []).append(row)
+        elif answer:
             yield _finding(row)
+    for fact, unanswered in unknown.items():
+        label = unanswered[0].get_fact_display()
+        yield _not_known(
+            f"{fact}_unknown",
+            f"{label} not known",
+            label.lower(),
+            _rules_of(unanswered),
+            unanswered[0].source or f"Pharmacy rule for this drug: {unanswered[0].message}",
+        )
     if patient.hypersensitive_to_drug and not any(
         r.fact == ProfileFact.HYPERSENSITIVITY for r in rows
     ):

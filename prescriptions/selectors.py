@@ -131,12 +131,26 @@ def profile_notice(*, patient, on=None, profile=False) -> dict | None:
     """Why the patient must complete or confirm their profile before ordering, and
     whether a confirmation would do; None when the profile is up to date.
 
-    A page that has loaded the profile already passes it (or None) as `profile`.
+    A question left unanswered makes the profile incomplete: the message names it, and
+    confirming would not answer it. A page that has loaded the profile already passes
+    it (or None) as `profile`; otherwise one query loads what this needs.
     """
     if profile is False:
-        state = profile_state(patient.pk)
-    else:
-        state = ProfileState(profile is not None, profile.confirmed_on if profile else None)
+        profile = (
+            MedicalProfile.objects.filter(user_id=patient.pk)
+            .only("confirmed_at", *MedicalProfile.QUESTIONS)
+            .first()
+        )
+    state = ProfileState(profile is not None, profile.confirmed_on if profile else None)
+    unanswered = profile.unanswered if profile else []
+    if unanswered:
+        return {
+            "message": "Your medical profile has questions you have not answered yet: "
+            + ", ".join(unanswered)
+            + ".",
+            "can_confirm": False,
+            "unanswered": unanswered,
+        }
     message = review.profile_problem(
         state, today=on or timezone.localdate(), confirm_days=settings.PROFILE_CONFIRM_DAYS
     )

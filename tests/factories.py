@@ -123,6 +123,19 @@ def intake_data(*, patient_email: str, strength: str = "10 mg", **overrides):
     return SimpleNamespace(**data)
 
 
+# Every profile question answered, with nothing a check flags.
+NOTHING_TO_FLAG = {
+    "kidney_disease": "none",
+    "pregnant": False,
+    "breastfeeding": False,
+    "hepatic_impairment": False,
+    "active_peptic_ulcer": False,
+    "epilepsy": False,
+    "psychiatric_disorder": False,
+    "alcohol_use": "none",
+}
+
+
 def make_profile(user, **fields):
     """The patient's medical profile, confirmed now, with nothing that a check flags."""
     from django.utils import timezone
@@ -131,6 +144,8 @@ def make_profile(user, **fields):
 
     fields.setdefault("date_of_birth", date(1980, 5, 17))
     fields.setdefault("confirmed_at", timezone.now())
+    for name, answer in NOTHING_TO_FLAG.items():
+        fields.setdefault(name, answer)
     return MedicalProfile.objects.create(user=user, **fields)
 
 

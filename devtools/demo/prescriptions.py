@@ -83,6 +83,13 @@ def ensure_demo_profile(patient) -> MedicalProfile:
             "weight_kg": 72,
             "medication_classes": list(MedicationClass.objects.filter(slug="nsaids")),
             "other_medications": "Ibuprofen 200 mg when needed for back pain",
+            "kidney_disease": "none",
+            "hepatic_impairment": False,
+            "pregnant": False,
+            "breastfeeding": False,
+            "active_peptic_ulcer": False,
+            "epilepsy": False,
+            "psychiatric_disorder": False,
             "alcohol_use": "none",
         },
     )

@@ -1,6 +1,5 @@
 """The pharmacist's verification queue and the decision on each prescription."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,23 +24,9 @@ from ..models import (
 from ..selectors import profile_changes, with_order_waiting
 from ..services.identity import IDENTITY_MISMATCH_CODE
 from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
+from .decision import VERIFY_PERMISSION, DecisionMixin
 from .mixins import AuditedAdminMixin
 from .review import ReviewAfterVerificationMixin
-
-VERIFY_PERMISSION = "prescriptions.verify_prescription"
-
-
-class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(
-        choices=[
-            ("verify", "Verify"),
-            ("request_info", "Ask for information"),
-            ("reject", "Reject"),
-        ]
-    )
-    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    override_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    warnings_acknowledged = forms.BooleanField(required=False)
 
 
 class OrderWaitingFilter(admin.SimpleListFilter):
@@ -60,7 +45,9 @@ class OrderWaitingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Prescription)
-class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin):
+class PrescriptionAdmin(
+    DecisionMixin, ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin
+):
     """The pharmacist's verification queue: prescriptions an order waits for first (the
     patient's card is held until they are verified), then the other open ones, oldest first."""
 
@@ -69,6 +56,8 @@ class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, History
     audit_list_action = AuditEvent.Action.LIST_PRESCRIPTIONS
 
     change_form_template = "admin/prescriptions/prescription/change_form.html"
+    # "Save" comes first in the form, so Enter in a details field saves rather than decides.
+    save_on_top = True
 
     class Media:
         css = {"all": ["css/admin-prescriptions.css"]}
@@ -231,17 +220,12 @@ class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, History
                 for r in prescription.check_results
             )
             if prescription.status == Status.SUBMITTED:
-                extra_context["decision_form"] = DecisionForm()
+                extra_context["decision_form"] = self.decision_form(request)
                 extra_context["can_decide"] = allowed
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):
         return [
-            path(
-                "<int:pk>/decide/",
-                self.admin_site.admin_view(self.decide_view),
-                name="prescriptions_prescription_decide",
-            ),
             path(
                 "<int:pk>/accept-identity/",
                 self.admin_site.admin_view(self.accept_identity_view),
@@ -272,44 +256,6 @@ class PrescriptionAdmin(ReviewAfterVerificationMixin, AuditedAdminMixin, History
                 f"Prescription #{pk}: identity accepted for the account {prescription.patient}.",
             )
         return redirect("admin:prescriptions_prescription_change", pk)
-
-    def decide_view(self, request, pk: int):
-        """Verify, reject or ask for information: each through its service."""
-        if request.method != "POST":
-            return redirect("admin:prescriptions_prescription_change", pk)
-        if not request.user.has_perm(VERIFY_PERMISSION):
-            raise PermissionDenied
-        prescription = get_object_or_404(Prescription, pk=pk)
-        form = DecisionForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "Choose a decision.")
-            return redirect("admin:prescriptions_prescription_change", pk)
-        data = form.cleaned_data
-        try:
-            if data["decision"] == "verify":
-                services.prescription_verify(
-                    prescription_id=pk,
-                    pharmacist=request.user,
-                    override_reason=data["override_reason"],
-                    warnings_acknowledged=data["warnings_acknowledged"],
-                )
-                done = "verified"
-            elif data["decision"] == "reject":
-                services.prescription_reject(
-                    prescription_id=pk, pharmacist=request.user, reason=data["message"]
-                )
-                done = "rejected; the patient is told why"
-            else:
-                services.prescription_request_info(
-                    prescription_id=pk, pharmacist=request.user, message=data["message"]
-                )
-                done = "sent back to the patient with your question"
-        except ValidationError as exc:
-            for message in exc.messages:
-                messages.error(request, message)
-            return redirect("admin:prescriptions_prescription_change", pk)
-        messages.success(request, f"Prescription #{prescription.pk} {done}.")
-        return redirect("admin:prescriptions_prescription_changelist")
 
     @admin.display(description="#", ordering="pk")
     def number(self, obj):

@@ -39,19 +39,20 @@ class MedicalProfile(models.Model):
         validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal(500))],
         help_text="Needed for children under 12, whose dose is set by body weight.",
     )
-    kidney_disease = models.CharField(
+    # None is "not answered", which no choice (and no empty string) may stand for.
+    kidney_disease = models.CharField(  # noqa: DJ001
         max_length=20,
         choices=KidneyDisease,
-        default=KidneyDisease.NONE,
+        null=True,
         help_text="Many medicines leave the body through the kidneys; kidney disease changes the dose.",
     )
     pregnant = models.BooleanField(
         "pregnant or planning a pregnancy",
-        default=False,
+        null=True,
         help_text="The prescriber weighs benefits against risks to the baby.",
     )
     breastfeeding = models.BooleanField(
-        default=False, help_text="Some medicines pass into breast milk in small amounts."
+        null=True, help_text="Some medicines pass into breast milk in small amounts."
     )
     medication_classes = models.ManyToManyField(
         "catalog.MedicationClass",
@@ -97,26 +98,26 @@ class MedicalProfile(models.Model):
     )
     hepatic_impairment = models.BooleanField(
         "liver disease or reduced liver function (hepatic impairment)",
-        default=False,
+        null=True,
         help_text="The liver breaks down many medicines; some must be avoided or reduced.",
     )
     active_peptic_ulcer = models.BooleanField(
         "active stomach or duodenal (peptic) ulcer",
-        default=False,
+        null=True,
         help_text="Some medicines should be avoided while an ulcer is active.",
     )
     epilepsy = models.BooleanField(
-        "epilepsy or seizures", default=False, help_text="Needs extra monitoring."
+        "epilepsy or seizures", null=True, help_text="Needs extra monitoring."
     )
     psychiatric_disorder = models.BooleanField(
         "a psychiatric condition",
-        default=False,
+        null=True,
         help_text="Some medicines can make symptoms worse; needs extra monitoring.",
     )
-    alcohol_use = models.CharField(
+    alcohol_use = models.CharField(  # noqa: DJ001 (None: not answered)
         max_length=20,
         choices=AlcoholUse,
-        default=AlcoholUse.NONE,
+        null=True,
         help_text="Alcohol adds to the drowsiness some medicines cause.",
     )
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,6 +128,19 @@ class MedicalProfile(models.Model):
     )
 
     history = HistoricalRecords(m2m_fields=[medication_classes, hypersensitive_to])
+
+    # The questions the patient answers yes/no or by choosing; None is "not answered",
+    # which the clinical checks read as unknown, never as "no".
+    QUESTIONS = (
+        "pregnant",
+        "breastfeeding",
+        "kidney_disease",
+        "hepatic_impairment",
+        "active_peptic_ulcer",
+        "epilepsy",
+        "psychiatric_disorder",
+        "alcohol_use",
+    )
 
     class Meta:
         constraints = [
@@ -152,6 +166,15 @@ class MedicalProfile(models.Model):
     @property
     def confirmed_on(self) -> date | None:
         return timezone.localdate(self.confirmed_at) if self.confirmed_at else None
+
+    @property
+    def unanswered(self) -> list[str]:
+        """The questions the patient has not answered yet, as the form names them."""
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in self.QUESTIONS
+            if getattr(self, name) is None
+        ]
 
     def age_on(self, day: date) -> int | None:
         born = self.date_of_birth

@@ -121,6 +121,16 @@ def patient_fills_the_medical_profile(page: Page, stack: Stack) -> None:
     page.get_by_label("Weight (kg)").fill("72.5")
     page.get_by_label("No kidney disease").check()
     page.get_by_label("I do not drink alcohol").check()
+    # Nothing is preselected: each yes/no question is answered by the patient.
+    for question in (
+        "Pregnant or planning a pregnancy",
+        "Breastfeeding",
+        "Liver disease or reduced liver function (hepatic impairment)",
+        "Active stomach or duodenal (peptic) ulcer",
+        "Epilepsy or seizures",
+        "A psychiatric condition",
+    ):
+        page.get_by_role("group", name=question).get_by_label("No", exact=True).check()
     page.get_by_label("Other allergies and hypersensitivities").fill("Penicillin (rash)")
     page.get_by_role("button", name="Save profile").click()
     expect(page.locator(".messages")).to_contain_text("Your medical profile was saved.")

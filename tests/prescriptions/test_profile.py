@@ -14,6 +14,14 @@ from prescriptions.models import MedicalProfile
 from tests.factories import make_pharmacist, make_user_with_verified_email, sign_in_staff
 
 PROFILE = "/account/profile/"
+YES_NO_QUESTIONS = (
+    "pregnant",
+    "breastfeeding",
+    "hepatic_impairment",
+    "active_peptic_ulcer",
+    "epilepsy",
+    "psychiatric_disorder",
+)
 
 
 def profile_data(**overrides):
@@ -24,6 +32,7 @@ def profile_data(**overrides):
         "alcohol_use": "none",
         "other_medications": "",
         "allergies": "",
+        **dict.fromkeys(YES_NO_QUESTIONS, "False"),
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
@@ -33,7 +42,7 @@ def test_patient_fills_in_the_profile(patient_client, patient):
     opioids = MedicationClass.objects.get(slug="opioids")
     response = patient_client.post(
         PROFILE,
-        profile_data(kidney_disease="chronic", medication_classes=[opioids.pk], epilepsy="on"),
+        profile_data(kidney_disease="chronic", medication_classes=[opioids.pk], epilepsy="True"),
     )
     assert response.status_code == 302
     profile = MedicalProfile.objects.get(user=patient)
@@ -170,7 +179,7 @@ def test_age_is_computed_on_a_given_day():
 def test_patient_records_egfr_clearance_and_hepatic_impairment(patient_client, patient):
     response = patient_client.post(
         PROFILE,
-        profile_data(egfr="48.5", creatinine_clearance="52", hepatic_impairment="on"),
+        profile_data(egfr="48.5", creatinine_clearance="52", hepatic_impairment="True"),
     )
     assert response.status_code == 302
     profile = MedicalProfile.objects.get(user=patient)

@@ -19,6 +19,7 @@ from prescriptions import review, services
 from prescriptions.directions import read_directions
 from prescriptions.models import MedicalProfile, Prescription
 from tests.factories import (
+    NOTHING_TO_FLAG,
     make_drug,
     make_e_prescription,
     make_profile,
@@ -104,7 +105,10 @@ def test_saving_the_profile_confirms_it_and_clears_the_finding(patient_client, p
     assert "profile_unconfirmed" in codes_of(prescription)
     response = patient_client.post(
         "/account/profile/",
-        {"date_of_birth": "1980-05-17", "kidney_disease": "none", "alcohol_use": "none"},
+        {
+            "date_of_birth": "1980-05-17",
+            **{k: str(v) for k, v in NOTHING_TO_FLAG.items()},
+        },
     )
     assert response.status_code == 302
     profile = MedicalProfile.objects.get(user=patient)

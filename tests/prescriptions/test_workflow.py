@@ -12,6 +12,7 @@ from catalog.models import Drug, Formulation, MedicationClass
 from prescriptions import selectors, services
 from prescriptions.models import Prescription, Status, StatusChange
 from tests.factories import (
+    NOTHING_TO_FLAG,
     clean_document,
     make_e_prescription,
     make_profile,
@@ -176,6 +177,7 @@ def test_warnings_need_acknowledgement(patient, pharmacist, baclofen):
     services.profile_update(
         patient=patient,
         data={
+            **NOTHING_TO_FLAG,
             "date_of_birth": timezone.localdate().replace(year=1980),
             "medication_classes": list(MedicationClass.objects.filter(slug="nsaids")),
         },
