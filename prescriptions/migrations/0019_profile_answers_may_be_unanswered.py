@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prescriptions', '0016_early_refill_allowed'),
+        ("prescriptions", "0018_pharmacist_partner_exchange_permissions"),
     ]
 
     operations = [
