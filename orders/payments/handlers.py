@@ -121,7 +121,7 @@ def session_expired(order: Order | None, session: dict[str, Any]) -> str:
         )
     if order.status != OrderStatus.PENDING_PAYMENT:
         return f"order already {order.status}"
-    order_cancel(order_id=order.pk, note="Stripe checkout session expired")
+    order_cancel(order_id=order.pk, note="The payment page closed before payment")
     return "cancelled"
 
 

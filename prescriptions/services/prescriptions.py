@@ -284,8 +284,14 @@ def prescription_verify(
     override_reason = override_reason.strip()
     if blocks and not override_reason:
         raise ValidationError(
-            f"{len(blocks)} blocking check{'s' if len(blocks) > 1 else ''} "
-            "need a written override reason: " + "; ".join(r.title for r in blocks) + "."
+            (
+                "1 blocking check needs"
+                if len(blocks) == 1
+                else f"{len(blocks)} blocking checks need"
+            )
+            + " a written override reason: "
+            + "; ".join(r.title for r in blocks)
+            + "."
         )
     if warnings and not warnings_acknowledged:
         raise ValidationError("Acknowledge the warnings before verifying.")

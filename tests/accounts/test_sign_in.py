@@ -116,6 +116,7 @@ def test_repeated_failed_sign_ins_lock_the_account_out_even_with_the_right_passw
     response = client.post(LOGIN, {"login": user.email, "password": PASSWORD})
     assert response.status_code == 200
     assert "Too many failed login attempts" in response.content.decode()
+    assert "wait 5 minutes and try again" in response.content.decode()
     assert not client.session.get("_auth_user_id")
 
 

@@ -292,3 +292,29 @@ def test_status_changes_are_kept_for_every_move(patient, pharmacist, baclofen):
     )
     assert StatusChange.objects.filter(prescription=prescription).count() == 2
     assert Drug.objects.filter(slug="baclofen").exists()
+
+
+@pytest.mark.parametrize(
+    ("units_per_dose", "doses_per_day", "expected"),
+    [
+        # 1 x 20 mg five times a day: over the daily maximum only.
+        (Decimal(1), 5, "1 blocking check needs a written override reason: "),
+        # 2 x 20 mg four times a day: over the daily and the single-dose maximum.
+        (Decimal(2), 4, "2 blocking checks need a written override reason: "),
+    ],
+)
+def test_the_override_refusal_counts_its_blocking_checks_in_plain_english(
+    patient, pharmacist, baclofen, units_per_dose, doses_per_day, expected
+):
+    prescription = make_e_prescription(
+        patient=patient,
+        strength="20 mg",
+        units_per_dose=units_per_dose,
+        doses_per_day=doses_per_day,
+        directions=f"Take {units_per_dose} tablet {doses_per_day} times a day",
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.prescription_verify(
+            prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True
+        )
+    assert refused.value.messages[0].startswith(expected)
