@@ -187,7 +187,8 @@ def pharmacist_verifies_the_prescription(page: Page, stack: Stack, prescription)
     page.get_by_label("Quantity").fill("30")
     page.get_by_label("Refills").fill("0")
     page.locator("#id_date_written").fill(f"{timezone.localdate():%Y-%m-%d}")
-    page.get_by_role("button", name="Save and continue editing").click()
+    # The admin shows its save buttons above and below the form (save_on_top).
+    page.get_by_role("button", name="Save and continue editing").first.click()
 
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     expect(checks).not_to_contain_text("Prescription details to fill in")

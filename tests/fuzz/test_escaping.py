@@ -66,6 +66,18 @@ def test_medical_profile_text_is_escaped_for_the_patient_and_the_pharmacist(
                 "date_of_birth": "1980-05-17",
                 "kidney_disease": "none",
                 "alcohol_use": "none",
+                # Every yes/no question needs an answer (unanswered is not "no").
+                **dict.fromkeys(
+                    (
+                        "pregnant",
+                        "breastfeeding",
+                        "hepatic_impairment",
+                        "active_peptic_ulcer",
+                        "epilepsy",
+                        "psychiatric_disorder",
+                    ),
+                    "False",
+                ),
                 "other_medications": other_medications,
                 "allergies": allergies,
             },
