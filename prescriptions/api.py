@@ -137,8 +137,7 @@ def telemedicine_prescriptions(request):
 
 
 def _fhir_response(outcome: dict, status: int, **headers) -> JsonResponse:
-    response = JsonResponse(outcome, status=status, content_type=FHIR_JSON, headers=headers)
-    return response
+    return JsonResponse(outcome, status=status, content_type=FHIR_JSON, headers=headers)
 
 
 def _fhir_refusal(status: int, message: str, header: str | None = None) -> JsonResponse:

@@ -190,16 +190,11 @@ def _renewal_context(prescription: Prescription) -> dict:
     whether (and why) it may be asked for now."""
     renewal = prescription.renewal_requests.select_related("new_prescription").first()
     need = services.renewal_need(prescription)
-    by_partner = bool(
-        prescription.partner_id
-        and prescription.partner.requests_url
-        and prescription.partner.active
-    )
     return {
         "renewal": renewal,
         "renewal_need": need,
         "can_ask_renewal": need.due and (renewal is None or not renewal.is_open),
-        "renewal_by_partner": by_partner,
+        "renewal_by_partner": services.renewal_by_partner(prescription),
     }
 
 

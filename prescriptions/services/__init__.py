@@ -18,7 +18,7 @@ from .prescriptions import (
     recheck_patient_prescriptions,
 )
 from .profile import PROFILE_M2M_FIELDS, profile_confirm, profile_update
-from .renewals import renewal_decline, renewal_need, renewal_request
+from .renewals import renewal_by_partner, renewal_decline, renewal_need, renewal_request
 from .review import (
     prescription_allow_early_refill,
     prescription_review_again,
@@ -50,6 +50,7 @@ __all__ = [
     "profile_confirm",
     "profile_update",
     "recheck_patient_prescriptions",
+    "renewal_by_partner",
     "renewal_decline",
     "renewal_need",
     "renewal_request",

@@ -105,7 +105,8 @@ def _payload(prescription: Prescription, reason: str, request_id) -> dict:
     }
 
 
-def _by_partner(prescription: Prescription) -> bool:
+def renewal_by_partner(prescription: Prescription) -> bool:
+    """Whether a renewal of it is asked of the partner who sent it (else: the prescriber)."""
     partner = prescription.partner
     return (
         prescription.source == Source.TELEMEDICINE
@@ -143,7 +144,7 @@ def renewal_request(*, prescription_id: int, patient) -> RenewalRequest:
             f"Prescription #{prescription.pk} does not need renewing yet: {need.reason}."
         )
     renewal = RenewalRequest(prescription=prescription, patient=patient)
-    if _by_partner(prescription):
+    if renewal_by_partner(prescription):
         request_id = uuid.uuid4()
         renewal.partner_request = partner_request_queue(
             partner=prescription.partner,
