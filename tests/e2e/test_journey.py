@@ -54,7 +54,7 @@ class Patient:
 
 def package_20mg() -> Package:
     return Package.objects.get(
-        formulation__drug__slug="baclofen", formulation__strength_label="20 mg"
+        formulation__drug__slug="baclofen", formulation__strength_label="20 mg", pill_count=10
     )
 
 
