@@ -12,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import Package
 from prescriptions.selectors import held_prescriptions, profile_notice
@@ -342,3 +342,28 @@ def order_cancel(request, number: str):
     else:
         messages.success(request, f"Order {order.number} was cancelled. Nothing was charged.")
     return redirect(order)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_reorder(request, number: str):
+    """Order again. GET (the reminder email's link) shows what would go in the cart and
+    asks to confirm; only the POST fills the cart, then opens checkout."""
+    order = _own_order(request, number)
+    if request.method == "GET":
+        plan = services.reorder_plan(patient=request.user, order_id=order.pk)
+        return render(request, "orders/order_reorder.html", {"order": order, "plan": plan})
+    try:
+        plan = services.reorder_fill_cart(
+            patient=request.user, order_id=order.pk, cart=Cart(request.session)
+        )
+    except ValidationError as exc:
+        for reason in exc.messages:
+            messages.error(request, reason)
+        return redirect(order)
+    for reason in plan.refusals:
+        messages.warning(request, f"Left out: {reason}")
+    for note in plan.notes:
+        messages.info(request, note)
+    messages.success(request, f"The lines of order {order.number} are in your cart: check out.")
+    return redirect("orders:checkout")
