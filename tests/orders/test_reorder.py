@@ -151,3 +151,16 @@ def test_someone_elses_order_is_not_found_and_their_cart_stays_empty(paid_order)
     assert other.get(_reorder_url(paid_order)).status_code == 404
     assert other.post(_reorder_url(paid_order)).status_code == 404
     assert _cart(other) == {}
+
+
+def test_a_pharmacists_early_refill_allowance_lets_it_through_and_checkout_uses_it(
+    patient_client, paid_order
+):
+    prescription = paid_order.lines.get().prescription
+    type(prescription).objects.filter(pk=prescription.pk).update(early_refill_allowed=True)
+
+    response = patient_client.post(_reorder_url(paid_order))
+
+    assert response["Location"] == reverse("orders:checkout")
+    prescription.refresh_from_db()
+    assert prescription.early_refill_allowed, "used by checkout, not by filling the cart"
