@@ -166,7 +166,7 @@ def _refill(order: Order, lines: list[OrderLine]) -> dict:
                 needs_new_prescription=(
                     prescription.is_expired() or prescription.units_remaining < line.units
                 ),
-                reorder_url=absolute_url(drug.get_absolute_url()),
+                reorder_url=absolute_url(reverse("orders:reorder", args=[order.number])),
                 prescription_url=absolute_url(prescription.get_absolute_url()),
                 upload_url=absolute_url(f"{reverse('prescriptions:new')}?drug={drug.slug}"),
             )

@@ -15,7 +15,14 @@ class CartAddForm(forms.Form):
         queryset=Package.objects.purchasable(),
         error_messages={"invalid_choice": "That package is not available to order."},
     )
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_PACKAGES_PER_LINE, initial=1)
+    quantity = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_PACKAGES_PER_LINE,
+        initial=1,
+        error_messages={
+            "max_value": f"You can order at most {MAX_PACKAGES_PER_LINE} of one package at a time."
+        },
+    )
 
 
 class CartUpdateForm(forms.Form):

@@ -3,9 +3,11 @@
 from django.db.models import Q
 from django.utils import timezone
 
+from catalog.models import Package
 from prescriptions.models import Prescription, Status
+from prescriptions.selectors import units_available
 
-from .cart import CartLine
+from .cart import MAX_PACKAGES_PER_LINE, CartLine
 from .models import Order, OrderLine, OrderStatus
 
 
@@ -67,4 +69,34 @@ def arrived_prescriptions(*, patient_id: int, drug_ids, since) -> list[Prescript
         .filter(Q(status__in=WAITING_STATUSES) | Q(status=Status.VERIFIED, submitted_at__gte=since))
         .exclude(pk__in=taken)
         .order_by("submitted_at", "pk")
+    )
+
+
+def quantity_refusal(*, patient, package: Package, quantity: int) -> str | None:
+    """Why the cart cannot hold `quantity` packages of `package`, or None.
+
+    Past MAX_PACKAGES_PER_LINE, never (an abuse limit). A signed-in patient whose
+    verified prescriptions cover this form and strength may hold up to what they still
+    cover, and is told the limit rather than given less than asked without a word; a
+    patient with none may fill the cart, and checkout asks how each line is covered.
+    """
+    if quantity > MAX_PACKAGES_PER_LINE:
+        return f"You can order at most {MAX_PACKAGES_PER_LINE} of one package at a time."
+    if not patient.is_authenticated:
+        return None
+    covered = units_available(patient=patient, formulation=package.formulation)
+    wanted = quantity * package.pill_count
+    if not covered or wanted <= covered:
+        return None
+    unit = package.formulation.unit_plural
+    most = covered // package.pill_count
+    name = f"{package.formulation.drug.name} {package.label}"
+    limit = (
+        f"You can have at most {most} of this package."
+        if most
+        else "This package is larger than that: choose a smaller one."
+    )
+    return (
+        f"{name}: your prescription covers {covered} more {unit}, and {quantity} of this "
+        f"package would be {wanted}. {limit}"
     )

@@ -12,18 +12,19 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog.models import Package
 from prescriptions.selectors import held_prescriptions, profile_notice
 from prescriptions.services import prescription_submit_upload, upload_check_claim
 
 from . import services
-from .cart import Cart
+from .cart import MAX_PACKAGES_PER_LINE, Cart
 from .forms import EXPECT, CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
 from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
 from .payments import sessions
 from .progress import order_steps, order_timeline, patient_status
-from .selectors import waiting_prescriptions
+from .selectors import quantity_refusal, waiting_prescriptions
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def _cart_context(request, cart: Cart) -> dict:
     ]
     return {
         "rows": rows,
+        "max_quantity": MAX_PACKAGES_PER_LINE,
         "total": Cart.total(lines),
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
         "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
@@ -76,7 +78,13 @@ def _add_to_cart(request):
         _flash_errors(request, form)
         return redirect("orders:cart")
     package = form.cleaned_data["package"]
-    quantity = Cart(request.session).add(package, form.cleaned_data["quantity"])
+    cart = Cart(request.session)
+    wanted = cart.items.get(str(package.pk), 0) + form.cleaned_data["quantity"]
+    refusal = quantity_refusal(patient=request.user, package=package, quantity=wanted)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("orders:cart")
+    quantity = cart.add(package, form.cleaned_data["quantity"])
     messages.success(
         request,
         f"Added to your cart: {package.formulation.drug.name} {package.label} (now {quantity}).",
@@ -135,13 +143,18 @@ def cart_add(request):
 @require_POST
 def cart_update(request):
     form = CartUpdateForm(request.POST)
-    if form.is_valid():
-        Cart(request.session).set_quantity(
-            form.cleaned_data["package"], form.cleaned_data["quantity"]
-        )
-        messages.success(request, "Your cart was updated.")
-    else:
+    if not form.is_valid():
         _flash_errors(request, form)
+        return redirect("orders:cart")
+    package_id, quantity = form.cleaned_data["package"], form.cleaned_data["quantity"]
+    if quantity:
+        package = Package.objects.select_related("formulation__drug").get(pk=package_id)
+        refusal = quantity_refusal(patient=request.user, package=package, quantity=quantity)
+        if refusal:
+            messages.error(request, refusal)
+            return redirect("orders:cart")
+    Cart(request.session).set_quantity(package_id, quantity)
+    messages.success(request, "Your cart was updated.")
     return redirect("orders:cart")
 
 
@@ -329,3 +342,28 @@ def order_cancel(request, number: str):
     else:
         messages.success(request, f"Order {order.number} was cancelled. Nothing was charged.")
     return redirect(order)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_reorder(request, number: str):
+    """Order again. GET (the reminder email's link) shows what would go in the cart and
+    asks to confirm; only the POST fills the cart, then opens checkout."""
+    order = _own_order(request, number)
+    if request.method == "GET":
+        plan = services.reorder_plan(patient=request.user, order_id=order.pk)
+        return render(request, "orders/order_reorder.html", {"order": order, "plan": plan})
+    try:
+        plan = services.reorder_fill_cart(
+            patient=request.user, order_id=order.pk, cart=Cart(request.session)
+        )
+    except ValidationError as exc:
+        for reason in exc.messages:
+            messages.error(request, reason)
+        return redirect(order)
+    for reason in plan.refusals:
+        messages.warning(request, f"Left out: {reason}")
+    for note in plan.notes:
+        messages.info(request, note)
+    messages.success(request, f"The lines of order {order.number} are in your cart: check out.")
+    return redirect("orders:checkout")

@@ -136,6 +136,20 @@ def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> Checkout
     )
 
 
+def line_refusals(*, patient, line: CartLine) -> list[CheckoutProblem]:
+    """What checkout would refuse `line` for, read without reserving or using anything
+    (for ordering again): another order of the drug waiting for a pharmacist, units no
+    verified prescription covers, an early refill (unless a usable prescription carries
+    a pharmacist's allowance, which checkout then uses)."""
+    problems = [_order_still_waiting(patient=patient, line=line)]
+    if coverage(patient=patient, lines=[line])[line.package.pk] < line.units:
+        problems.append(_not_covered(patient=patient, line=line, held=[]))
+    usable = usable_prescriptions(patient=patient, formulation=line.package.formulation)
+    if not usable.filter(early_refill_allowed=True).exists():
+        problems.append(_too_early(patient=patient, line=line, prescription=None, seen={}))
+    return [problem for problem in problems if problem]
+
+
 def _order_still_waiting(*, patient, line: CartLine) -> CheckoutProblem | None:
     """Another order of the drug while one still waits for a pharmacist is refused.
 

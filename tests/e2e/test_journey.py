@@ -54,7 +54,7 @@ class Patient:
 
 def package_20mg() -> Package:
     return Package.objects.get(
-        formulation__drug__slug="baclofen", formulation__strength_label="20 mg"
+        formulation__drug__slug="baclofen", formulation__strength_label="20 mg", pill_count=10
     )
 
 
@@ -311,6 +311,17 @@ def patient_order_keeps_the_old_price(page: Page, stack: Stack, order: Order) ->
     expect(page.locator("#order-status")).to_have_text("Dispatched")
 
 
+def patient_orders_again_too_early_and_is_told_when(page: Page, stack: Stack, order: Order):
+    """The same order again the day it was paid: 10 tablets at 3 a day are not used yet."""
+    page.get_by_role("button", name="Order again").click()
+    expect(page).to_have_url(f"{stack.url}{order.get_absolute_url()}")
+    expect(page.locator(".message--error")).to_contain_text("You may order it again from")
+    page.goto(f"{stack.url}/orders/{order.number}/reorder/")  # the reminder email's link
+    expect(page.locator("#reorder-refusals")).to_contain_text("You may order it again from")
+    expect(page.get_by_role("button", name="Order again")).to_have_count(0)
+    both_sizes(page, "11-order-again-too-early")
+
+
 def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     page: Page, new_page, stack: Stack, tmp_path: Path
 ):
@@ -333,3 +344,4 @@ def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     staff_change_the_price(new_page(), stack)
     new_visitor_sees_the_new_price(new_page(), stack)
     patient_order_keeps_the_old_price(page, stack, order)
+    patient_orders_again_too_early_and_is_told_when(page, stack, order)

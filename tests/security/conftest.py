@@ -45,7 +45,9 @@ def people_and_objects(baclofen, settings):
     rx.prescription_request_info(prescription_id=upload.pk, pharmacist=pharmacist, message="?")
     verified = make_e_prescription(patient=patient_a)
     rx.prescription_verify(prescription_id=verified.pk, pharmacist=pharmacist)
-    package = Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
+    package = Package.objects.get(
+        formulation__drug=baclofen, formulation__strength_label="10 mg", pill_count=10
+    )
     address = DeliveryAddress.objects.create(
         user=patient_a, full_name="A", line1="1 St", city="Troy", state="NY", zip_code="12180"
     )

@@ -69,6 +69,11 @@ SITE = [
     Row("orders:pay", "GET", (LOGIN, 405, 405, 405, 405, 405), args="order"),
     Row("orders:pay", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
     Row("orders:cancel", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
+    # Ordering again: the confirm page (GET, the email's link) and the cart filling (POST)
+    # are the order's own patient's; A's order is unpaid, so A is told why not (200, 302).
+    Row("orders:reorder", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order"),
+    Row("orders:reorder", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
+    Row("orders:reorder", "PUT", (LOGIN, 405, 405, 405, 405, 405), args="order"),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
     Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
