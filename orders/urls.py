@@ -13,4 +13,5 @@ urlpatterns = [
     path("orders/<str:number>/", views.order_detail, name="detail"),
     path("orders/<str:number>/pay/", views.order_pay, name="pay"),
     path("orders/<str:number>/cancel/", views.order_cancel, name="cancel"),
+    path("track/<str:tracking_number>/", views.track_parcel, name="track"),
 ]

@@ -11,19 +11,27 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from prescriptions.selectors import held_prescriptions, profile_notice
 from prescriptions.services import prescription_submit_upload, upload_check_claim
 
 from . import services
 from .cart import Cart
-from .forms import EXPECT, CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
-from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
+from .forms import (
+    EXPECT,
+    CartAddForm,
+    CartUpdateForm,
+    CoverLineForm,
+    DeliveryAddressForm,
+    ShippingChoiceForm,
+)
+from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus, Shipment
 from .payments import sessions
 from .progress import order_steps, order_timeline, patient_status
-from .selectors import waiting_prescriptions
+from .selectors import shipping_choices, waiting_prescriptions
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -51,9 +59,11 @@ def _cart_context(request, cart: Cart) -> dict:
         }
         for line in lines
     ]
+    total = Cart.total(lines)
     return {
         "rows": rows,
-        "total": Cart.total(lines),
+        "total": total,
+        "shipping": shipping_choices(items_total=total, start=timezone.localdate()) if rows else [],
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
         "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
     }
@@ -153,10 +163,16 @@ def checkout(request):
     form = DeliveryAddressForm(request.POST or None, instance=address, initial=initial)
     context = _cart_context(request, cart)
     covers = _cover_forms(request, context["rows"], bound=request.method == "POST")
+    delivery = ShippingChoiceForm(
+        request.POST or None,
+        options=[choice.option for choice in context["shipping"]],
+        items_total=context["total"],
+        start=timezone.localdate(),
+    )
     problems = []
     status = 200
     if request.method == "POST":
-        valid = [form.is_valid()] + [cover.is_valid() for cover in covers]
+        valid = [form.is_valid(), delivery.is_valid()] + [cover.is_valid() for cover in covers]
         valid += [cover.upload.is_valid() for cover in covers if all(valid) and cover.wants_upload]
         if all(valid):
             lines = cart.lines()
@@ -169,6 +185,7 @@ def checkout(request):
                     address_data=form.cleaned_data,
                     waiting=waiting or None,
                     expecting=expecting,
+                    shipping_option_id=delivery.chosen_id,
                 )
             except services.CheckoutError as exc:
                 problems = exc.problems or []
@@ -184,7 +201,7 @@ def checkout(request):
                 return _go_to_payment(request, order)
         else:
             status = 400
-    context.update(form=form, problems=problems, covers=covers)
+    context.update(form=form, delivery=delivery, problems=problems, covers=covers)
     if not context["rows"] and request.method == "GET":
         messages.info(request, "Your cart is empty: add a package from a medicine's page first.")
         return redirect("orders:cart")
@@ -329,3 +346,25 @@ def order_cancel(request, number: str):
     else:
         messages.success(request, f"Order {order.number} was cancelled. Nothing was charged.")
     return redirect(order)
+
+
+TRACKING_NUMBER = re.compile(r"[A-Z0-9]{4,64}")
+
+
+@require_safe
+def track_parcel(request, tracking_number: str):
+    """The local courier's public tracking page, as a carrier's would be: the parcel's
+    status and dates, found by its unguessable tracking number; no name, address or
+    contents, so it needs no sign-in (the patient may pass the link on)."""
+    if not TRACKING_NUMBER.fullmatch(tracking_number):
+        raise Http404
+    shipment = (
+        Shipment.objects.filter(tracking_number=tracking_number).select_related("order").first()
+    )
+    if shipment is None:
+        raise Http404
+    return render(
+        request,
+        "orders/track_parcel.html",
+        {"shipment": shipment, "estimate": shipment.order.delivery_estimate},
+    )
