@@ -88,8 +88,8 @@ def test_cart_shows_each_option_with_its_price_date_and_the_total(
     add(patient_client, package)
     html = patient_client.get(CART).content.decode()
     assert "Delivery" in html
-    assert f"<strong>Standard</strong>: {arrives(standard)}</span><span>$4.95</span>" in html
-    assert f"<strong>Express</strong>: {arrives(express)}</span><span>$14.95</span>" in html
+    assert f"<strong>Standard</strong>: $4.95. {arrives(standard)}.</span>" in html
+    assert f"<strong>Express</strong>: $14.95. {arrives(express)}.</span>" in html
     assert "Order total with Standard delivery: $51.48" in html
     assert "Order total with Express delivery: $61.48" in html
 
