@@ -17,6 +17,7 @@ from orders.delivery import add_business_days, delivery_estimate
 from orders.emails import Kind, order_email
 from orders.models import Order, Shipment, ShippingOption
 from orders.payments.sessions import checkout_session_for
+from tests.factories import make_catalog_staff, sign_in_staff
 from tests.orders.factories import baclofen_package, make_address, pay
 
 CART = "/cart/"
@@ -278,3 +279,28 @@ def test_a_tracking_url_that_is_not_http_is_never_made_a_link(
 def test_an_unknown_tracking_number_is_not_found(client, db):
     assert client.get(reverse("orders:track", args=["LCNOSUCHPARCEL"])).status_code == 404
     assert client.get("/track/lc-lower/").status_code == 404
+
+
+# Staff ------------------------------------------------------------------------------
+
+
+def test_catalog_staff_change_an_option_in_the_admin_and_the_change_is_kept_with_its_author(
+    db, client, standard_shipping
+):
+    staff = make_catalog_staff()
+    sign_in_staff(client, staff)
+    url = reverse("admin:orders_shippingoption_change", args=[standard_shipping.pk])
+    data = {"name": "Standard", "price": "5.95", "days_min": 2, "days_max": 4, "position": 0}
+
+    response = client.post(url, {**data, "active": "on"})
+
+    assert response.status_code == 302
+    standard_shipping.refresh_from_db()
+    assert standard_shipping.price == Decimal("5.95")
+    latest = standard_shipping.history.order_by("-history_date").first()
+    assert (latest.history_user, latest.price) == (staff, Decimal("5.95"))
+    refused = client.post(url, {**data, "days_min": 5, "days_max": 2, "active": "on"})
+    assert "The latest day cannot come before the soonest day." in refused.content.decode()
+    delete = reverse("admin:orders_shippingoption_delete", args=[standard_shipping.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert ShippingOption.objects.filter(pk=standard_shipping.pk).exists()
