@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from pharmacy.admin import HistoryAdmin
+
 from . import services
 from .models import (
     DeliveryAddress,
@@ -11,6 +13,7 @@ from .models import (
     OrderStatusChange,
     PaymentEvent,
     Shipment,
+    ShippingOption,
 )
 from .payments.refunds import refund_order
 
@@ -63,14 +66,23 @@ class DiscrepancyInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ("carrier", "tracking_number", "status", "created_at", "delivered_at")
+    fields = ("carrier", "tracking_number", "tracking_url", "status", "created_at", "delivered_at")
     readonly_fields = fields
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "patient", "status", "total", "created_at", "paid_at", "tracking")
-    list_filter = ("status", "capture_method", "created_at", "paid_at")
+    list_display = (
+        "number",
+        "patient",
+        "status",
+        "total",
+        "shipping_name",
+        "created_at",
+        "paid_at",
+        "tracking",
+    )
+    list_filter = ("status", "capture_method", "shipping_name", "created_at", "paid_at")
     date_hierarchy = "created_at"
     search_fields = (
         "number",
@@ -104,6 +116,17 @@ class OrderAdmin(admin.ModelAdmin):
                     "ship_state",
                     "ship_zip",
                     "ship_phone",
+                )
+            },
+        ),
+        (
+            "Delivery option, as chosen at checkout",
+            {
+                "fields": (
+                    "shipping_name",
+                    "shipping_price",
+                    "shipping_days_min",
+                    "shipping_days_max",
                 )
             },
         ),
@@ -249,6 +272,22 @@ class DiscrepancyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ShippingOption)
+class ShippingOptionAdmin(HistoryAdmin):
+    """The delivery options patients choose from at checkout. A placed order keeps the
+    name, price and days it was placed with, so editing an option changes only orders
+    placed after; an option no longer offered is turned off, never deleted."""
+
+    list_display = ("name", "price", "days_min", "days_max", "active", "position", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    ordering = ("position", "pk")
+    fields = ("name", "price", ("days_min", "days_max"), "active", "position")
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -1,5 +1,9 @@
 """Reading orders for pages and services."""
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
 from django.db.models import Q
 from django.utils import timezone
 
@@ -8,7 +12,29 @@ from prescriptions.models import Prescription, Status
 from prescriptions.selectors import units_available
 
 from .cart import MAX_PACKAGES_PER_LINE, CartLine
-from .models import Order, OrderLine, OrderStatus
+from .delivery import DeliveryEstimate, price_label
+from .models import Order, OrderLine, OrderStatus, ShippingOption
+
+
+@dataclass(frozen=True)
+class ShippingChoice:
+    """A shipping option as the cart shows it: price, arrival, and the order's total."""
+
+    option: ShippingOption
+    estimate: DeliveryEstimate
+    total: Decimal
+
+    @property
+    def price(self) -> str:
+        return price_label(self.option.price)
+
+
+def shipping_choices(*, items_total: Decimal, start: date) -> list[ShippingChoice]:
+    """Every option offered now, first the one checkout picks unless the patient changes it."""
+    return [
+        ShippingChoice(option, option.estimate(start=start), items_total + option.price)
+        for option in ShippingOption.objects.active()
+    ]
 
 
 def matching_pending_order(*, patient, lines: list[CartLine]) -> Order | None:

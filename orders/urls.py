@@ -14,4 +14,5 @@ urlpatterns = [
     path("orders/<str:number>/pay/", views.order_pay, name="pay"),
     path("orders/<str:number>/cancel/", views.order_cancel, name="cancel"),
     path("orders/<str:number>/reorder/", views.order_reorder, name="reorder"),
+    path("track/<str:tracking_number>/", views.track_parcel, name="track"),
 ]

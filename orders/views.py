@@ -11,8 +11,9 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from catalog.models import Package
 from prescriptions.selectors import held_prescriptions, profile_notice
@@ -20,11 +21,18 @@ from prescriptions.services import prescription_submit_upload, upload_check_clai
 
 from . import services
 from .cart import MAX_PACKAGES_PER_LINE, Cart
-from .forms import EXPECT, CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
-from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
+from .forms import (
+    EXPECT,
+    CartAddForm,
+    CartUpdateForm,
+    CoverLineForm,
+    DeliveryAddressForm,
+    ShippingChoiceForm,
+)
+from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus, Shipment
 from .payments import sessions
 from .progress import order_steps, order_timeline, patient_status
-from .selectors import quantity_refusal, waiting_prescriptions
+from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -52,10 +60,12 @@ def _cart_context(request, cart: Cart) -> dict:
         }
         for line in lines
     ]
+    total = Cart.total(lines)
     return {
         "rows": rows,
         "max_quantity": MAX_PACKAGES_PER_LINE,
-        "total": Cart.total(lines),
+        "total": total,
+        "shipping": shipping_choices(items_total=total, start=timezone.localdate()) if rows else [],
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
         "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
     }
@@ -166,10 +176,16 @@ def checkout(request):
     form = DeliveryAddressForm(request.POST or None, instance=address, initial=initial)
     context = _cart_context(request, cart)
     covers = _cover_forms(request, context["rows"], bound=request.method == "POST")
+    delivery = ShippingChoiceForm(
+        request.POST or None,
+        options=[choice.option for choice in context["shipping"]],
+        items_total=context["total"],
+        start=timezone.localdate(),
+    )
     problems = []
     status = 200
     if request.method == "POST":
-        valid = [form.is_valid()] + [cover.is_valid() for cover in covers]
+        valid = [form.is_valid(), delivery.is_valid()] + [cover.is_valid() for cover in covers]
         valid += [cover.upload.is_valid() for cover in covers if all(valid) and cover.wants_upload]
         if all(valid):
             lines = cart.lines()
@@ -182,6 +198,7 @@ def checkout(request):
                     address_data=form.cleaned_data,
                     waiting=waiting or None,
                     expecting=expecting,
+                    shipping_option_id=delivery.chosen_id,
                 )
             except services.CheckoutError as exc:
                 problems = exc.problems or []
@@ -197,7 +214,7 @@ def checkout(request):
                 return _go_to_payment(request, order)
         else:
             status = 400
-    context.update(form=form, problems=problems, covers=covers)
+    context.update(form=form, delivery=delivery, problems=problems, covers=covers)
     if not context["rows"] and request.method == "GET":
         messages.info(request, "Your cart is empty: add a package from a medicine's page first.")
         return redirect("orders:cart")
@@ -367,3 +384,25 @@ def order_reorder(request, number: str):
         messages.info(request, note)
     messages.success(request, f"The lines of order {order.number} are in your cart: check out.")
     return redirect("orders:checkout")
+
+
+TRACKING_NUMBER = re.compile(r"[A-Z0-9]{4,64}")
+
+
+@require_safe
+def track_parcel(request, tracking_number: str):
+    """The local courier's public tracking page, as a carrier's would be: the parcel's
+    status and dates, found by its unguessable tracking number; no name, address or
+    contents, so it needs no sign-in (the patient may pass the link on)."""
+    if not TRACKING_NUMBER.fullmatch(tracking_number):
+        raise Http404
+    shipment = (
+        Shipment.objects.filter(tracking_number=tracking_number).select_related("order").first()
+    )
+    if shipment is None:
+        raise Http404
+    return render(
+        request,
+        "orders/track_parcel.html",
+        {"shipment": shipment, "estimate": shipment.order.delivery_estimate},
+    )

@@ -20,6 +20,7 @@ from .params import (
     name,
     reject_unknown,
 )
+from .shipping import shipping_rates
 
 MIN_EXPIRY = 30 * 60
 MAX_EXPIRY = 24 * 3600
@@ -37,6 +38,7 @@ CREATE_PARAMS = {
     "metadata",
     "expires_at",
     "payment_intent_data",
+    "shipping_options",
     "expand",
 }
 # Accepted because real Stripe accepts them and sites commonly send them; no effect here.
@@ -71,7 +73,9 @@ def build_session(params: Params, *, now: int) -> Session:
     if len(currencies) > 1:
         raise param_error("line_items", "All line items must use the same currency.")
     currency = currencies.pop()
-    _check_total(sum(item.amount_total for item in items), currency)
+    rates = shipping_rates(params, currency=currency)
+    shipping = rates[0].amount if rates else 0  # the first option is the one selected
+    _check_total(sum(item.amount_total for item in items) + shipping, currency)
 
     intent_data = get_dict(params, "payment_intent_data") or {}
     reject_unknown(
@@ -89,6 +93,7 @@ def build_session(params: Params, *, now: int) -> Session:
         metadata=get_metadata(params),
         payment_intent_metadata=get_metadata(intent_data, prefix="payment_intent_data"),
         capture_method=_capture_method(intent_data),
+        shipping_rates=rates,
     )
 
 

@@ -7,7 +7,7 @@ from about.models import Policy, PolicyKind
 from accounts.mfa import enrol_totp
 from catalog.models import Package
 from orders.cart import CartLine
-from orders.models import DeliveryAddress
+from orders.models import DeliveryAddress, Shipment
 from orders.services import order_place
 from prescriptions import services as rx
 from tests.factories import (
@@ -52,6 +52,9 @@ def people_and_objects(baclofen, settings):
         user=patient_a, full_name="A", line1="1 St", city="Troy", state="NY", zip_code="12180"
     )
     order = order_place(patient=patient_a, lines=[CartLine(package, 1)], address=address)
+    parcel = Shipment.objects.create(
+        order=order, carrier="Local courier", tracking_number="LCWORLD0PARCEL"
+    )
     Policy.objects.create(kind=PolicyKind.TERMS, title="Terms of use", body="The terms.")
     objects = {
         "drug": {"slug": baclofen.slug},
@@ -59,6 +62,7 @@ def people_and_objects(baclofen, settings):
         "prescription": {"pk": upload.pk},
         "document": {"pk": upload.pk, "document_pk": upload.documents.get().pk},
         "order": {"number": order.number},
+        "parcel": {"tracking_number": parcel.tracking_number},
         "request_id": {"request_id": "7f1c8d2e-0000-4000-8000-000000000001"},
         "package": package.pk,
     }

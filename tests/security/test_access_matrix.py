@@ -74,6 +74,9 @@ SITE = [
     Row("orders:reorder", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order"),
     Row("orders:reorder", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
     Row("orders:reorder", "PUT", (LOGIN, 405, 405, 405, 405, 405), args="order"),
+    # The courier's tracking page: anyone with the (unguessable) number, as at a carrier.
+    Row("orders:track", "GET", each(200), args="parcel"),
+    Row("orders:track", "POST", each(405), args="parcel"),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
     Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
@@ -140,6 +143,8 @@ ADMIN_MODELS = {
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
+    # What delivery costs: catalog staff, who keep the prices (orders/migrations/0009).
+    "orders.shippingoption": (NO, YES),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),
