@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 READ_ONLY_METHODS = ("GET", "HEAD")
 REASON_FIELD = "change_reason"
@@ -77,6 +78,21 @@ class ChangeReasonForm(forms.ModelForm):
         return cleaned
 
 
+class ChangesInWords(HistoricalRecordContextHelper):
+    """Before -> after as staff read them: a choice's label ("Contraindicated"), not
+    its stored value ("contraindicated"), and Yes/No for a box."""
+
+    def prepare_delta_change_value(self, change, value):
+        field = self.model._meta.get_field(change.field)
+        if getattr(field, "choices", None) and not field.many_to_many:
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, bool):
+            return "Yes" if value else "No"
+        if value in (None, ""):
+            return "(empty)"
+        return super().prepare_delta_change_value(change, value)
+
+
 class RestorableHistoryAdmin(HistoryAdmin):
     """History that says why: each save records who and a reason, and the history page
     offers "Restore this version" (POST, with the change permission) to staff who may
@@ -113,7 +129,16 @@ class RestorableHistoryAdmin(HistoryAdmin):
             fieldsets.append(("History", {"fields": [REASON_FIELD]}))
         return fieldsets
 
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ChangesInWords(self.model, historical_record)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        request.viewing_a_version = True  # an old version's page asks no reason
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def _takes_reason(self, request, obj) -> bool:
+        if getattr(request, "viewing_a_version", False):
+            return False
         if obj is None:
             return self.has_add_permission(request)
         return self.has_change_permission(request, obj)

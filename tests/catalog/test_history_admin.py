@@ -182,3 +182,28 @@ def test_a_viewer_without_the_change_permission_sees_no_restore_and_cannot_resto
     assert client.post(restore_url(package, package.history.earliest())).status_code == 403
     package.refresh_from_db()
     assert package.price == Decimal("40.00")
+
+
+def test_the_history_names_choices_and_boxes_in_words(staff_client, baclofen):
+    formulation = baclofen.formulations.get(strength_label="10 mg")
+    url = reverse("admin:catalog_formulation_change", args=[formulation.pk])
+    form = staff_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "sellable"}
+    data["drug"] = baclofen.pk
+    assert staff_client.post(url, data).status_code == 302  # no longer sellable
+
+    html = staff_client.get(history_url(formulation, "catalog_formulation")).content.decode()
+    assert "<strong>Sellable:</strong>\n                    Yes" in html
+    assert "&rarr;&nbsp;&nbsp;No" in html
+
+
+def test_an_old_versions_page_asks_for_no_reason(staff_client, package):
+    staff_client.post(
+        change_url(package), package_form(package, price="40.00", change_reason="Rise")
+    )
+    version = package.history.earliest()
+    url = reverse("admin:catalog_package_simple_history", args=[package.pk, version.pk])
+    html = staff_client.get(url).content.decode()
+    assert "46.53" in html
+    assert "Reason for change" not in html
+    assert "Reason for change" in staff_client.get(change_url(package)).content.decode()
