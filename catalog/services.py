@@ -92,11 +92,17 @@ def version_restore(
 
 
 def _m2m_links_to_restore(row, version) -> dict[str, set]:
-    """The tracked many-to-many fields whose links differ: {field name: the old ids}."""
+    """The tracked many-to-many fields whose links differ: {field name: the old ids}.
+
+    A row linked then but deleted since cannot be linked again; the others are.
+    """
     links = {}
     for field in version._history_m2m_fields:
         target = field.m2m_reverse_field_name()
         old = {getattr(link, f"{target}_id") for link in getattr(version, field.name).all()}
+        old = set(
+            field.related_model._default_manager.filter(pk__in=old).values_list("pk", flat=True)
+        )
         now = set(getattr(row, field.name).values_list("pk", flat=True))
         if old != now:
             links[field.name] = old

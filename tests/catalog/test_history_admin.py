@@ -207,3 +207,21 @@ def test_an_old_versions_page_asks_for_no_reason(staff_client, package):
     assert "46.53" in html
     assert "Reason for change" not in html
     assert "Reason for change" in staff_client.get(change_url(package)).content.decode()
+
+
+def test_restoring_links_to_a_class_deleted_since_restores_the_others(staff_client, baclofen):
+    interaction = next(
+        i for i in Interaction.objects.filter(drug=baclofen) if i.medication_classes.count() > 1
+    )
+    first = interaction.history.get()
+    gone, *kept = list(interaction.medication_classes.all())
+    interaction.medication_classes.set([MedicationClass.objects.create(name="Y", slug="y")])
+    gone.delete()
+
+    response = staff_client.post(restore_url(interaction, first, "catalog_interaction"))
+
+    assert response.status_code == 302
+    assert set(interaction.medication_classes.all()) == set(kept)
+    # No link to the deleted class (which would fail the commit on its foreign key).
+    links = Interaction.medication_classes.through.objects.filter(interaction=interaction)
+    assert links.count() == len(kept)
