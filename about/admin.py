@@ -1,12 +1,19 @@
 from django.contrib import admin
 
-from pharmacy.admin import HistoryAdmin
+from catalog.services import version_restore
+from pharmacy.admin import RestorableHistoryAdmin
 
 from .models import PharmacyIdentity, Policy, StateLicence
 
 
+class AboutHistoryAdmin(RestorableHistoryAdmin):
+    """Each save keeps who and why; any version can be restored as a new one."""
+
+    restore_service = staticmethod(version_restore)
+
+
 @admin.register(PharmacyIdentity)
-class PharmacyIdentityAdmin(HistoryAdmin):
+class PharmacyIdentityAdmin(AboutHistoryAdmin):
     list_display = ["name", "legal_name", "phone", "updated_at"]
     fieldsets = [
         (None, {"fields": ["legal_name", "name"]}),
@@ -26,7 +33,7 @@ class PharmacyIdentityAdmin(HistoryAdmin):
 
 
 @admin.register(StateLicence)
-class StateLicenceAdmin(HistoryAdmin):
+class StateLicenceAdmin(AboutHistoryAdmin):
     list_display = ["state", "state_name", "kind", "licence_number", "expires_on"]
     list_filter = ["kind", "state", "expires_on"]
     search_fields = ["state", "licence_number"]
@@ -34,7 +41,7 @@ class StateLicenceAdmin(HistoryAdmin):
 
 
 @admin.register(Policy)
-class PolicyAdmin(HistoryAdmin):
+class PolicyAdmin(AboutHistoryAdmin):
     list_display = ["title", "kind", "changed_at"]
     list_filter = ["kind"]
     search_fields = ["title", "body"]

@@ -17,6 +17,17 @@ def sender(pharmacy: Facts | None = None) -> str:
     return formataddr((identity["name"], identity["sender_email"]))
 
 
+def pharmacy_name(pharmacy: Facts | None = None) -> str:
+    """The name patients know; the site's name until staff fill in the details."""
+    pharmacy = pharmacy or facts()
+    return pharmacy.name or settings.SITE_NAME
+
+
+def subject(text: str, pharmacy: Facts | None = None) -> str:
+    """An email's subject, ending with the pharmacy's name so the inbox says who wrote."""
+    return f"{text} - {pharmacy_name(pharmacy)}"
+
+
 def signature(pharmacy: Facts | None) -> str:
     """The name, phone and address that end an email (the site's name alone until the
     pharmacy's details are filled in, or when they cannot be read)."""

@@ -126,6 +126,7 @@ def create_patients(run: str) -> list[str]:
 
     from bench.data import (
         bench_package,
+        licence_state,
         make_partner,
         make_patient,
         make_pharmacist,
@@ -138,6 +139,7 @@ def create_patients(run: str) -> list[str]:
 
     session_store = import_module(settings.SESSION_ENGINE).SessionStore
     package = bench_package()
+    licence_state(ADDRESS["state"])
     pharmacist = make_pharmacist(email=f"bench-{run}-pharmacist@example.com")
     partner = make_partner(name=f"Bench telehealth {run}", slug=f"bench-{run}")
     keys = []

@@ -7,18 +7,19 @@ pharmacist and an e-prescription are is built here from the same calls the site 
 
 from datetime import date, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from about.models import LicenceKind, StateLicence
 from accounts.roles import PHARMACIST
 from catalog.models import Package
+from prescriptions.intake import IntakeData
 from prescriptions.models import Prescription, TelemedicinePartner
 from prescriptions.npi import npi_check_digit
-from prescriptions.services import prescription_receive_from_partner
+from prescriptions.services import prescription_receive_from_partner, profile_update
 
 DRUG_SLUG = "baclofen"  # loaded by the catalog's data migration
 STRENGTH = "10 mg"
@@ -32,12 +33,48 @@ def bench_package() -> Package:
     )
 
 
+def licence_state(state: str) -> StateLicence:
+    """A current licence for `state`: checkout ships only to the states the pharmacy
+    holds one for (orders/services/destinations.py), and a fresh database has none."""
+    licence, _ = StateLicence.objects.update_or_create(
+        state=state,
+        kind=LicenceKind.PHARMACY,
+        defaults={
+            "licence_number": f"BENCH-{state}",
+            "expires_on": timezone.localdate() + timedelta(days=365),
+        },
+    )
+    return licence
+
+
+DATE_OF_BIRTH = date(1980, 5, 17)
+# Every question answered, nothing that matters for the drug: a pharmacist verifies
+# without an override only a prescription whose patient's profile screens clean.
+PROFILE = {
+    "date_of_birth": DATE_OF_BIRTH,
+    "weight_kg": 72,
+    "medication_classes": [],
+    "other_medications": "",
+    "allergies": "",
+    "kidney_disease": "none",
+    "hepatic_impairment": False,
+    "pregnant": False,
+    "breastfeeding": False,
+    "active_peptic_ulcer": False,
+    "epilepsy": False,
+    "psychiatric_disorder": False,
+    "alcohol_use": "none",
+}
+
+
 def make_patient(*, email: str, first_name: str, last_name: str):
-    """A patient whose address is verified; no usable password (sign-in is by session)."""
+    """A patient whose address is verified and whose medical profile is filled in and
+    confirmed; no usable password (sign-in is by session)."""
     user = get_user_model().objects.create_user(
         email=email, password=None, first_name=first_name, last_name=last_name
     )
     EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    profile_update(patient=user, data=PROFILE)
     return user
 
 
@@ -54,12 +91,14 @@ def make_partner(*, name: str, slug: str) -> TelemedicinePartner:
 def receive_e_prescription(*, patient, partner, reference: str) -> Prescription:
     """One tablet three times a day for 30 days, as a telemedicine partner sends it."""
     package = bench_package()
-    data = SimpleNamespace(
+    # The intake's own record of a received prescription, so a field it gains is a
+    # TypeError here rather than an AttributeError halfway through the benchmark.
+    data = IntakeData(
         partner_reference=reference,
         patient_email=patient.email,
         patient_first_name=patient.first_name,
         patient_last_name=patient.last_name,
-        patient_date_of_birth=date(1980, 5, 17),
+        patient_date_of_birth=DATE_OF_BIRTH,
         prescriber_name="Dr. Grace Hopper",
         prescriber_npi="123456789" + str(npi_check_digit("123456789")),
         prescriber_license="NY-123456",

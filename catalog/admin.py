@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from pharmacy.admin import HistoryAdmin
+from pharmacy.admin import RestorableHistoryAdmin
 
 from . import services
 from .forms import StockAdjustForm
@@ -25,6 +25,13 @@ from .models import (
 )
 
 ADJUST_STOCK_PERMISSION = "catalog.add_stockadjustment"
+
+
+class CatalogHistoryAdmin(RestorableHistoryAdmin):
+    """Each save keeps who and why; "Restore this version" goes through the catalog's
+    service, with the change permission of the record."""
+
+    restore_service = staticmethod(services.version_restore)
 
 
 class MonographSectionInline(admin.StackedInline):
@@ -102,7 +109,7 @@ class FormulationInline(admin.TabularInline):
 
 
 @admin.register(Drug)
-class DrugAdmin(HistoryAdmin):
+class DrugAdmin(CatalogHistoryAdmin):
     list_display = ("name", "also_known_as", "manufacturer", "is_published", "updated_at")
     list_filter = ("is_published", "prescription_required")
     search_fields = ("name", "also_known_as", "summary")
@@ -119,7 +126,7 @@ class DrugAdmin(HistoryAdmin):
 
 
 @admin.register(MonographSection)
-class MonographSectionAdmin(HistoryAdmin):
+class MonographSectionAdmin(CatalogHistoryAdmin):
     list_display = ("heading", "drug", "position", "has_callout")
     list_filter = ("drug",)
     search_fields = ("heading", "body", "callout")
@@ -132,7 +139,7 @@ class MonographSectionAdmin(HistoryAdmin):
 
 
 @admin.register(DosingGuideline)
-class DosingGuidelineAdmin(HistoryAdmin):
+class DosingGuidelineAdmin(CatalogHistoryAdmin):
     list_display = (
         "patient_group",
         "drug",
@@ -151,7 +158,7 @@ class DosingGuidelineAdmin(HistoryAdmin):
 
 
 @admin.register(Interaction)
-class InteractionAdmin(HistoryAdmin):
+class InteractionAdmin(CatalogHistoryAdmin):
     list_display = ("name", "drug", "severity")
     list_filter = ("drug", "severity")
     search_fields = ("name", "effect", "medication_classes__name")
@@ -160,7 +167,7 @@ class InteractionAdmin(HistoryAdmin):
 
 
 @admin.register(DrugCondition)
-class DrugConditionAdmin(HistoryAdmin):
+class DrugConditionAdmin(CatalogHistoryAdmin):
     list_display = ("fact", "drug", "severity")
     list_filter = ("drug", "fact", "severity")
     search_fields = ("message", "source")
@@ -168,14 +175,14 @@ class DrugConditionAdmin(HistoryAdmin):
 
 
 @admin.register(RenalThreshold)
-class RenalThresholdAdmin(HistoryAdmin):
+class RenalThresholdAdmin(CatalogHistoryAdmin):
     list_display = ("__str__", "drug", "action", "severity")
     list_filter = ("drug", "severity")
     list_select_related = ("drug",)
 
 
 @admin.register(MedicationClass)
-class MedicationClassAdmin(HistoryAdmin):
+class MedicationClassAdmin(CatalogHistoryAdmin):
     list_display = ("name", "slug", "substances")
     search_fields = ("name", "substances")
     prepopulated_fields = {"slug": ("name",)}
@@ -200,11 +207,13 @@ class PackageInline(admin.TabularInline):
 
     @admin.display(description="Per pill")
     def per_pill(self, obj):
-        return obj.price_per_pill
+        # An invalid formulation form is shown again with its inline's forms, which may
+        # hold no package.
+        return obj.price_per_pill if obj.pk else ""
 
 
 @admin.register(Formulation)
-class FormulationAdmin(HistoryAdmin):
+class FormulationAdmin(CatalogHistoryAdmin):
     list_display = (
         "__str__",
         "drug",
@@ -251,7 +260,7 @@ class StockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Package)
-class PackageAdmin(HistoryAdmin):
+class PackageAdmin(CatalogHistoryAdmin):
     """Prices and packages are edited here; stock only moves through "Adjust stock".
 
     A form that wrote the stock back would write the value read when it was opened,
@@ -260,12 +269,14 @@ class PackageAdmin(HistoryAdmin):
     """
 
     list_display = ("__str__", "price", "price_per_pill", "stock", "adjust_link", "active")
-    list_editable = ("price", "active")
+    # Not the price: a price change needs its reason, which only the package's form asks.
+    list_editable = ("active",)
     list_filter = ("active", StockFilter, "formulation__drug", "formulation__form")
     search_fields = ("formulation__drug__name", "formulation__strength_label")
     list_select_related = ("formulation__drug",)
     readonly_fields = ("price_per_pill", "stock_on_shelf")
     fields = ("formulation", "pill_count", "price", "price_per_pill", "stock_on_shelf", "active")
+    reason_required_for = ("price",)
 
     @admin.display(description="Per pill")
     def price_per_pill(self, obj):
@@ -287,7 +298,7 @@ class PackageAdmin(HistoryAdmin):
         return format_html('<a href="{}">Adjust stock</a>', url)
 
     def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
+        self.note_change(request, obj, form)
         if not change:
             obj.save()
             return

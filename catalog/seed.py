@@ -348,13 +348,19 @@ def parse_monograph(text: str) -> ParsedMonograph:
 
 
 def _create(model, **values):
-    """Create a row with the values `model` has a field for.
+    """Create a row with the values `model` has a field for, and no history yet.
 
     The data migration that loaded the first drug runs this loader with the models of
-    its time; a field added since is filled by the migration that added it.
+    its time; a field added since is filled by the migration that added it. The row's
+    first version is written once the whole drug is loaded (`catalog.versions`), so
+    that it holds what was loaded, many-to-many links included.
     """
     names = {f.name for f in model._meta.get_fields()}
-    return model.objects.create(**{k: v for k, v in values.items() if k in names})
+    row = model(**{k: v for k, v in values.items() if k in names})
+    row.skip_history_when_saving = True
+    row.save()
+    del row.skip_history_when_saving
+    return row
 
 
 def load_clinical_rules(drug, parsed: ParsedMonograph, *, models) -> None:
@@ -371,6 +377,8 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
     """Create the drug and its rows unless a drug of that name exists.
 
     Idempotent by design: staff edits to an existing drug are never overwritten.
+    The rows are written without history: the caller records their first versions
+    with `catalog.versions.record_first_versions` once they are all there.
     `models` has the attributes Drug, MonographSection, DosingGuideline,
     MedicationClass, Interaction, Formulation and Package, and DrugCondition and
     RenalThreshold where they exist. Returns (drug, created).
@@ -389,7 +397,8 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
         stop_suddenly_warning=parsed.stop_suddenly_warning,
     )
     for position, section in enumerate(parsed.sections):
-        models.MonographSection.objects.create(
+        _create(
+            models.MonographSection,
             drug=drug,
             position=position,
             slug=section.slug,
@@ -400,7 +409,8 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
     for position, row in enumerate(parsed.guidelines):
         _create(models.DosingGuideline, drug=drug, position=position, **row.__dict__)
     for position, item in enumerate(parsed.interactions):
-        interaction = models.Interaction.objects.create(
+        interaction = _create(
+            models.Interaction,
             drug=drug,
             position=position,
             name=item.name,
@@ -408,12 +418,13 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
             severity=item.severity,
         )
         classes = [
-            models.MedicationClass.objects.get_or_create(
-                slug=slugify(name), defaults={"name": name}
-            )[0]
+            models.MedicationClass.objects.filter(slug=slugify(name)).first()
+            or _create(models.MedicationClass, slug=slugify(name), name=name)
             for name in item.classes
         ]
+        interaction.skip_history_when_saving = True
         interaction.medication_classes.set(classes)
+        del interaction.skip_history_when_saving
     for position, item in enumerate(parsed.formulations):
         _create(models.Formulation, drug=drug, position=position, **item.__dict__)
     load_packages(drug, parsed, models=models)
@@ -444,7 +455,8 @@ def load_packages(drug, parsed: ParsedMonograph, *, models) -> int:
             formulation=formulation, pill_count=package.pill_count
         ).exists():
             continue
-        models.Package.objects.create(
+        _create(
+            models.Package,
             formulation=formulation,
             pill_count=package.pill_count,
             price=package.price,

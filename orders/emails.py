@@ -15,7 +15,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import sender
+from about.emails import pharmacy_name, sender, subject
 from catalog.models import Drug
 
 from .models import REFUND_BUSINESS_DAYS, Notification, Order, OrderLine, OrderStatus
@@ -211,9 +211,9 @@ def order_email(order: Order, kind: str) -> EmailMessage:
         "url": absolute_url(order.get_absolute_url()),
         "drug_names": _drug_names(_drugs(lines)),
         "stop_warnings": stop_warnings(_drugs(lines)),
-        "SITE_NAME": settings.SITE_NAME,
+        "SITE_NAME": pharmacy_name(),
         **EXTRA_CONTEXT[kind](order, lines),
     }
     body = render_to_string(f"orders/email/{kind}.txt", context)
-    subject = f"{SUBJECTS[kind].format(number=order.number)} - {settings.SITE_NAME}"
-    return EmailMessage(subject, body, from_email=sender(), to=[order.patient.email])
+    title = subject(SUBJECTS[kind].format(number=order.number))
+    return EmailMessage(title, body, from_email=sender(), to=[order.patient.email])

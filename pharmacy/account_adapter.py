@@ -6,7 +6,7 @@ prescriptions (which reads its addresses), so accounts cannot call into prescrip
 without the two apps depending on each other.
 """
 
-from about.emails import sender
+from about.emails import sender, subject
 from accounts.adapter import AccountAdapter as AccountsAdapter
 from prescriptions.services import attach_waiting_prescriptions
 
@@ -15,6 +15,10 @@ class AccountAdapter(AccountsAdapter):
     def get_from_email(self) -> str:
         """allauth's emails (confirmation, password reset, notices) come from the pharmacy."""
         return sender()
+
+    def format_email_subject(self, subject_text: str) -> str:
+        """allauth's subjects end with the pharmacy's name, as the site's own do."""
+        return subject(subject_text)
 
     def confirm_email(self, request, email_address) -> bool:
         """A confirmed address claims the prescriptions sent for it before sign-up.

@@ -198,8 +198,12 @@ STORAGES = {
 
 # Email: console unless EMAIL_URL says otherwise (e.g. smtp+tls://user:pass@host:587).
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pharmacy <no-reply@localhost>")
-SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Emails to patients take the pharmacy's name and sender address from its details in
+# the admin (about.emails.sender); these are the fallback, and what mail_admins and
+# error reports use, in the site's name.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <no-reply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default=f"[{SITE_NAME}] ")
 # Who gets operational email (payment reconciliation, errors): "Name <a@b>,Other <c@d>".
 ADMINS = [
     (address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())

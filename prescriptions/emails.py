@@ -6,7 +6,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import sender
+from about.emails import pharmacy_name, sender, subject
 
 from .models import RenewalRequest, Status, StatusChange
 
@@ -30,11 +30,11 @@ def status_change_email(change: StatusChange) -> EmailMessage:
             "change": change,
             "prescription": prescription,
             "url": site_url(prescription.get_absolute_url()),
-            "SITE_NAME": settings.SITE_NAME,
+            "SITE_NAME": pharmacy_name(),
         },
     )
-    subject = f"{SUBJECTS[change.to_status]} (#{prescription.pk})"
-    return EmailMessage(subject, body, from_email=sender(), to=[prescription.patient.email])
+    title = subject(f"{SUBJECTS[change.to_status]} (#{prescription.pk})")
+    return EmailMessage(title, body, from_email=sender(), to=[prescription.patient.email])
 
 
 RENEWAL_SUBJECTS = {
@@ -70,11 +70,11 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
                 "new_url": site_url(renewal.new_prescription.get_absolute_url())
                 if renewal.new_prescription_id
                 else "",
-                "SITE_NAME": settings.SITE_NAME,
+                "SITE_NAME": pharmacy_name(),
             },
         )
-        subject = RENEWAL_SUBJECTS[state].format(partner=partner, pk=prescription.pk)
-        EmailMessage(subject, body, from_email=sender(), to=[renewal.patient.email]).send()
+        title = subject(RENEWAL_SUBJECTS[state].format(partner=partner, pk=prescription.pk))
+        EmailMessage(title, body, from_email=sender(), to=[renewal.patient.email]).send()
         renewal.emailed_state = state
         renewal.save(update_fields=["emailed_state"])
     return True

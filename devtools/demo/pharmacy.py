@@ -4,6 +4,7 @@ plausible words, so every page and email shows what a real pharmacy would fill i
 from datetime import timedelta
 
 from django.utils import timezone
+from simple_history.utils import update_change_reason
 
 from about.models import LicenceKind, PharmacyIdentity, Policy, PolicyKind, StateLicence
 
@@ -80,15 +81,27 @@ POLICIES = {
 }
 
 
+# The first version of each row in its history says where its values came from.
+DEMO_REASON = "Loaded from the demo pharmacy's details"
+
+
 def ensure_demo_pharmacy() -> PharmacyIdentity:
     identity = PharmacyIdentity.objects.first()
     if identity is None:
-        identity = PharmacyIdentity.objects.create(**IDENTITY)
+        identity = PharmacyIdentity(**IDENTITY)
+        identity._change_reason = DEMO_REASON
+        identity.save()
     expires_on = timezone.localdate() + timedelta(days=365)
     for state, kind, number in LICENCES:
-        StateLicence.objects.get_or_create(
+        licence, created = StateLicence.objects.get_or_create(
             state=state, kind=kind, defaults={"licence_number": number, "expires_on": expires_on}
         )
+        if created:
+            update_change_reason(licence, DEMO_REASON)
     for kind, (title, body) in POLICIES.items():
-        Policy.objects.get_or_create(kind=kind, defaults={"title": title, "body": body})
+        policy, created = Policy.objects.get_or_create(
+            kind=kind, defaults={"title": title, "body": body}
+        )
+        if created:
+            update_change_reason(policy, DEMO_REASON)
     return identity

@@ -54,3 +54,34 @@ def test_a_changed_notice_keeps_its_history_and_shows_its_new_date(
     assert admin_client.post(url, data).status_code == 302
     assert [h.body for h in policy.history.order_by("history_id")] == ["Old words.", "New words."]
     assert "New words." in admin_client.get(policy.get_absolute_url()).content.decode()
+
+
+def test_the_demo_details_are_the_first_version(demo_pharmacy):
+    from devtools.demo.pharmacy import DEMO_REASON
+
+    for row in [demo_pharmacy, *StateLicence.objects.all(), *Policy.objects.all()]:
+        assert list(row.history.values_list("history_change_reason", flat=True)) == [DEMO_REASON]
+
+
+def test_a_change_to_the_details_keeps_its_reason_and_an_old_version_can_be_restored(
+    admin_client, demo_pharmacy, django_capture_on_commit_callbacks
+):
+    change = reverse("admin:about_pharmacyidentity_change", args=[demo_pharmacy.pk])
+    form = {**IDENTITY, "phone": "(555) 010-0177", "change_reason": "New phone line"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(change, form).status_code == 302
+    history = reverse("admin:about_pharmacyidentity_history", args=[demo_pharmacy.pk])
+    html = admin_client.get(history).content.decode()
+    assert "New phone line" in html
+    assert "(555) 010-0142" in html and "(555) 010-0177" in html
+
+    first = demo_pharmacy.history.earliest()
+    restore = reverse(
+        "admin:about_pharmacyidentity_restore_version", args=[demo_pharmacy.pk, first.pk]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(restore).status_code == 302
+
+    assert PharmacyIdentity.objects.get().phone == IDENTITY["phone"]
+    assert demo_pharmacy.history.latest().history_change_reason.startswith("Restored version of")
+    assert IDENTITY["phone"] in admin_client.get("/").content.decode()

@@ -2,14 +2,21 @@
 signature: order and prescription emails, and allauth's account emails."""
 
 from email.utils import parseaddr
+from pathlib import Path
 
+import allauth
 import pytest
+from allauth.account.adapter import get_adapter
+from allauth.core import context as allauth_context
+from django.conf import settings
 from django.core import mail
+from django.test import RequestFactory
+from django.utils import timezone
 
 from orders.emails import order_email
 from orders.models import Notification
-from prescriptions.emails import status_change_email
-from prescriptions.models import StatusChange
+from prescriptions.emails import renewal_email_send, status_change_email
+from prescriptions.models import RenewalRequest, StatusChange
 from tests.accounts.test_sign_up import sign_up
 from tests.factories import make_user_with_verified_email
 from tests.orders.factories import make_patient, make_verified_prescription, pay, place_order
@@ -23,6 +30,7 @@ def assert_in_the_pharmacys_name(message) -> None:
     body = message.body.strip()
     lines = body.splitlines()
     assert parseaddr(message.from_email) == SENDER, message.subject
+    assert message.subject.endswith(f" - {SENDER[0]}"), message.subject
     assert body.endswith(SIGNATURE), (message.subject, body[-300:])
     # The greeting and the sign-off name the pharmacy, never a host (allauth's own end
     # with "Thank you for using <host>!" and the bare host on a line of its own).
@@ -92,3 +100,67 @@ def test_without_the_pharmacys_details_emails_come_from_the_default_sender(clien
     assert message.from_email == settings.DEFAULT_FROM_EMAIL
     assert message.body.strip().endswith(settings.SITE_NAME)
     assert "testserver" not in message.body.splitlines()[0]
+
+
+def test_every_renewal_email_is_in_the_pharmacys_name(demo_pharmacy, baclofen):
+    prescription = make_verified_prescription(patient=make_patient())
+    for state in RenewalRequest.State:
+        renewal = RenewalRequest.objects.create(
+            prescription=prescription, patient=prescription.patient, state=state
+        )
+        mail.outbox.clear()
+        assert renewal_email_send(renewal_id=renewal.pk, state=state)
+        assert_in_the_pharmacys_name(mail.outbox[0])
+        renewal.delete()
+
+
+ALLAUTH_TEMPLATES = Path(allauth.__file__).resolve().parent / "templates"
+ALLAUTH_EMAILS = sorted(
+    str(path.relative_to(ALLAUTH_TEMPLATES)).removesuffix("_message.txt")
+    for folder in ("account/email", "mfa/email")
+    for path in (ALLAUTH_TEMPLATES / folder).glob("*_message.txt")
+    # An email has a subject; the others (base_message, base_notification) are frames.
+    if path.with_name(path.name.replace("_message.txt", "_subject.txt")).exists()
+)
+
+
+@pytest.mark.parametrize("template_prefix", ALLAUTH_EMAILS)
+def test_every_allauth_email_is_in_the_pharmacys_name(demo_pharmacy, template_prefix):
+    """Each email allauth can send (its own list, so a new one in an upgrade is
+    checked too), rendered as allauth sends it, from a request to the site's host."""
+    user = make_user_with_verified_email(email="pat@example.org")
+    request = RequestFactory().get("/accounts/email/", HTTP_USER_AGENT="Firefox")
+    request.user = user
+    values = {
+        "user": user,
+        "code": "K3Y9QZ",
+        "activate_url": "http://testserver/accounts/confirm-email/key/",
+        "password_reset_url": "http://testserver/accounts/password/reset/key/x/",
+        "signup_url": "http://testserver/accounts/signup/",
+        "from_email": "old@example.org",
+        "to_email": "pat@example.org",
+        "deleted_email": "old@example.org",
+        "ip": "192.0.2.1",
+        "user_agent": "Firefox",
+        "timestamp": timezone.now(),
+    }
+    mail.outbox.clear()
+    with allauth_context.request_context(request):
+        get_adapter(request).send_mail(template_prefix, "pat@example.org", values)
+    [message] = mail.outbox
+    assert_in_the_pharmacys_name(message)
+    assert "testserver" not in message.subject
+
+
+def test_mail_to_the_site_admins_is_in_the_sites_name(settings):
+    settings.ADMINS = [("Ops", "ops@example.org")]
+    mail.outbox.clear()
+    mail.mail_admins("Payment reconciliation: 1 discrepancy", "Details.")
+    [message] = mail.outbox
+    assert message.subject == f"[{settings.SITE_NAME}] Payment reconciliation: 1 discrepancy"
+    assert parseaddr(message.from_email)[0] == settings.SITE_NAME
+
+
+def test_the_default_senders_name_the_site_not_a_placeholder():
+    assert parseaddr(settings.DEFAULT_FROM_EMAIL)[0] == settings.SITE_NAME
+    assert parseaddr(settings.SERVER_EMAIL)[0] == settings.SITE_NAME

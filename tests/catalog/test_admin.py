@@ -24,6 +24,7 @@ def package_form(first_package, **changes):
         "pill_count": first_package.pill_count,
         "price": first_package.price,
         "active": "on",
+        "change_reason": "New supplier price",
     }
     data.update(changes)
     return data

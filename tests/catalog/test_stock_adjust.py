@@ -63,6 +63,7 @@ def test_saving_the_package_form_keeps_a_checkouts_decrement(staff_client, stock
             "price": "45.00",
             "stock": 10,  # what the form showed; typed-in stock is ignored
             "active": "on",
+            "change_reason": "Supplier price",
         },
     )
 

@@ -315,6 +315,7 @@ def staff_change_the_price(page: Page, stack: Stack) -> None:
     page.goto(f"{stack.url}/admin/catalog/package/{package.pk}/change/")
     expect(page.get_by_label("Price")).to_have_value("41.71")
     page.get_by_label("Price").fill(str(NEW_PRICE))
+    page.get_by_label("Reason for change").fill("Supplier price rise")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     shot(page, "09-admin-package-price-changed-desktop")
@@ -322,6 +323,7 @@ def staff_change_the_price(page: Page, stack: Stack) -> None:
     assert package.price == NEW_PRICE
     change = package.history.order_by("-history_date").first()
     assert change.history_user == staff, "the change is kept with its author"
+    assert change.history_change_reason == "Supplier price rise", "and with its reason"
 
 
 def new_visitor_sees_the_new_price(page: Page, stack: Stack) -> None:

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -143,9 +144,9 @@ def test_the_request_reaches_the_partner_signed_and_the_patient_is_told(
     [sent] = PartnerExchange.objects.filter(direction="out")
     assert (sent.status_code, sent.prescription) == (202, finished)
     [email] = [m for m in mail.outbox if "renew" in m.subject]
-    assert (
-        email.subject
-        == f"We asked {finished.partner.name} to renew your prescription #{finished.pk}"
+    assert email.subject == (
+        f"We asked {finished.partner.name} to renew your prescription #{finished.pk}"
+        f" - {settings.SITE_NAME}"
     )
 
 
@@ -208,9 +209,8 @@ def test_a_request_the_partner_refuses_becomes_one_for_the_prescriber(
     assert PartnerRequest.objects.get().state == PartnerRequest.State.FAILED
     assert renewal.state == RenewalRequest.State.FOR_PRESCRIBER
     subjects = [m.subject for m in mail.outbox if "renew" in m.subject.lower()]
-    assert f"Your renewal request for prescription #{finished.pk}: give it to your prescriber" in (
-        subjects
-    )
+    expected = f"Your renewal request for prescription #{finished.pk}: give it to your prescriber"
+    assert f"{expected} - {settings.SITE_NAME}" in subjects
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -228,7 +228,10 @@ def test_the_partner_renews_through_the_intake_and_the_two_are_linked(
     new = renewal.new_prescription
     assert new.pk == answer["id"] and new.patient == patient and new.status == "submitted"
     assert new.renews == renewal
-    assert any(m.subject == f"Your prescription #{finished.pk} was renewed" for m in mail.outbox)
+    assert any(
+        m.subject.startswith(f"Your prescription #{finished.pk} was renewed - ")
+        for m in mail.outbox
+    )
 
 
 def test_a_renewal_naming_a_prescription_the_partner_never_sent_is_refused(

@@ -229,6 +229,43 @@ def test_admin_lists_by_role(world):
     assert not wrong, "\n".join(wrong)
 
 
+# Admin actions beyond the model pages, by role (anonymous, patients, pharmacist,
+# catalog staff, superuser): restoring an old version of a catalog row is POST only,
+# for those who may change the row; it answers with the history page.
+RESTORE = ("admin:catalog_package_restore_version", "admin:about_policy_restore_version")
+
+
+def test_restoring_a_version_by_role(world):
+    from decimal import Decimal
+
+    from about.models import Policy
+    from catalog.models import Package
+
+    clients, objects = world
+    package = Package.objects.get(pk=objects["package"])
+    policy = Policy.objects.get(kind=objects["policy"]["kind"])
+    rows = {
+        RESTORE[0]: (package, {"price": Decimal("99.00")}),
+        RESTORE[1]: (policy, {"body": "Changed terms."}),
+    }
+    expected = {
+        "GET": (LOGIN, LOGIN, LOGIN, 405, 405, 405),
+        "POST": (LOGIN, LOGIN, LOGIN, 403, 302, 302),
+    }
+    wrong = []
+    for name, (obj, change) in rows.items():
+        for field, value in change.items():
+            setattr(obj, field, value)
+        obj.save()
+        url = reverse(name, args=[obj.pk, obj.history.earliest().pk])
+        for method, statuses in expected.items():
+            for role, status in zip(ROLES, statuses, strict=True):
+                got = getattr(clients[role], method.lower())(url).status_code
+                if got != status:
+                    wrong.append(f"{method} {name} as {role}: {got}, expected {status}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_every_url_is_in_the_table():
     from django.contrib import admin
 

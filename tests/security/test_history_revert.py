@@ -141,3 +141,52 @@ def test_every_history_admin_is_the_read_only_one():
     assert all(isinstance(a, HistoryAdmin) for a in history_admins), [
         type(a).__name__ for a in history_admins if not isinstance(a, HistoryAdmin)
     ]
+
+
+def restore_url(model, obj, version) -> str:
+    return reverse(f"admin:{model}_restore_version", args=[obj.pk, version.history_id])
+
+
+def test_restoring_a_catalog_version_is_post_only(staff_client, baclofen):
+    package = Package.objects.filter(formulation__drug=baclofen).first()
+    package.price = Decimal("99.00")
+    package.save()
+    url = restore_url("catalog_package", package, package.history.earliest())
+
+    assert staff_client.get(url).status_code == 405
+    package.refresh_from_db()
+    assert package.price == Decimal("99.00")
+
+
+def test_a_pharmacist_cannot_restore_a_catalog_version(pharmacist_client, baclofen):
+    package = Package.objects.filter(formulation__drug=baclofen).first()
+    package.price = Decimal("99.00")
+    package.save()
+    url = restore_url("catalog_package", package, package.history.earliest())
+
+    assert pharmacist_client.post(url).status_code == 403
+    package.refresh_from_db()
+    assert package.price == Decimal("99.00")
+
+
+def test_a_version_of_another_record_cannot_be_restored_onto_this_one(staff_client, baclofen):
+    mine, other = Package.objects.filter(formulation__drug=baclofen)[:2]
+    other.price = Decimal("1.00")
+    other.save()
+    url = reverse(
+        "admin:catalog_package_restore_version", args=[mine.pk, other.history.latest().pk]
+    )
+
+    response = staff_client.post(url, follow=True)
+
+    assert "does not exist for this record" in response.content.decode()
+    mine.refresh_from_db()
+    assert mine.price != Decimal("1.00")
+
+
+def test_profiles_and_prescriptions_have_no_restore(profile):
+    from django.urls import NoReverseMatch
+
+    for model in ("prescriptions_medicalprofile", "prescriptions_prescription"):
+        with pytest.raises(NoReverseMatch):
+            reverse(f"admin:{model}_restore_version", args=[1, 1])
