@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from about.emails import sender
 
-from .models import RenewalRequest, Status, StatusChange
+from .models import Consultation, RenewalRequest, Status, StatusChange
 
 SUBJECTS = {
     Status.SUBMITTED: "We received your prescription",
@@ -77,4 +77,43 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
         EmailMessage(subject, body, from_email=sender(), to=[renewal.patient.email]).send()
         renewal.emailed_state = state
         renewal.save(update_fields=["emailed_state"])
+    return True
+
+
+CONSULTATION_SUBJECTS = {
+    Consultation.State.SENT: "We sent your consultation request for {drug} to {partner}",
+    Consultation.State.PRESCRIBED: "{partner} prescribed {drug} for you",
+    Consultation.State.DECLINED: "{partner} did not prescribe {drug}",
+    Consultation.State.NOT_SENT: "{partner} could not take your consultation request",
+}
+
+
+def consultation_email_send(*, consultation_id: int, state: str) -> bool:
+    """Email the patient that their consultation reached `state`, once; False when it
+    was sent already or the consultation has moved on (that state's email goes instead)."""
+    with transaction.atomic():
+        consultation = (
+            Consultation.objects.select_for_update(of=("self",))
+            .select_related("patient", "partner", "drug", "prescription")
+            .get(pk=consultation_id)
+        )
+        if consultation.state != state or consultation.emailed_state == state:
+            return False
+        body = render_to_string(
+            "prescriptions/email/consultation.txt",
+            {
+                "consultation": consultation,
+                "url": site_url(consultation.get_absolute_url()),
+                "prescription_url": site_url(consultation.prescription.get_absolute_url())
+                if consultation.prescription_id
+                else "",
+                "SITE_NAME": settings.SITE_NAME,
+            },
+        )
+        subject = CONSULTATION_SUBJECTS[state].format(
+            partner=consultation.partner.name, drug=consultation.drug.name
+        )
+        EmailMessage(subject, body, from_email=sender(), to=[consultation.patient.email]).send()
+        consultation.emailed_state = state
+        consultation.save(update_fields=["emailed_state"])
     return True

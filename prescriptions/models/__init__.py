@@ -1,6 +1,7 @@
 from .audit import AuditEvent, DeniedAttempt
+from .consultation import Consultation, ConsultationQuestion
 from .exchange import PartnerExchange, PartnerRequest, RenewalRequest
-from .partner import TelemedicinePartner
+from .partner import RequestsFormat, TelemedicinePartner
 from .prescription import (
     PRESCRIPTION_MACHINE,
     Prescription,
@@ -19,6 +20,8 @@ __all__ = [
     "AlcoholUse",
     "AuditEvent",
     "ClinicalReview",
+    "Consultation",
+    "ConsultationQuestion",
     "DeniedAttempt",
     "KidneyDisease",
     "MedicalProfile",
@@ -27,6 +30,7 @@ __all__ = [
     "Prescription",
     "PrescriptionDocument",
     "RenewalRequest",
+    "RequestsFormat",
     "Source",
     "Status",
     "StatusChange",
