@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from devtools import processes
-from devtools.partner_standin import PartnerStandin
 from prescriptions.models import Consultation, ConsultationQuestion
 from tests.e2e.conftest import Stack, both_sizes, latest_email, sign_in
 from tests.factories import make_partner, make_user_with_verified_email
@@ -27,13 +25,6 @@ PROFILE_QUESTIONS = (
     "Epilepsy or seizures",
     "A psychiatric condition",
 )
-
-
-@pytest.fixture
-def partner_standin():
-    server = PartnerStandin(slug="e2e-telehealth", secret="tmsec_e2e_consultation").start()
-    yield server
-    server.stop()
 
 
 def test_a_patient_gets_a_prescription_online_from_the_partner(

@@ -12,84 +12,18 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from fhir.resources.R4B.bundle import Bundle
 
-from catalog.models import Formulation
-from devtools.partner_standin import PartnerStandin
 from prescriptions.intake import sign
 from prescriptions.models import (
     Consultation,
     ConsultationQuestion,
     MedicalProfile,
     PartnerExchange,
-    PartnerRequest,
     Prescription,
-    RequestsFormat,
 )
 from prescriptions.services import partner_requests_send_due
 from tests.factories import make_partner, make_user_with_verified_email
-from tests.prescriptions.test_profile import profile_data
-
-
-@pytest.fixture
-def standin():
-    server = PartnerStandin(slug="consult-health", secret="tmsec_consultations_test").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def partner(db, standin):
-    return make_partner(
-        name="Consult Health",
-        slug=standin.slug,
-        secret=standin.secret,
-        requests_url=standin.requests_url,
-    )
-
-
-@pytest.fixture
-def patient(db):
-    return make_user_with_verified_email(first_name="Pat", last_name="Jordan")
-
-
-@pytest.fixture
-def patient_client(patient):
-    client = Client()
-    client.force_login(patient)
-    return client
-
-
-@pytest.fixture
-def questions(baclofen):
-    return [
-        ConsultationQuestion.objects.create(
-            drug=baclofen, text="Do you have muscle spasms from multiple sclerosis?", position=1
-        ),
-        ConsultationQuestion.objects.create(
-            drug=baclofen,
-            text="What have you tried for the spasms so far?",
-            kind=ConsultationQuestion.Kind.TEXT,
-            position=2,
-        ),
-    ]
-
-
-@pytest.fixture
-def tablet_10(baclofen):
-    return Formulation.objects.get(drug=baclofen, form="tablet", strength_label="10 mg")
-
-
-def form_data(partner, formulation, questions, **overrides) -> dict:
-    data = {f"profile-{k}": v for k, v in profile_data().items()}
-    data |= {
-        "formulation": formulation.pk,
-        "partner": partner.pk,
-        f"question_{questions[0].pk}": "True",
-        f"question_{questions[1].pk}": "Stretching and physiotherapy.",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
+from tests.prescriptions.consultations import ask, form_data
 
 
 @pytest.fixture
@@ -97,14 +31,14 @@ def capture(django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
-def ask(capture, client, baclofen, data):
-    with capture(execute=True):
-        return client.post(reverse("prescriptions:consultation_new", args=[baclofen.slug]), data)
-
-
 @pytest.fixture
-def placed(capture, patient_client, baclofen, partner, tablet_10, questions):
-    response = ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
+def placed(capture, patient_client, baclofen, standin_partner, tablet_10, consultation_questions):
+    response = ask(
+        capture,
+        patient_client,
+        baclofen,
+        form_data(standin_partner, tablet_10, consultation_questions),
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     return Consultation.objects.get()
 
@@ -119,7 +53,7 @@ def test_the_drug_page_offers_a_consultation(client, baclofen):
 
 
 def test_the_questionnaire_asks_the_profile_and_the_drugs_questions(
-    patient_client, baclofen, partner, questions
+    patient_client, baclofen, standin_partner, consultation_questions
 ):
     page = patient_client.get(
         reverse("prescriptions:consultation_new", args=[baclofen.slug])
@@ -131,10 +65,10 @@ def test_the_questionnaire_asks_the_profile_and_the_drugs_questions(
 
 
 def test_a_consultation_is_placed_and_reaches_the_partner_once_signed(
-    placed, patient, standin, baclofen
+    placed, patient, partner_standin, baclofen
 ):
     assert placed.state == Consultation.State.SENT and placed.patient == patient
-    [received] = standin.received.values()  # the stand-in checked the signature
+    [received] = partner_standin.received.values()  # the stand-in checked the signature
     assert received.request_id == str(placed.partner_request.request_id)
     asked = received.payload
     assert asked["type"] == "consultation_request"
@@ -153,28 +87,62 @@ def test_a_consultation_is_placed_and_reaches_the_partner_once_signed(
 
 
 def test_a_required_question_left_unanswered_is_named_and_nothing_is_sent(
-    capture, patient_client, baclofen, partner, tablet_10, questions, standin
+    capture,
+    patient_client,
+    baclofen,
+    standin_partner,
+    tablet_10,
+    consultation_questions,
+    partner_standin,
 ):
-    data = form_data(partner, tablet_10, questions, **{f"question_{questions[0].pk}": None})
+    data = form_data(
+        standin_partner,
+        tablet_10,
+        consultation_questions,
+        **{f"question_{consultation_questions[0].pk}": None},
+    )
     response = ask(capture, patient_client, baclofen, data)
     assert response.status_code == 400
     assert "Please answer this question." in response.content.decode()
-    assert not Consultation.objects.exists() and not standin.received
+    assert not Consultation.objects.exists() and not partner_standin.received
 
 
 def test_asking_twice_is_one_consultation(
-    capture, placed, patient_client, baclofen, partner, tablet_10, questions, standin
+    capture,
+    placed,
+    patient_client,
+    baclofen,
+    standin_partner,
+    tablet_10,
+    consultation_questions,
+    partner_standin,
 ):
-    response = ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
+    response = ask(
+        capture,
+        patient_client,
+        baclofen,
+        form_data(standin_partner, tablet_10, consultation_questions),
+    )
     assert response.status_code == 302 and response["Location"] == placed.get_absolute_url()
-    assert Consultation.objects.count() == 1 and len(standin.received) == 1
+    assert Consultation.objects.count() == 1 and len(partner_standin.received) == 1
 
 
 def test_a_partner_down_for_a_while_gets_the_consultation_once_when_back(
-    capture, patient_client, baclofen, partner, tablet_10, questions, standin
+    capture,
+    patient_client,
+    baclofen,
+    standin_partner,
+    tablet_10,
+    consultation_questions,
+    partner_standin,
 ):
-    standin.down = True
-    ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
+    partner_standin.down = True
+    ask(
+        capture,
+        patient_client,
+        baclofen,
+        form_data(standin_partner, tablet_10, consultation_questions),
+    )
     consultation = Consultation.objects.get()
     assert not consultation.with_clinician
     page = patient_client.get(consultation.get_absolute_url()).content.decode()
@@ -182,11 +150,11 @@ def test_a_partner_down_for_a_while_gets_the_consultation_once_when_back(
 
     later = timezone.now() + timedelta(minutes=5)
     partner_requests_send_due(now=later)  # still down
-    standin.down = False
+    partner_standin.down = False
     partner_requests_send_due(now=later + timedelta(hours=1))
     partner_requests_send_due(now=later + timedelta(hours=2))  # nothing left to send
 
-    [received] = standin.received.values()
+    [received] = partner_standin.received.values()
     assert received.deliveries == 1
     consultation.refresh_from_db()
     assert consultation.with_clinician
@@ -201,11 +169,16 @@ def test_a_partner_down_for_a_while_gets_the_consultation_once_when_back(
 
 
 def test_a_consultation_the_partner_refuses_tells_the_patient(
-    capture, patient_client, baclofen, partner, tablet_10, questions
+    capture, patient_client, baclofen, standin_partner, tablet_10, consultation_questions
 ):
-    partner.secret = "tmsec_not_the_one_the_partner_knows"  # the partner answers 401
-    partner.save()
-    ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
+    standin_partner.secret = "tmsec_not_the_one_the_partner_knows"  # the partner answers 401
+    standin_partner.save()
+    ask(
+        capture,
+        patient_client,
+        baclofen,
+        form_data(standin_partner, tablet_10, consultation_questions),
+    )
     consultation = Consultation.objects.get()
     assert consultation.state == Consultation.State.NOT_SENT
     assert any(
@@ -224,16 +197,21 @@ def test_approved_the_prescription_is_linked_and_the_patient_sees_it(
     patient_client,
     patient,
     baclofen,
-    partner,
+    standin_partner,
     tablet_10,
-    questions,
-    standin,
+    consultation_questions,
+    partner_standin,
 ):
     settings.SITE_URL = live_server.url  # where the partner sends its answer
-    ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
+    ask(
+        capture,
+        patient_client,
+        baclofen,
+        form_data(standin_partner, tablet_10, consultation_questions),
+    )
     consultation = Consultation.objects.get()
     with capture(execute=True):
-        status, answer = standin.approve(str(consultation.partner_request.request_id))
+        status, answer = partner_standin.approve(str(consultation.partner_request.request_id))
 
     assert status == 201, answer
     consultation.refresh_from_db()
@@ -256,18 +234,25 @@ def test_declined_the_reason_is_shown_and_emailed(
     capture,
     patient_client,
     baclofen,
-    partner,
+    standin_partner,
     tablet_10,
-    questions,
-    standin,
+    consultation_questions,
+    partner_standin,
 ):
     settings.SITE_URL = live_server.url
-    ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
+    ask(
+        capture,
+        patient_client,
+        baclofen,
+        form_data(standin_partner, tablet_10, consultation_questions),
+    )
     consultation = Consultation.objects.get()
     request_id = str(consultation.partner_request.request_id)
     with capture(execute=True):
-        status, _ = standin.decline(request_id, "Please see your neurologist in person first.")
-        again, _ = standin.decline(request_id, "A second answer changes nothing.")
+        status, _ = partner_standin.decline(
+            request_id, "Please see your neurologist in person first."
+        )
+        again, _ = partner_standin.decline(request_id, "A second answer changes nothing.")
 
     assert (status, again) == (200, 200)
     consultation.refresh_from_db()
@@ -329,65 +314,13 @@ def test_a_prescription_naming_a_consultation_another_partner_got_is_refused(pla
 
 
 def test_a_prescription_for_another_patient_cannot_answer_the_consultation(
-    placed, partner, patient
+    placed, standin_partner, patient
 ):
     stranger = make_user_with_verified_email(email="sam@example.com", first_name="Sam")
     body = prescription_for(stranger, consultation=str(placed.partner_request.request_id))
-    response = intake(partner, body)
+    response = intake(standin_partner, body)
     assert response.status_code == 400
     assert "another patient" in response.json()["errors"]["consultation"][0]
-
-
-# Outbound FHIR ---------------------------------------------------------------------
-
-
-def test_a_fhir_partner_gets_a_bundle_that_validates_as_r4(
-    capture, patient_client, baclofen, partner, tablet_10, questions, standin
-):
-    partner.requests_format = RequestsFormat.FHIR
-    partner.save()
-    ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
-
-    [received] = standin.received.values()
-    bundle = Bundle.model_validate(received.fhir)  # what a partner's FHIR library does
-    kinds = [entry.resource.get_resource_type() for entry in bundle.entry]
-    assert kinds == ["Task", "Patient", "MedicationRequest", "QuestionnaireResponse"]
-    task = bundle.entry[0].resource
-    assert task.identifier[0].value == f"urn:uuid:{received.request_id}"
-    assert task.code.coding[0].code == "fulfill" and task.status == "requested"
-    proposal = bundle.entry[2].resource
-    assert proposal.intent == "proposal"
-    assert proposal.medicationCodeableConcept.coding[0].code == "197391"
-    answers = {i.text: i.answer for i in bundle.entry[3].resource.item}
-    assert answers["Do you have muscle spasms from multiple sclerosis?"][0].valueBoolean is True
-    assert PartnerRequest.objects.get().payload["resourceType"] == "Bundle"
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_fhir_partner_answers_through_the_fhir_intake(
-    live_server,
-    settings,
-    capture,
-    patient_client,
-    patient,
-    baclofen,
-    partner,
-    tablet_10,
-    questions,
-    standin,
-):
-    settings.SITE_URL = live_server.url
-    partner.requests_format = RequestsFormat.FHIR
-    partner.save()
-    ask(capture, patient_client, baclofen, form_data(partner, tablet_10, questions))
-    consultation = Consultation.objects.get()
-    with capture(execute=True):
-        status, answer = standin.approve(str(consultation.partner_request.request_id))
-
-    assert status == 201, answer
-    consultation.refresh_from_db()
-    assert consultation.state == Consultation.State.PRESCRIBED
-    assert consultation.prescription.patient == patient
 
 
 # Who sees it -----------------------------------------------------------------------
@@ -405,3 +338,38 @@ def test_signing_in_is_required(client, baclofen, db):
     url = reverse("prescriptions:consultation_new", args=[baclofen.slug])
     response = client.get(url)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+# Staff -----------------------------------------------------------------------------
+
+
+def test_pharmacists_write_the_questions_and_read_consultations_without_patient_data(
+    placed, patient, baclofen, client
+):
+    from tests.factories import make_pharmacist, sign_in_staff
+
+    sign_in_staff(client, make_pharmacist())
+    response = client.post(
+        reverse("admin:prescriptions_consultationquestion_add"),
+        {
+            "drug": baclofen.pk,
+            "text": "Do you drive or operate machinery?",
+            "help_text": "",
+            "kind": "yes_no",
+            "required": "on",
+            "position": 3,
+            "active": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert (
+        ConsultationQuestion.objects.get(text="Do you drive or operate machinery?").history.count()
+        == 1
+    )
+    consultation_questions = client.get(
+        reverse("admin:prescriptions_consultationquestion_changelist") + "?q=machinery"
+    ).content.decode()
+    assert "Do you drive or operate machinery?" in consultation_questions
+    listing = client.get(reverse("admin:prescriptions_consultation_changelist")).content.decode()
+    assert "Consult Health" in listing and "Sent to the telemedicine service" in listing
+    assert patient.email not in listing
