@@ -212,7 +212,12 @@ def telemedicine_request_decline(request, request_id):
         return JsonResponse({"errors": exc.errors}, status=400)
     except (PartnerRequest.DoesNotExist, RenewalRequest.DoesNotExist, Consultation.DoesNotExist):
         return JsonResponse({"error": f"No request {request_id} was sent to you."}, status=404)
-    answer = {"request_id": str(request_id), "state": answered.state}
     if isinstance(answered, RenewalRequest):
-        answer["prescription_id"] = answered.prescription.partner_reference
+        answer = {
+            "request_id": str(request_id),
+            "state": answered.state,
+            "prescription_id": answered.prescription.partner_reference,
+        }
+    else:
+        answer = {"request_id": str(request_id), "state": answered.status}
     return JsonResponse(answer)

@@ -22,7 +22,7 @@ def consultation_new(request, slug: str):
     drug's questions, the form and strength, and the service to ask."""
     drug = get_object_or_404(Drug, slug=slug, is_published=True, prescription_required=True)
     open_one = Consultation.objects.filter(
-        patient=request.user, drug=drug, state=Consultation.State.SENT
+        patient=request.user, drug=drug, status=Consultation.Status.SENT
     ).first()
     if open_one is not None:
         messages.info(request, f"You already asked for a prescription of {drug}; here it is.")

@@ -81,23 +81,23 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
 
 
 CONSULTATION_SUBJECTS = {
-    Consultation.State.SENT: "We sent your consultation request for {drug} to {partner}",
-    Consultation.State.PRESCRIBED: "{partner} prescribed {drug} for you",
-    Consultation.State.DECLINED: "{partner} did not prescribe {drug}",
-    Consultation.State.NOT_SENT: "{partner} could not take your consultation request",
+    Consultation.Status.SENT: "We sent your consultation request for {drug} to {partner}",
+    Consultation.Status.PRESCRIBED: "{partner} prescribed {drug} for you",
+    Consultation.Status.DECLINED: "{partner} did not prescribe {drug}",
+    Consultation.Status.NOT_SENT: "{partner} could not take your consultation request",
 }
 
 
-def consultation_email_send(*, consultation_id: int, state: str) -> bool:
-    """Email the patient that their consultation reached `state`, once; False when it
-    was sent already or the consultation has moved on (that state's email goes instead)."""
+def consultation_email_send(*, consultation_id: int, status: str) -> bool:
+    """Email the patient that their consultation reached `status`, once; False when it
+    was sent already or the consultation has moved on (that status's email goes instead)."""
     with transaction.atomic():
         consultation = (
             Consultation.objects.select_for_update(of=("self",))
             .select_related("patient", "partner", "drug", "prescription")
             .get(pk=consultation_id)
         )
-        if consultation.state != state or consultation.emailed_state == state:
+        if consultation.status != status or consultation.emailed_status == status:
             return False
         body = render_to_string(
             "prescriptions/email/consultation.txt",
@@ -110,10 +110,10 @@ def consultation_email_send(*, consultation_id: int, state: str) -> bool:
                 "SITE_NAME": settings.SITE_NAME,
             },
         )
-        subject = CONSULTATION_SUBJECTS[state].format(
+        subject = CONSULTATION_SUBJECTS[status].format(
             partner=consultation.partner.name, drug=consultation.drug.name
         )
         EmailMessage(subject, body, from_email=sender(), to=[consultation.patient.email]).send()
-        consultation.emailed_state = state
-        consultation.save(update_fields=["emailed_state"])
+        consultation.emailed_status = status
+        consultation.save(update_fields=["emailed_status"])
     return True

@@ -78,6 +78,6 @@ def send_renewal_email(renewal_id: int, state: str) -> bool:
     retry_backoff=True,
     max_retries=8,
 )
-def send_consultation_email(consultation_id: int, state: str) -> bool:
-    """Tell the patient where their consultation stands (once per state it reaches)."""
-    return consultation_email_send(consultation_id=consultation_id, state=state)
+def send_consultation_email(consultation_id: int, status: str) -> bool:
+    """Tell the patient where their consultation stands (once per status it reaches)."""
+    return consultation_email_send(consultation_id=consultation_id, status=status)

@@ -1,5 +1,11 @@
 from .audit import AuditEvent, DeniedAttempt
-from .consultation import Consultation, ConsultationQuestion
+from .consultation import (
+    CONSULTATION_MACHINE,
+    Consultation,
+    ConsultationQuestion,
+    ConsultationStatus,
+    ConsultationStatusChange,
+)
 from .exchange import PartnerExchange, PartnerRequest, RenewalRequest
 from .partner import RequestsFormat, TelemedicinePartner
 from .prescription import (
@@ -16,12 +22,15 @@ from .review import ClinicalReview
 from .upload import UploadCheck
 
 __all__ = [
+    "CONSULTATION_MACHINE",
     "PRESCRIPTION_MACHINE",
     "AlcoholUse",
     "AuditEvent",
     "ClinicalReview",
     "Consultation",
     "ConsultationQuestion",
+    "ConsultationStatus",
+    "ConsultationStatusChange",
     "DeniedAttempt",
     "KidneyDisease",
     "MedicalProfile",

@@ -14,6 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from pharmacy.state_machine import StateMachine
+
 from .exchange import PartnerRequest
 from .partner import TelemedicinePartner
 from .prescription import Prescription
@@ -53,17 +55,34 @@ class ConsultationQuestion(models.Model):
         return self.text
 
 
-class Consultation(models.Model):
-    class State(models.TextChoices):
-        SENT = "sent", "Sent to the telemedicine service"
-        PRESCRIBED = "prescribed", "Prescribed"
-        DECLINED = "declined", "Declined"
-        NOT_SENT = "not_sent", "Refused by the telemedicine service"
+class ConsultationStatus(models.TextChoices):
+    SENT = "sent", "Sent to the telemedicine service"
+    PRESCRIBED = "prescribed", "Prescribed"
+    DECLINED = "declined", "Declined"
+    NOT_SENT = "not_sent", "Refused by the telemedicine service"
 
-    # The only moves there are; `services.consultations` refuses any other.
-    TRANSITIONS = {
-        State.SENT: {State.PRESCRIBED, State.DECLINED, State.NOT_SENT},
-    }
+
+CONSULTATION_MACHINE = StateMachine(
+    choices=ConsultationStatus,
+    table={
+        None: {ConsultationStatus.SENT},
+        ConsultationStatus.SENT: {
+            ConsultationStatus.PRESCRIBED,
+            ConsultationStatus.DECLINED,
+            ConsultationStatus.NOT_SENT,
+        },
+        ConsultationStatus.PRESCRIBED: set(),
+        ConsultationStatus.DECLINED: set(),
+        ConsultationStatus.NOT_SENT: set(),
+    },
+    history="prescriptions.ConsultationStatusChange",
+    history_fk="consultation",
+    refusal="A consultation {from_state} cannot become {to_state}.",
+)
+
+
+class Consultation(models.Model):
+    Status = ConsultationStatus
 
     patient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consultations"
@@ -81,7 +100,7 @@ class Consultation(models.Model):
     partner_request = models.OneToOneField(
         PartnerRequest, on_delete=models.PROTECT, related_name="consultation"
     )
-    state = models.CharField(max_length=20, choices=State, default=State.SENT, db_index=True)
+    status = models.CharField(max_length=20, choices=ConsultationStatus, db_index=True)
     answers = models.JSONField(
         help_text="The questions as the patient saw them, with their answers "
         "(profile first, then the drug's)."
@@ -95,31 +114,29 @@ class Consultation(models.Model):
         help_text="The prescription the partner sent in answer.",
     )
     decline_reason = models.CharField(max_length=500, blank=True)
-    emailed_state = models.CharField(
-        max_length=20, blank=True, help_text="The last state the patient was emailed about."
+    emailed_status = models.CharField(
+        max_length=20, blank=True, help_text="The last status the patient was emailed about."
     )
     created_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
-
-    history = HistoricalRecords(excluded_fields=["answers", "emailed_state"])
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(state__in=["sent", "prescribed", "declined", "not_sent"]),
-                name="consultation_state_valid",
+                condition=models.Q(status__in=["sent", "prescribed", "declined", "not_sent"]),
+                name="consultation_status_valid",
             ),
             # One open consultation per patient and drug: asking twice is the same request.
             models.UniqueConstraint(
                 fields=["patient", "drug"],
-                condition=models.Q(state="sent"),
+                condition=models.Q(status="sent"),
                 name="consultation_one_open_per_drug",
             ),
         ]
 
     def __str__(self):
-        return f"Consultation #{self.pk} for {self.drug} ({self.get_state_display().lower()})"
+        return f"Consultation #{self.pk} for {self.drug} ({self.get_status_display().lower()})"
 
     def get_absolute_url(self):
         return reverse("prescriptions:consultation", args=[self.pk])
@@ -128,19 +145,40 @@ class Consultation(models.Model):
     def with_clinician(self) -> bool:
         """Sent and acknowledged by the partner: a clinician has it."""
         return (
-            self.state == self.State.SENT
+            self.status == self.Status.SENT
             and self.partner_request.state == PartnerRequest.State.DELIVERED
         )
 
     @property
     def status_text(self) -> str:
         """Where it stands, as the patient reads it."""
-        if self.state == self.State.SENT:
+        if self.status == self.Status.SENT:
             if self.with_clinician:
                 return f"With a clinician at {self.partner}"
             return f"Sent to {self.partner}"
-        if self.state == self.State.PRESCRIBED:
+        if self.status == self.Status.PRESCRIBED:
             return "Prescribed"
-        if self.state == self.State.DECLINED:
+        if self.status == self.Status.DECLINED:
             return "Declined"
         return f"{self.partner} could not take it"
+
+
+class ConsultationStatusChange(models.Model):
+    """One row per move of a consultation's state machine: when, and why."""
+
+    consultation = models.ForeignKey(
+        Consultation, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=20, choices=ConsultationStatus, blank=True)
+    to_status = models.CharField(max_length=20, choices=ConsultationStatus)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField(blank=True, help_text="The partner's reason, or what happened.")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.from_status or 'new'} → {self.to_status}"

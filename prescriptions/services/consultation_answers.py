@@ -1,40 +1,34 @@
 """A partner's answer to a consultation: a prescription through the intake that names
 the consultation, a decline with a reason, or the request refused for good.
 
-Every move goes through `_move`, which refuses what `Consultation.TRANSITIONS` does
-not allow; the consultation's history keeps each state with its time.
+Every move goes through `CONSULTATION_MACHINE`, which refuses what its table does not
+allow and writes a history row (with the partner's reason for a decline).
 """
 
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from pharmacy.queue import enqueue_on_commit
 
 from ..intake import IntakeError
-from ..models import Consultation, PartnerRequest, Prescription
+from ..models import CONSULTATION_MACHINE, Consultation, PartnerRequest, Prescription
 from .identity import comparable_email
 
 SEND_CONSULTATION_EMAIL = "prescriptions.tasks.send_consultation_email"
 
 
 def notify(consultation: Consultation) -> None:
-    enqueue_on_commit(SEND_CONSULTATION_EMAIL, consultation.pk, consultation.state)
+    enqueue_on_commit(SEND_CONSULTATION_EMAIL, consultation.pk, consultation.status)
 
 
-def _move(consultation: Consultation, state: str) -> None:
-    allowed = Consultation.TRANSITIONS.get(consultation.state, set())
-    if state not in allowed:
-        raise ValidationError(
-            f"Consultation #{consultation.pk} is {consultation.get_state_display().lower()}; "
-            f"it cannot become {Consultation.State(state).label.lower()}."
-        )
-    consultation.state = state
-    if state != Consultation.State.NOT_SENT:
-        consultation.answered_at = timezone.now()
-    consultation.save()
+def _answer(consultation: Consultation, status: str, *, also_save=(), message="") -> None:
+    """The partner's answer: the move, its history row, and the patient's email."""
+    consultation.answered_at = timezone.now()
+    CONSULTATION_MACHINE.move(
+        consultation, status, also_save=["answered_at", *also_save], message=message
+    )
     notify(consultation)
 
 
@@ -73,12 +67,17 @@ def consultation_link(
         raise IntakeError(
             {"consultation": [f"This consultation asks about {found.drug}, not this medicine."]}
         )
-    if found.state != Consultation.State.SENT:
+    if found.status != Consultation.Status.SENT:
         raise IntakeError(
-            {"consultation": [f"This consultation was already answered ({found.state})."]}
+            {"consultation": [f"This consultation was already answered ({found.status})."]}
         )
     found.prescription = new_prescription
-    _move(found, Consultation.State.PRESCRIBED)
+    _answer(
+        found,
+        Consultation.Status.PRESCRIBED,
+        also_save=["prescription"],
+        message=f"Prescription {new_prescription.partner_reference} received.",
+    )
     return found
 
 
@@ -92,14 +91,19 @@ def consultation_decline(*, partner, request_id, reason: str) -> Consultation:
     consultation = _sent_to(partner, request_id)
     if consultation is None:
         raise Consultation.DoesNotExist
-    if consultation.state == Consultation.State.DECLINED:
+    if consultation.status == Consultation.Status.DECLINED:
         return consultation
-    if consultation.state != Consultation.State.SENT:
+    if consultation.status != Consultation.Status.SENT:
         raise IntakeError(
             {"request_id": ["This request was already answered with a prescription."]}
         )
     consultation.decline_reason = reason[:500]
-    _move(consultation, Consultation.State.DECLINED)
+    _answer(
+        consultation,
+        Consultation.Status.DECLINED,
+        also_save=["decline_reason"],
+        message=consultation.decline_reason,
+    )
     return consultation
 
 
@@ -109,10 +113,13 @@ def consultation_request_failed(*, partner_request: PartnerRequest) -> Consultat
     service (or upload a prescription)."""
     consultation = (
         Consultation.objects.select_for_update()
-        .filter(partner_request=partner_request, state=Consultation.State.SENT)
+        .filter(partner_request=partner_request, status=Consultation.Status.SENT)
         .first()
     )
     if consultation is None:
         return None
-    _move(consultation, Consultation.State.NOT_SENT)
+    CONSULTATION_MACHINE.move(
+        consultation, Consultation.Status.NOT_SENT, message=partner_request.last_error
+    )
+    notify(consultation)
     return consultation

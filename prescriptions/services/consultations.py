@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from ..models import Consultation, PartnerRequest
+from ..models import CONSULTATION_MACHINE, Consultation, PartnerRequest
 from ..selectors import consultation_partners, consultation_questions, profile_answers
 from .consultation_answers import notify
 from .partner_requests import partner_request_queue
@@ -79,7 +79,7 @@ def consultation_request(
     the answers kept, the request queued. While one is open for the drug, asking again
     returns it. ValidationError says why it cannot be asked."""
     open_one = Consultation.objects.filter(
-        patient=patient, drug=drug, state=Consultation.State.SENT
+        patient=patient, drug=drug, status=Consultation.Status.SENT
     ).first()
     if open_one is not None:
         return open_one
@@ -108,7 +108,7 @@ def consultation_request(
                 ),
                 request_id=request_id,
             )
-            consultation = Consultation.objects.create(
+            consultation = Consultation(
                 patient=patient,
                 drug=drug,
                 formulation=formulation,
@@ -116,7 +116,8 @@ def consultation_request(
                 partner_request=outbound,
                 answers=answers,
             )
+            CONSULTATION_MACHINE.move(consultation, Consultation.Status.SENT, actor=patient)
     except IntegrityError:
-        return Consultation.objects.get(patient=patient, drug=drug, state=Consultation.State.SENT)
+        return Consultation.objects.get(patient=patient, drug=drug, status=Consultation.Status.SENT)
     notify(consultation)
     return consultation

@@ -43,7 +43,7 @@ def partner_requests_send_due(*, now=None) -> list[str]:
     ):
         renewal_request_failed(partner_request=outbound)
     for outbound in PartnerRequest.objects.filter(
-        state=PartnerRequest.State.FAILED, consultation__state="sent"
+        state=PartnerRequest.State.FAILED, consultation__status="sent"
     ):
         consultation_request_failed(partner_request=outbound)
     return [partner_request_send(request_pk=pk, now=now) for pk in due_partner_requests(now=now)]

@@ -80,7 +80,7 @@ def test_a_patient_gets_a_prescription_online_from_the_partner(
     expect(clinician.get_by_role("listitem").filter(has_text="approved")).to_have_count(1)
 
     consultation.refresh_from_db()
-    assert consultation.state == Consultation.State.PRESCRIBED
+    assert consultation.status == Consultation.Status.PRESCRIBED
     prescription = consultation.prescription
     assert prescription.patient == patient
     mail = latest_email(stack, to=patient.email, subject_contains="prescribed Baclofen for you")

@@ -67,7 +67,7 @@ def test_the_questionnaire_asks_the_profile_and_the_drugs_questions(
 def test_a_consultation_is_placed_and_reaches_the_partner_once_signed(
     placed, patient, partner_standin, baclofen
 ):
-    assert placed.state == Consultation.State.SENT and placed.patient == patient
+    assert placed.status == Consultation.Status.SENT and placed.patient == patient
     [received] = partner_standin.received.values()  # the stand-in checked the signature
     assert received.request_id == str(placed.partner_request.request_id)
     asked = received.payload
@@ -180,7 +180,7 @@ def test_a_consultation_the_partner_refuses_tells_the_patient(
         form_data(standin_partner, tablet_10, consultation_questions),
     )
     consultation = Consultation.objects.get()
-    assert consultation.state == Consultation.State.NOT_SENT
+    assert consultation.status == Consultation.Status.NOT_SENT
     assert any(
         m.subject == "Consult Health could not take your consultation request" for m in mail.outbox
     )
@@ -215,7 +215,7 @@ def test_approved_the_prescription_is_linked_and_the_patient_sees_it(
 
     assert status == 201, answer
     consultation.refresh_from_db()
-    assert consultation.state == Consultation.State.PRESCRIBED
+    assert consultation.status == Consultation.Status.PRESCRIBED
     prescription = consultation.prescription
     assert prescription.pk == answer["id"] and prescription.patient == patient
     assert prescription.consultation == consultation
@@ -256,7 +256,7 @@ def test_declined_the_reason_is_shown_and_emailed(
 
     assert (status, again) == (200, 200)
     consultation.refresh_from_db()
-    assert consultation.state == Consultation.State.DECLINED
+    assert consultation.status == Consultation.Status.DECLINED
     page = patient_client.get(consultation.get_absolute_url()).content.decode()
     assert "Please see your neurologist in person first." in page
     listing = patient_client.get(reverse("prescriptions:list")).content.decode()
@@ -310,7 +310,7 @@ def test_a_prescription_naming_a_consultation_another_partner_got_is_refused(pla
     assert "You were sent no consultation request" in response.json()["errors"]["consultation"][0]
     assert not Prescription.objects.filter(partner_reference="TM-C-1").exists()
     placed.refresh_from_db()
-    assert placed.state == Consultation.State.SENT
+    assert placed.status == Consultation.Status.SENT
 
 
 def test_a_prescription_for_another_patient_cannot_answer_the_consultation(

@@ -162,5 +162,5 @@ def test_a_fhir_partner_answers_through_the_fhir_intake(
 
     assert status == 201, answer
     consultation.refresh_from_db()
-    assert consultation.state == Consultation.State.PRESCRIBED
+    assert consultation.status == Consultation.Status.PRESCRIBED
     assert consultation.prescription.patient == patient

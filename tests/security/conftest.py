@@ -63,6 +63,7 @@ def people_and_objects(baclofen, settings):
             partner=partner, kind=PartnerRequest.Kind.CONSULTATION, payload={}
         ),
         answers=[],
+        status=Consultation.Status.SENT,
     )
     objects = {
         "drug": {"slug": baclofen.slug},
