@@ -32,7 +32,7 @@ class StatusChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 class ConsultationAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "pk", "drug", "partner", "status", "rx", "answered_at")
     list_filter = ("status", "partner", "drug")
-    search_fields = ("pk", "partner_request__request_id", "decline_reason")
+    search_fields = ("id", "partner_request__request_id", "decline_reason")
     date_hierarchy = "created_at"
     list_select_related = ("drug", "partner")
     exclude = ("patient", "prescription", "partner_request", "emailed_status")

@@ -373,3 +373,10 @@ def test_pharmacists_write_the_questions_and_read_consultations_without_patient_
     listing = client.get(reverse("admin:prescriptions_consultation_changelist")).content.decode()
     assert "Consult Health" in listing and "Sent to the telemedicine service" in listing
     assert patient.email not in listing
+    found = client.get(
+        reverse("admin:prescriptions_consultation_changelist")
+        + f"?q={placed.partner_request.request_id}"
+    )
+    assert found.status_code == 200 and f"{placed.pk}" in found.content.decode()
+    page = client.get(reverse("admin:prescriptions_consultation_change", args=[placed.pk]))
+    assert "sent" in page.content.decode() and page.status_code == 200
