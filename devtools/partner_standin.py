@@ -1,11 +1,14 @@
 """A local telemedicine partner, for `make run` and the tests: the other side of the
-pharmacy's outbound requests (renewals), as a partner's system would be.
+pharmacy's outbound requests (renewals and consultations), as a partner's system
+would be.
 
-It receives the pharmacy's signed requests at `/requests` (checking the signature
-with the partner's secret, keeping one request per `X-Request-Id` however often it is
-delivered), and shows them to a clinician at `/` with *Approve* and *Decline*.
-Approving sends a new prescription to the pharmacy's intake, signed, naming the one
-it renews; declining posts the reason to the pharmacy. `/_standin/down` and
+It receives the pharmacy's signed requests at `/requests`, as our JSON or as a FHIR
+R4 Bundle (checking the signature with the partner's secret, keeping one request per
+`X-Request-Id` however often it is delivered), and shows them to a clinician at `/`
+with *Approve* and *Decline*. Approving sends a prescription to the pharmacy's
+intake, signed, naming the one it renews or the consultation it answers (as JSON for
+a JSON request, as a FHIR MedicationRequest for a FHIR one); declining posts the
+reason to the pharmacy. `/_standin/down` and
 `/_standin/up` make it answer 503 for a while, as a partner outage.
 
 `make run` serves it as the demo partner (`manage.py partner_standin`), whose
@@ -28,15 +31,82 @@ from prescriptions.intake import PARTNER_HEADER, SIGNATURE_HEADER, sign, verify_
 
 # A valid NPI (check digit included) for the stand-in's clinician.
 CLINICIAN_NPI = "1234567893"
+CLINICIAN = "Dr. Sam Rivera (partner clinician)"
+FHIR_JSON = "application/fhir+json"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+# What the clinician writes for a consultation, when the request carries no directions.
+FIRST_DIRECTIONS = {"text": "1 three times a day", "units_per_dose": 1, "doses_per_day": 3}
+FIRST_QUANTITY = 90
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass
 class Received:
     request_id: str
-    payload: dict
+    payload: dict  # our JSON; a FHIR request read into the same shape (`from_fhir`)
     deliveries: int = 1
     answer: str = ""  # "" | "approved: <id>" | "declined"
+    fhir: dict | None = None  # the Bundle as received, for a FHIR request
+
+
+def from_fhir(bundle: dict) -> dict:
+    """A FHIR request Bundle (Task, Patient, MedicationRequest proposal, and for a
+    consultation a QuestionnaireResponse) read into the shape of our JSON request."""
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle.get("entry", [])}
+    task = next(r for r in by_url.values() if r["resourceType"] == "Task")
+    patient = by_url[task["for"]["reference"]]
+    proposal = by_url[task["focus"]["reference"]]
+    inputs = {i["type"]["text"]: i["valueUrl"] for i in task.get("input", [])}
+    name = patient["name"][0]
+    email = next(t["value"] for t in patient.get("telecom", []) if t["system"] == "email")
+    concept = proposal["medicationCodeableConcept"]
+    rxnorm = next((c["code"] for c in concept.get("coding", []) if c["system"] == RXNORM), None)
+    prior = (proposal.get("priorPrescription") or {}).get("identifier", {}).get("value")
+    dosage = (proposal.get("dosageInstruction") or [{}])[0]
+    answers = [by_url[ref["reference"]] for ref in proposal.get("supportingInformation", [])]
+    return {
+        "type": "renewal_request" if prior else "consultation_request",
+        "prescription_id": prior,
+        "reason": task.get("description", ""),
+        "patient": {
+            "email": email,
+            "name": name.get("text"),
+            "first_name": " ".join(name.get("given", [])),
+            "last_name": name.get("family", ""),
+            "date_of_birth": patient.get("birthDate"),
+        },
+        "medication": {"text": concept.get("text"), "rxnorm": rxnorm},
+        "directions": {
+            "text": dosage.get("text"),
+            "units_per_dose": (dosage.get("doseAndRate") or [{}])[0]
+            .get("doseQuantity", {})
+            .get("value"),
+            "doses_per_day": dosage.get("timing", {}).get("repeat", {}).get("frequency"),
+        }
+        if dosage
+        else None,
+        "quantity": proposal.get("dispenseRequest", {}).get("quantity", {}).get("value"),
+        "refills": proposal.get("dispenseRequest", {}).get("numberOfRepeatsAllowed"),
+        "questionnaire": [
+            {"question": item.get("text"), "answer": _fhir_answer(item)}
+            for response in answers
+            for item in response.get("item", [])
+        ],
+        "answer": {
+            "prescription_fhir": inputs["answer-prescription"],
+            "decline": inputs["answer-decline"],
+            "renews": prior,
+            "consultation": task["identifier"][0]["value"],
+        },
+    }
+
+
+def _fhir_answer(item: dict) -> str:
+    for answer in item.get("answer", []):
+        if "valueBoolean" in answer:
+            return "yes" if answer["valueBoolean"] else "no"
+        return str(answer.get("valueString", ""))
+    return ""
 
 
 @dataclass
@@ -73,14 +143,14 @@ class PartnerStandin:
 
     # The clinician's answers ------------------------------------------------------
 
-    def _send(self, url: str, body: dict) -> tuple[int, dict]:
+    def _send(self, url: str, body: dict, content_type="application/json") -> tuple[int, dict]:
         raw = json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 (the pharmacy's own address)
             url,
             data=raw,
             method="POST",
             headers={
-                "Content-Type": "application/json",
+                "Content-Type": content_type,
                 PARTNER_HEADER: self.slug,
                 SIGNATURE_HEADER: sign(secret=self.secret, body=raw, timestamp=int(time.time())),
             },
@@ -91,42 +161,120 @@ class PartnerStandin:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
+    def _prescription_id(self, item: Received) -> str:
+        asked = item.payload
+        if asked["type"] == "renewal_request":
+            return f"{asked['prescription_id']}-R{len(self.received)}"
+        return f"CONSULT-{item.request_id[:8]}"
+
+    def _written(self, asked: dict) -> tuple[dict, int, int]:
+        """The directions, quantity and refills the clinician writes."""
+        if asked["type"] == "renewal_request" and asked.get("directions"):
+            directions = dict(asked["directions"])
+            per_dose = directions.get("units_per_dose")
+            directions["units_per_dose"] = float(per_dose) if per_dose else None
+            return directions, asked.get("quantity"), asked.get("refills") or 0
+        return dict(FIRST_DIRECTIONS), FIRST_QUANTITY, 0
+
     def approve(self, request_id: str) -> tuple[int, dict]:
-        """Write the renewal as the clinician would, and send it to the pharmacy."""
+        """Write the prescription as the clinician would, and send it to the pharmacy:
+        a renewal naming the prescription it renews, or the consultation's answer."""
         item = self.received[request_id]
+        if item.fhir is not None:
+            return self._approve_fhir(item)
         asked = item.payload
         name = (asked["patient"].get("name") or "").split(" ", 1)
-        directions = asked.get("directions") or {}
-        per_dose = directions.get("units_per_dose")
+        directions, quantity, refills = self._written(asked)
+        link = (
+            {"renews": asked["answer"]["renews"]}
+            if asked["type"] == "renewal_request"
+            else {"consultation": asked["answer"]["consultation"]}
+        )
         status, body = self._send(
             asked["answer"]["prescription"],
             {
-                "prescription_id": f"{asked['prescription_id']}-R{len(self.received)}",
-                "renews": asked["answer"]["renews"],
+                "prescription_id": self._prescription_id(item),
+                **link,
                 "patient": {
                     "email": asked["patient"]["email"],
-                    "first_name": name[0],
-                    "last_name": name[1] if len(name) > 1 else "",
+                    "first_name": asked["patient"].get("first_name") or name[0],
+                    "last_name": asked["patient"].get("last_name")
+                    or (name[1] if len(name) > 1 else ""),
                     "date_of_birth": asked["patient"]["date_of_birth"],
                 },
                 "prescriber": {
-                    "name": "Dr. Sam Rivera (partner clinician)",
+                    "name": CLINICIAN,
                     "npi": CLINICIAN_NPI,
                     "state_license": "NY-000001",
                 },
                 "medication": {k: asked["medication"][k] for k in ("drug", "form", "strength")},
-                "directions": {
-                    "text": directions.get("text") or "",
-                    "units_per_dose": float(per_dose) if per_dose else None,
-                    "doses_per_day": directions.get("doses_per_day"),
-                },
-                "quantity": asked.get("quantity"),
-                "refills": asked.get("refills") or 0,
+                "directions": directions,
+                "quantity": quantity,
+                "refills": refills,
                 "date_written": date.today().isoformat(),
             },
         )
         if status in (200, 201):
             item.answer = f"approved: {body.get('id')}"
+        return status, body
+
+    def _approve_fhir(self, item: Received) -> tuple[int, dict]:
+        """The same answer as a FHIR MedicationRequest, its patient and prescriber
+        contained, to the pharmacy's FHIR intake."""
+        asked = item.payload
+        directions, quantity, refills = self._written(asked)
+        patient = asked["patient"]
+        request = {
+            "resourceType": "MedicationRequest",
+            "contained": [
+                {
+                    "resourceType": "Patient",
+                    "id": "patient",
+                    "name": [{"family": patient["last_name"], "given": [patient["first_name"]]}],
+                    "telecom": [{"system": "email", "value": patient["email"]}],
+                    "birthDate": patient["date_of_birth"],
+                },
+                {
+                    "resourceType": "Practitioner",
+                    "id": "clinician",
+                    "name": [{"text": CLINICIAN}],
+                    "identifier": [
+                        {"system": "http://hl7.org/fhir/sid/us-npi", "value": CLINICIAN_NPI}
+                    ],
+                },
+            ],
+            "identifier": [{"value": self._prescription_id(item)}],
+            "status": "active",
+            "intent": "order",
+            "subject": {"reference": "#patient"},
+            "requester": {"reference": "#clinician"},
+            "authoredOn": date.today().isoformat(),
+            "medicationCodeableConcept": {
+                "coding": [{"system": RXNORM, "code": asked["medication"]["rxnorm"]}]
+            },
+            "dosageInstruction": [
+                {
+                    "text": directions["text"],
+                    "timing": {
+                        "repeat": {
+                            "frequency": directions["doses_per_day"],
+                            "period": 1,
+                            "periodUnit": "d",
+                        }
+                    },
+                    "doseAndRate": [{"doseQuantity": {"value": directions["units_per_dose"]}}],
+                }
+            ],
+            "dispenseRequest": {"quantity": {"value": quantity}, "numberOfRepeatsAllowed": refills},
+        }
+        if asked["type"] == "renewal_request":
+            request["priorPrescription"] = {"identifier": {"value": asked["answer"]["renews"]}}
+        else:
+            request["basedOn"] = [{"identifier": {"value": asked["answer"]["consultation"]}}]
+        status, body = self._send(asked["answer"]["prescription_fhir"], request, FHIR_JSON)
+        if status in (200, 201):
+            said = body["issue"][0]["diagnostics"]  # "Received as prescription 12 (submitted)."
+            item.answer = f"approved: {said.split('prescription ')[1].split(' ')[0]}"
         return status, body
 
     def decline(self, request_id: str, reason: str) -> tuple[int, dict]:
@@ -136,6 +284,18 @@ class PartnerStandin:
         if status == 200:
             self.received[request_id].answer = "declined"
         return status, body
+
+
+def _questionnaire(payload: dict) -> str:
+    items = payload.get("questionnaire") or []
+    if not items:
+        return ""
+    rows = "".join(
+        f"<div><dt>{html.escape(str(i.get('question')))}</dt>"
+        f"<dd>{html.escape(str(i.get('answer') or 'not answered'))}</dd></div>"
+        for i in items
+    )
+    return f"<details><summary>The patient's answers</summary><dl>{rows}</dl></details>"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -159,10 +319,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/":
             return self._reply(404, '{"error": "not found"}')
         rows = "".join(
-            f"<li><p><strong>{html.escape(r.payload.get('type', ''))}</strong> for "
+            f"<li><p><strong>{html.escape(r.payload.get('type', ''))}</strong>"
+            f"{' (FHIR)' if r.fhir else ''} for "
             f"{html.escape(str(r.payload['patient'].get('name')))}: "
             f"{html.escape(str(r.payload['medication']))} ({html.escape(r.payload.get('reason', ''))})"
             f"{' — ' + html.escape(r.answer) if r.answer else ''}</p>"
+            + _questionnaire(r.payload)
             + (
                 ""
                 if r.answer
@@ -207,7 +369,11 @@ class _Handler(BaseHTTPRequestHandler):
             if request_id in owner.received:
                 owner.received[request_id].deliveries += 1
             else:
-                owner.received[request_id] = Received(request_id, json.loads(body))
+                data = json.loads(body)
+                fhir = data if data.get("resourceType") == "Bundle" else None
+                owner.received[request_id] = Received(
+                    request_id, from_fhir(data) if fhir else data, fhir=fhir
+                )
             return self._reply(202, json.dumps({"received": request_id}))
         parts = self.path.strip("/").split("/")
         if len(parts) == 3 and parts[0] == "requests" and parts[1] in owner.received:

@@ -32,7 +32,7 @@ from .intake import (
     parse_prescription,
     verify_signature,
 )
-from .models import RenewalRequest, TelemedicinePartner
+from .models import Consultation, PartnerRequest, RenewalRequest, TelemedicinePartner
 
 JSON = "application/json"
 # JSON is UTF-8 (RFC 8259); a charset parameter may say so, and say nothing else.
@@ -194,27 +194,30 @@ def telemedicine_fhir_medication_request(request):
 @require_POST
 @record_received
 def telemedicine_request_decline(request, request_id):
-    """The partner's clinician declines a request the pharmacy sent (a renewal), with
-    `{"reason": "..."}` the patient reads. 200 when recorded (again: the same), 400
-    naming the field, 401 as the intake, 404 for a request this partner never got."""
+    """The partner's clinician declines a request the pharmacy sent (a renewal or a
+    consultation), with `{"reason": "..."}` the patient reads. 200 when recorded
+    (again: the same), 400 naming the field, 401 as the intake, 404 for a request this
+    partner never got."""
     partner, body, refused = _signed_request(request, media_type=JSON, refuse=_json_refusal)
     if refused:
         return refused
     try:
         payload = parse_body(body)
-        renewal = services.renewal_decline(
+        answered = services.partner_request_decline(
             partner=partner,
             request_id=request_id,
             reason=payload.get("reason") if isinstance(payload.get("reason"), str) else "",
         )
     except IntakeError as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
-    except RenewalRequest.DoesNotExist:
+    except (PartnerRequest.DoesNotExist, RenewalRequest.DoesNotExist, Consultation.DoesNotExist):
         return JsonResponse({"error": f"No request {request_id} was sent to you."}, status=404)
-    return JsonResponse(
-        {
+    if isinstance(answered, RenewalRequest):
+        answer = {
             "request_id": str(request_id),
-            "state": renewal.state,
-            "prescription_id": (renewal.prescription.partner_reference),
+            "state": answered.state,
+            "prescription_id": answered.prescription.partner_reference,
         }
-    )
+    else:
+        answer = {"request_id": str(request_id), "state": answered.status}
+    return JsonResponse(answer)

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from about.emails import pharmacy_name, sender, subject
 
-from .models import RenewalRequest, Status, StatusChange
+from .models import Consultation, RenewalRequest, Status, StatusChange
 
 SUBJECTS = {
     Status.SUBMITTED: "We received your prescription",
@@ -77,4 +77,45 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
         EmailMessage(title, body, from_email=sender(), to=[renewal.patient.email]).send()
         renewal.emailed_state = state
         renewal.save(update_fields=["emailed_state"])
+    return True
+
+
+CONSULTATION_SUBJECTS = {
+    Consultation.Status.SENT: "We sent your consultation request for {drug} to {partner}",
+    Consultation.Status.PRESCRIBED: "{partner} prescribed {drug} for you",
+    Consultation.Status.DECLINED: "{partner} did not prescribe {drug}",
+    Consultation.Status.NOT_SENT: "{partner} could not take your consultation request",
+}
+
+
+def consultation_email_send(*, consultation_id: int, status: str) -> bool:
+    """Email the patient that their consultation reached `status`, once; False when it
+    was sent already or the consultation has moved on (that status's email goes instead)."""
+    with transaction.atomic():
+        consultation = (
+            Consultation.objects.select_for_update(of=("self",))
+            .select_related("patient", "partner", "drug", "prescription")
+            .get(pk=consultation_id)
+        )
+        if consultation.status != status or consultation.emailed_status == status:
+            return False
+        body = render_to_string(
+            "prescriptions/email/consultation.txt",
+            {
+                "consultation": consultation,
+                "url": site_url(consultation.get_absolute_url()),
+                "prescription_url": site_url(consultation.prescription.get_absolute_url())
+                if consultation.prescription_id
+                else "",
+                "SITE_NAME": settings.SITE_NAME,
+            },
+        )
+        title = subject(
+            CONSULTATION_SUBJECTS[status].format(
+                partner=consultation.partner.name, drug=consultation.drug.name
+            )
+        )
+        EmailMessage(title, body, from_email=sender(), to=[consultation.patient.email]).send()
+        consultation.emailed_status = status
+        consultation.save(update_fields=["emailed_status"])
     return True

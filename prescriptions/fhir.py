@@ -55,6 +55,7 @@ EXPRESSIONS = {
     "refills": f"{MR}.dispenseRequest.numberOfRepeatsAllowed",
     "date_written": f"{MR}.authoredOn",
     "renews": f"{MR}.priorPrescription.identifier.value",
+    "consultation": f"{MR}.basedOn[0].identifier.value",
     "body": MR,
 }
 # Hours in one unit of Timing.repeat.periodUnit, for doses per day.
@@ -288,6 +289,12 @@ def _doses_per_day(dosage: dict, issues: list[Issue]) -> Any:
     return int(per_day)
 
 
+def _consultation_id(request: dict) -> Any:
+    identifier = _first(request.get("basedOn")).get("identifier") or {}
+    value = identifier.get("value")
+    return value.removeprefix("urn:uuid:") if isinstance(value, str) else value
+
+
 def parse_fhir_prescription(payload: Any, *, today: date) -> IntakeData:
     """The IntakeData of a FHIR MedicationRequest (alone or in a Bundle), or FhirError
     naming every problem."""
@@ -323,6 +330,8 @@ def parse_fhir_prescription(payload: Any, *, today: date) -> IntakeData:
         "date_written": authored[:10] if isinstance(authored, str) else authored,
         # A renewal names the prescription it replaces by the partner's identifier.
         "renews": ((request.get("priorPrescription") or {}).get("identifier") or {}).get("value"),
+        # A consultation's answer is based on the request (the Task we sent), by its id.
+        "consultation": _consultation_id(request),
     }
     # Already reported above, more precisely, when these are None.
     reported = {"patient", "prescriber", "medication"}

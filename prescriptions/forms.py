@@ -6,8 +6,8 @@ from django.utils import timezone
 from catalog.models import Drug, MedicationClass
 
 from .checks import ALCOHOL_CLASS
-from .models import MedicalProfile
-from .selectors import PROFILE_FIELDS
+from .models import ConsultationQuestion, MedicalProfile
+from .selectors import PROFILE_FIELDS, consultation_partners, consultation_questions
 from .uploads import DocumentsField
 
 MAX_AGE_YEARS = 130
@@ -184,3 +184,70 @@ class PrescriptionResponseForm(_ClaimsUploads, forms.Form):
         if not cleaned.get("note", "").strip() and not cleaned.get("documents") and not self.errors:
             raise forms.ValidationError("Write an answer or add a file.")
         return cleaned
+
+
+class ConsultationForm(forms.Form):
+    """The drug's own questions (rows staff edit), the form and strength asked for, and
+    the telemedicine service to ask; the medical profile is its own form beside it."""
+
+    formulation = forms.ModelChoiceField(
+        queryset=None,
+        widget=forms.RadioSelect,
+        label="Form and strength",
+        help_text="The one your doctor mentioned, if any; the clinician decides.",
+        empty_label=None,
+        error_messages={"required": ANSWER_NEEDED},
+    )
+    partner = forms.ModelChoiceField(
+        queryset=None,
+        widget=forms.RadioSelect,
+        label="Telemedicine service",
+        help_text="A licensed clinician there reads your answers and decides.",
+        empty_label=None,
+        error_messages={"required": "Choose the service to ask."},
+    )
+
+    def __init__(self, *args, drug, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.questions = list(consultation_questions(drug=drug))
+        self.fields["formulation"].queryset = drug.formulations.filter(sellable=True).order_by(
+            "form", "strength_label"
+        )
+        self.fields["partner"].queryset = consultation_partners()
+        for question in self.questions:
+            label, required = question.text, question.required
+            messages = {"required": ANSWER_NEEDED}
+            if question.kind == ConsultationQuestion.Kind.YES_NO:
+                field = forms.TypedChoiceField(
+                    choices=YES_NO,
+                    coerce=lambda value: value == "True",
+                    widget=forms.RadioSelect,
+                    required=required,
+                    error_messages=messages,
+                )
+            else:
+                field = forms.CharField(
+                    max_length=1000,
+                    widget=forms.Textarea(attrs={"rows": 3}),
+                    required=required,
+                    error_messages=messages,
+                )
+            field.label, field.help_text = label, question.help_text
+            self.fields[self.question_field(question)] = field
+
+    @staticmethod
+    def question_field(question: ConsultationQuestion) -> str:
+        return f"question_{question.pk}"
+
+    @property
+    def question_fields(self):
+        return [self[self.question_field(q)] for q in self.questions]
+
+    def answers(self) -> dict:
+        """{question pk: True/False or the text}; a yes/no left blank is absent."""
+        result = {}
+        for question in self.questions:
+            value = self.cleaned_data.get(self.question_field(question))
+            if value not in (None, ""):
+                result[question.pk] = value
+        return result

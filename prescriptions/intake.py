@@ -128,6 +128,8 @@ class IntakeData:
     date_written: date
     # The partner's id of the prescription this one renews (answering a renewal request).
     renews: str = ""
+    # The request id of the consultation this prescription answers.
+    consultation: str = ""
 
 
 class IntakeError(Exception):
@@ -415,6 +417,9 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
     refills = r.integer(payload, "refills", low=0, high=11, required=False)
     written = r.past_date(payload, "date_written", today, PRESCRIPTION_VALID_YEARS, EXPIRED)
     renews = r.text(payload, "renews", max_length=100, required=False)
+    consultation = r.text(payload, "consultation", max_length=100, required=False)
+    if renews and consultation:
+        r.error("consultation", "A prescription renews one or answers a consultation, not both.")
 
     if r.errors:
         raise IntakeError(r.errors)
@@ -436,4 +441,5 @@ def parse_prescription(payload: dict, *, today: date) -> IntakeData:
         refills=refills or 0,
         date_written=written,
         renews=renews or "",
+        consultation=consultation or "",
     )

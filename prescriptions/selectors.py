@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from . import review
-from .models import MedicalProfile, Prescription
+from .models import ConsultationQuestion, MedicalProfile, Prescription, TelemedicinePartner
 from .review import ProfileState
 
 # The profile fields a patient fills in, in the order the form shows them.
@@ -237,3 +237,32 @@ def units_available(*, patient, formulation, on=None) -> int:
         p.units_remaining
         for p in usable_prescriptions(patient=patient, formulation=formulation, on=on)
     )
+
+
+# Consultations --------------------------------------------------------------------
+
+
+def consultation_partners():
+    """The partners a patient may ask for a consultation: active, with a requests URL."""
+    return TelemedicinePartner.objects.filter(active=True).exclude(requests_url="").order_by("name")
+
+
+def consultation_questions(*, drug):
+    """The questions staff ask about `drug`, in order (active ones only)."""
+    return ConsultationQuestion.objects.filter(drug=drug, active=True).order_by("position", "pk")
+
+
+def profile_answers(profile: MedicalProfile) -> list[dict]:
+    """The profile's answers as the clinician reads them: one per question, in the
+    form's order; an unanswered one is blank."""
+    names = _m2m_names()
+    return [
+        {
+            "id": f"profile.{name}",
+            "question": str(_field(name).verbose_name)[:1].upper()
+            + str(_field(name).verbose_name)[1:],
+            "kind": "yes_no" if isinstance(_field(name), models.BooleanField) else "text",
+            "answer": _display(profile, name, names),
+        }
+        for name in PROFILE_FIELDS
+    ]

@@ -4,8 +4,9 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from .emails import renewal_email_send, status_change_email
+from .emails import consultation_email_send, renewal_email_send, status_change_email
 from .models import StatusChange
+from .services.consultation_answers import SEND_CONSULTATION_EMAIL
 from .services.outbox import partner_request_send, partner_requests_send_due
 from .services.partner_requests import DELIVER_PARTNER_REQUEST
 from .services.renewals import SEND_RENEWAL_EMAIL
@@ -69,3 +70,14 @@ def deliver_due_partner_requests() -> list[str]:
 def send_renewal_email(renewal_id: int, state: str) -> bool:
     """Tell the patient where their renewal request is (once per state it reaches)."""
     return renewal_email_send(renewal_id=renewal_id, state=state)
+
+
+@shared_task(
+    name=SEND_CONSULTATION_EMAIL,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def send_consultation_email(consultation_id: int, status: str) -> bool:
+    """Tell the patient where their consultation stands (once per status it reaches)."""
+    return consultation_email_send(consultation_id=consultation_id, status=status)

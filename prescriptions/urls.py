@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import consultation_views, views
 
 app_name = "prescriptions"
 
@@ -13,6 +13,16 @@ urlpatterns = [
     path("prescriptions/<int:pk>/", views.prescription_detail, name="detail"),
     path("prescriptions/<int:pk>/respond/", views.prescription_respond, name="respond"),
     path("prescriptions/<int:pk>/renewal/", views.prescription_renewal, name="renewal"),
+    path(
+        "prescriptions/consultation/<slug:slug>/",
+        consultation_views.consultation_new,
+        name="consultation_new",
+    ),
+    path(
+        "prescriptions/consultations/<int:pk>/",
+        consultation_views.consultation_detail,
+        name="consultation",
+    ),
     path(
         "prescriptions/<int:pk>/documents/<int:document_pk>/",
         views.document_download,

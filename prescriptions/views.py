@@ -19,7 +19,14 @@ from catalog.models import Drug
 from . import selectors, services
 from .audit import record_access
 from .forms import MedicalProfileForm, PrescriptionResponseForm, PrescriptionUploadForm
-from .models import AuditEvent, MedicalProfile, Prescription, PrescriptionDocument, Status
+from .models import (
+    AuditEvent,
+    Consultation,
+    MedicalProfile,
+    Prescription,
+    PrescriptionDocument,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 PRESCRIPTIONS_PER_PAGE = 10
@@ -97,7 +104,13 @@ def prescription_list(request):
     return render(
         request,
         "prescriptions/prescription_list.html",
-        {"page_obj": page, "profile_notice": selectors.profile_notice(patient=request.user)},
+        {
+            "page_obj": page,
+            "profile_notice": selectors.profile_notice(patient=request.user),
+            "consultations": Consultation.objects.filter(patient=request.user).select_related(
+                "drug", "partner", "partner_request", "prescription"
+            ),
+        },
     )
 
 

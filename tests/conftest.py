@@ -14,6 +14,7 @@ from tests.factories import make_catalog_staff, make_user, sign_in_staff
 pytest_plugins = [
     "tests.parallel",
     "tests.fixtures.people",
+    "tests.fixtures.partners",
     "tests.fixtures.pharmacy",
     "tests.fixtures.prescriptions",
     "tests.fixtures.shipping",

@@ -118,6 +118,7 @@ def intake_data(*, patient_email: str, strength: str = "10 mg", **overrides):
         "refills": 1,
         "date_written": timezone.localdate() - timedelta(days=1),
         "renews": "",
+        "consultation": "",
     }
     data.update(overrides)
     return SimpleNamespace(**data)

@@ -14,10 +14,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from catalog.models import Formulation
 from orders.models import ORDER_MACHINE, Order, OrderStatus, OrderStatusChange
 from pharmacy.state_machine import MoveRefused, StateMachine
-from prescriptions.models import PRESCRIPTION_MACHINE, Prescription, Status, StatusChange
-from tests.factories import make_user
+from prescriptions.models import (
+    CONSULTATION_MACHINE,
+    PRESCRIPTION_MACHINE,
+    Consultation,
+    ConsultationStatusChange,
+    PartnerRequest,
+    Prescription,
+    Status,
+    StatusChange,
+)
+from tests.factories import make_partner, make_user
 
 # The tables as the README describes them; a change to a table changes this too.
 ORDER_MOVES = [
@@ -37,6 +47,12 @@ PRESCRIPTION_MOVES = [
     ("submitted", "verified"),
     ("submitted", "rejected"),
     ("needs_info", "submitted"),
+]
+CONSULTATION_MOVES = [
+    (None, "sent"),
+    ("sent", "prescribed"),
+    ("sent", "declined"),
+    ("sent", "not_sent"),
 ]
 
 
@@ -58,6 +74,22 @@ def new_prescription(**fields) -> Prescription:
     return Prescription(patient_email="pat@example.com", **fields)
 
 
+def new_consultation(**fields) -> Consultation:
+    partner = make_partner(requests_url="http://127.0.0.1:9/requests")
+    formulation = Formulation.objects.select_related("drug").filter(sellable=True).first()
+    return Consultation(
+        patient=make_user(),
+        drug=formulation.drug,
+        formulation=formulation,
+        partner=partner,
+        partner_request=PartnerRequest.objects.create(
+            partner=partner, kind=PartnerRequest.Kind.CONSULTATION, payload={}
+        ),
+        answers=[],
+        **fields,
+    )
+
+
 MACHINES = {
     "order": (ORDER_MACHINE, new_order, OrderStatusChange, "order", ORDER_MOVES),
     "prescription": (
@@ -66,6 +98,13 @@ MACHINES = {
         StatusChange,
         "prescription",
         PRESCRIPTION_MOVES,
+    ),
+    "consultation": (
+        CONSULTATION_MACHINE,
+        new_consultation,
+        ConsultationStatusChange,
+        "consultation",
+        CONSULTATION_MOVES,
     ),
 }
 

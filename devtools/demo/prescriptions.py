@@ -9,7 +9,12 @@ from django.utils import timezone
 from catalog.models import Drug, Formulation, MedicationClass
 from devtools.demo.accounts import require_debug
 from prescriptions.intake import IntakeData
-from prescriptions.models import MedicalProfile, Prescription, TelemedicinePartner
+from prescriptions.models import (
+    ConsultationQuestion,
+    MedicalProfile,
+    Prescription,
+    TelemedicinePartner,
+)
 from prescriptions.npi import npi_check_digit
 from prescriptions.services import (
     prescription_receive_from_partner,
@@ -173,3 +178,34 @@ def ensure_demo_prescriptions(*, patient, pharmacist) -> TelemedicinePartner:
         message="The date on the prescription is not readable. Could you send a clearer photo?",
     )
     return partner
+
+
+# The demo drug's consultation questions, as a pharmacist would write them in the admin.
+DEMO_CONSULTATION_QUESTIONS = (
+    (
+        "Do you have muscle spasms or stiffness from multiple sclerosis or a spinal cord "
+        "injury or disease?",
+        ConsultationQuestion.Kind.YES_NO,
+    ),
+    (
+        "Have you taken baclofen before? If so, at what dose, and why did you stop?",
+        ConsultationQuestion.Kind.TEXT,
+    ),
+)
+
+
+def ensure_demo_consultation_questions() -> None:
+    """Baclofen's consultation questionnaire, so "Get a prescription online" asks
+    something of its own. Created once."""
+    require_debug()
+    baclofen = Drug.objects.get(slug="baclofen")
+    if ConsultationQuestion.objects.filter(drug=baclofen).exists():
+        return
+    for position, (text, kind) in enumerate(DEMO_CONSULTATION_QUESTIONS, start=1):
+        ConsultationQuestion.objects.create(
+            drug=baclofen,
+            text=text,
+            kind=kind,
+            position=position,
+            required=kind == ConsultationQuestion.Kind.YES_NO,
+        )

@@ -1,5 +1,5 @@
 """The admin of the prescriptions app; importing the modules registers them."""
 
-from . import partners, queue, records
+from . import consultations, partners, queue, records
 
-__all__ = ["partners", "queue", "records"]
+__all__ = ["consultations", "partners", "queue", "records"]

@@ -103,8 +103,15 @@ class DeniedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(TelemedicinePartner)
 class TelemedicinePartnerAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "active", "created_at", "prescriptions_received")
-    list_filter = ("active",)
+    list_display = (
+        "name",
+        "slug",
+        "active",
+        "requests_format",
+        "created_at",
+        "prescriptions_received",
+    )
+    list_filter = ("active", "requests_format")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
 

@@ -1,6 +1,13 @@
 from .audit import AuditEvent, DeniedAttempt
+from .consultation import (
+    CONSULTATION_MACHINE,
+    Consultation,
+    ConsultationQuestion,
+    ConsultationStatus,
+    ConsultationStatusChange,
+)
 from .exchange import PartnerExchange, PartnerRequest, RenewalRequest
-from .partner import TelemedicinePartner
+from .partner import RequestsFormat, TelemedicinePartner
 from .prescription import (
     PRESCRIPTION_MACHINE,
     Prescription,
@@ -15,10 +22,15 @@ from .review import ClinicalReview
 from .upload import UploadCheck
 
 __all__ = [
+    "CONSULTATION_MACHINE",
     "PRESCRIPTION_MACHINE",
     "AlcoholUse",
     "AuditEvent",
     "ClinicalReview",
+    "Consultation",
+    "ConsultationQuestion",
+    "ConsultationStatus",
+    "ConsultationStatusChange",
     "DeniedAttempt",
     "KidneyDisease",
     "MedicalProfile",
@@ -27,6 +39,7 @@ __all__ = [
     "Prescription",
     "PrescriptionDocument",
     "RenewalRequest",
+    "RequestsFormat",
     "Source",
     "Status",
     "StatusChange",

@@ -1,6 +1,6 @@
 """What passes between the pharmacy and its telemedicine partners.
 
-`PartnerRequest` is the outbox: a request to a partner (a renewal, later a
+`PartnerRequest` is the outbox: a request to a partner (a renewal, a
 consultation) is stored first, in the transaction that decides it, and a task
 delivers it, retrying with backoff until the partner acknowledges it, so a partner
 that is down for a while loses nothing. `PartnerExchange` is the audit trail: one
@@ -22,6 +22,7 @@ from .prescription import Prescription
 class PartnerRequest(models.Model):
     class Kind(models.TextChoices):
         RENEWAL = "renewal_request", "Renewal request"
+        CONSULTATION = "consultation_request", "Consultation request"
 
     class State(models.TextChoices):
         PENDING = "pending", "Waiting to be delivered"
@@ -39,7 +40,10 @@ class PartnerRequest(models.Model):
         TelemedicinePartner, on_delete=models.PROTECT, related_name="outbound_requests"
     )
     kind = models.CharField(max_length=30, choices=Kind)
-    payload = models.JSONField(help_text="The JSON body, as signed and sent.")
+    payload = models.JSONField(
+        help_text="The body, as signed and sent: our JSON, or a FHIR R4 Bundle for a partner "
+        "who takes FHIR."
+    )
     state = models.CharField(max_length=10, choices=State, default=State.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now, db_index=True)

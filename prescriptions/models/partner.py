@@ -7,6 +7,11 @@ def new_partner_secret() -> str:
     return f"tmsec_{secrets.token_urlsafe(32)}"
 
 
+class RequestsFormat(models.TextChoices):
+    JSON = "json", "Our JSON"
+    FHIR = "fhir", "FHIR R4 (a Bundle with a Task)"
+
+
 class TelemedicinePartner(models.Model):
     """A telemedicine service allowed to send e-prescriptions through the signed API.
 
@@ -27,8 +32,16 @@ class TelemedicinePartner(models.Model):
     requests_url = models.URLField(
         "requests URL",
         blank=True,
-        help_text="Where the pharmacy sends renewal requests (signed POSTs, retried until "
-        "acknowledged). Empty: patients forward renewal requests to their prescriber.",
+        help_text="Where the pharmacy sends renewal and consultation requests (signed POSTs, "
+        "retried until acknowledged). Empty: patients forward renewal requests to their "
+        "prescriber, and cannot choose this partner for a consultation.",
+    )
+    requests_format = models.CharField(
+        max_length=10,
+        choices=RequestsFormat,
+        default=RequestsFormat.JSON,
+        help_text="How the requests are written: our JSON, or FHIR R4 for a partner whose "
+        "system reads FHIR (application/fhir+json).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

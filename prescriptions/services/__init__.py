@@ -2,8 +2,10 @@
 
 from .attachment import attach_waiting_prescriptions, prescription_accept_identity
 from .checks import prescription_run_checks
+from .consultation_answers import consultation_decline, consultation_link
+from .consultations import consultation_request
 from .identity import prescription_is_own
-from .outbox import partner_request_send, partner_requests_send_due
+from .outbox import partner_request_decline, partner_request_send, partner_requests_send_due
 from .prescriptions import (
     prescription_receive_from_partner,
     prescription_recheck,
@@ -29,6 +31,10 @@ from .uploads import upload_check_claim
 __all__ = [
     "PROFILE_M2M_FIELDS",
     "attach_waiting_prescriptions",
+    "consultation_decline",
+    "consultation_link",
+    "consultation_request",
+    "partner_request_decline",
     "partner_request_send",
     "partner_requests_send_due",
     "prescription_accept_identity",

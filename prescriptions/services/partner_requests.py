@@ -4,7 +4,8 @@ the partner acknowledges them.
 A request is stored (`partner_request_queue`) in the transaction that decides it and
 queued for after the commit; the task delivers it, and a sweep every minute delivers
 whatever is due, so a lost task or a partner down for hours loses nothing. Each
-request is POSTed as JSON with `X-Request-Id` (the same on every attempt, so the
+request is POSTed as JSON (or, for a partner who takes FHIR, as a FHIR R4 Bundle in
+application/fhir+json: `fhir_outbound`) with `X-Request-Id` (the same on every attempt, so the
 partner keeps it once however often it arrives), `X-Pharmacy` and a
 `Telemedicine-Signature` made exactly as the partner makes theirs for the intake,
 with the partner's secret. 2xx delivers it; 408, 429, 5xx, a timeout or a refused
@@ -26,8 +27,10 @@ from django.utils import timezone
 from pharmacy.queue import enqueue_on_commit
 
 from ..exchanges import record_sent
+from ..fhir import FHIR_JSON
+from ..fhir_outbound import request_bundle
 from ..intake import SIGNATURE_HEADER, sign
-from ..models import PartnerRequest
+from ..models import PartnerRequest, RequestsFormat
 
 DELIVER_PARTNER_REQUEST = "prescriptions.tasks.deliver_partner_request"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -40,11 +43,14 @@ RETRIED_STATUSES = {408, 425, 429}
 
 def partner_request_queue(*, partner, kind: str, payload: dict, request_id=None) -> PartnerRequest:
     """Store a request for `partner` and queue its delivery after the commit; the
-    payload carries its `request_id` (chosen by the caller when the payload names it)."""
+    payload carries its `request_id` (chosen by the caller when the payload names it),
+    and is written as FHIR when the partner takes FHIR."""
     outbound = PartnerRequest(partner=partner, kind=kind, payload={})
     if request_id is not None:
         outbound.request_id = request_id
     outbound.payload = {**payload, "request_id": str(outbound.request_id)}
+    if partner.requests_format == RequestsFormat.FHIR:
+        outbound.payload = request_bundle(outbound.payload)
     outbound.save()
     enqueue_on_commit(DELIVER_PARTNER_REQUEST, outbound.pk)
     return outbound
@@ -56,8 +62,9 @@ def _backoff(attempts: int) -> timedelta:
 
 def _post(outbound: PartnerRequest, body: bytes):
     """(status or None, a line for the audit trail)."""
+    fhir = outbound.payload.get("resourceType") == "Bundle"
     headers = {
-        "Content-Type": "application/json",
+        "Content-Type": FHIR_JSON if fhir else "application/json",
         REQUEST_ID_HEADER: str(outbound.request_id),
         PHARMACY_HEADER: settings.SITE_URL,
         SIGNATURE_HEADER: sign(

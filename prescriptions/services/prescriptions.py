@@ -28,6 +28,7 @@ from ..models import (
 )
 from ..models.prescription import DEFAULT_VALIDITY
 from .checks import prescription_run_checks
+from .consultation_answers import consultation_link
 from .identity import comparable_email, differs_from_account, named_account, refuse_own_prescription
 from .renewals import renewal_link
 
@@ -218,6 +219,10 @@ def prescription_receive_from_partner(*, partner, data) -> tuple[Prescription, b
             _move(prescription, Status.SUBMITTED, actor=None)
             if data.renews:
                 renewal_link(partner=partner, renews=data.renews, new_prescription=prescription)
+            if data.consultation:
+                consultation_link(
+                    partner=partner, consultation=data.consultation, new_prescription=prescription
+                )
     except IntegrityError:
         return (
             Prescription.objects.get(partner=partner, partner_reference=data.partner_reference),

@@ -98,6 +98,8 @@ def _payload(prescription: Prescription, reason: str, request_id) -> dict:
         "answer": {
             "prescription": settings.SITE_URL.rstrip("/")
             + reverse("prescriptions_api:telemedicine"),
+            "prescription_fhir": settings.SITE_URL.rstrip("/")
+            + reverse("prescriptions_api:telemedicine_fhir"),
             "renews": prescription.partner_reference,
             "decline": settings.SITE_URL.rstrip("/")
             + reverse("prescriptions_api:telemedicine_decline", args=[request_id]),

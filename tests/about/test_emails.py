@@ -15,10 +15,15 @@ from django.utils import timezone
 
 from orders.emails import order_email
 from orders.models import Notification
-from prescriptions.emails import renewal_email_send, status_change_email
-from prescriptions.models import RenewalRequest, StatusChange
+from prescriptions.emails import (
+    CONSULTATION_SUBJECTS,
+    consultation_email_send,
+    renewal_email_send,
+    status_change_email,
+)
+from prescriptions.models import Consultation, PartnerRequest, RenewalRequest, StatusChange
 from tests.accounts.test_sign_up import sign_up
-from tests.factories import make_user_with_verified_email
+from tests.factories import make_partner, make_user_with_verified_email
 from tests.orders.factories import make_patient, make_verified_prescription, pay, place_order
 
 SENDER = ("Northside Pharmacy (demo)", "no-reply@northside-pharmacy.example")
@@ -112,6 +117,26 @@ def test_every_renewal_email_is_in_the_pharmacys_name(demo_pharmacy, baclofen):
         assert renewal_email_send(renewal_id=renewal.pk, state=state)
         assert_in_the_pharmacys_name(mail.outbox[0])
         renewal.delete()
+
+
+def test_every_consultation_email_is_in_the_pharmacys_name(demo_pharmacy, baclofen):
+    patient = make_patient()
+    partner = make_partner(requests_url="http://127.0.0.1:9/requests")
+    for status in CONSULTATION_SUBJECTS:
+        consultation = Consultation.objects.create(
+            patient=patient,
+            drug=baclofen,
+            formulation=baclofen.formulations.first(),
+            partner=partner,
+            partner_request=PartnerRequest.objects.create(
+                partner=partner, kind=PartnerRequest.Kind.CONSULTATION, payload={}
+            ),
+            answers=[],
+            status=status,
+        )
+        mail.outbox.clear()
+        assert consultation_email_send(consultation_id=consultation.pk, status=status)
+        assert_in_the_pharmacys_name(mail.outbox[0])
 
 
 ALLAUTH_TEMPLATES = Path(allauth.__file__).resolve().parent / "templates"

@@ -1,5 +1,5 @@
 """The small world the security tests aim at: two patients, the staff roles, and
-patient A's prescription, document and order."""
+patient A's prescription, document, order and consultation."""
 
 import pytest
 
@@ -10,10 +10,12 @@ from orders.cart import CartLine
 from orders.models import DeliveryAddress, Shipment
 from orders.services import order_place
 from prescriptions import services as rx
+from prescriptions.models import Consultation, PartnerRequest
 from tests.factories import (
     clean_document,
     make_catalog_staff,
     make_e_prescription,
+    make_partner,
     make_pharmacist,
     make_user,
     make_user_with_verified_email,
@@ -56,6 +58,18 @@ def people_and_objects(baclofen, settings):
         order=order, carrier="Local courier", tracking_number="LCWORLD0PARCEL"
     )
     Policy.objects.create(kind=PolicyKind.TERMS, title="Terms of use", body="The terms.")
+    partner = make_partner(requests_url="http://127.0.0.1:9/requests")  # nothing listens
+    consultation = Consultation.objects.create(
+        patient=patient_a,
+        drug=baclofen,
+        formulation=package.formulation,
+        partner=partner,
+        partner_request=PartnerRequest.objects.create(
+            partner=partner, kind=PartnerRequest.Kind.CONSULTATION, payload={}
+        ),
+        answers=[],
+        status=Consultation.Status.SENT,
+    )
     objects = {
         "drug": {"slug": baclofen.slug},
         "policy": {"kind": PolicyKind.TERMS.value},
@@ -65,5 +79,6 @@ def people_and_objects(baclofen, settings):
         "parcel": {"tracking_number": parcel.tracking_number},
         "request_id": {"request_id": "7f1c8d2e-0000-4000-8000-000000000001"},
         "package": package.pk,
+        "consultation": {"pk": consultation.pk},
     }
     return users, objects

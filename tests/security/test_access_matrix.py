@@ -59,6 +59,18 @@ SITE = [
     # Renewals are the patient's own: staff may read the prescription, not ask for them.
     Row("prescriptions:renewal", "GET", (LOGIN, 302, GONE, GONE, GONE, GONE), args="prescription"),
     Row("prescriptions:renewal", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="prescription"),
+    # Anyone signed in may ask; patient A has one open for the drug, and is sent to it.
+    Row("prescriptions:consultation_new", "GET", (LOGIN, 302, 200, 200, 200, 200), args="drug"),
+    Row("prescriptions:consultation_new", "POST", (LOGIN, 302, 400, 400, 400, 400), args="drug"),
+    Row(
+        "prescriptions:consultation",
+        "GET",
+        (LOGIN, 200, GONE, GONE, GONE, GONE),
+        args="consultation",
+    ),
+    Row(
+        "prescriptions:consultation", "POST", (LOGIN, 405, 405, 405, 405, 405), args="consultation"
+    ),
     Row("orders:cart", "GET", each(200)),
     Row("orders:cart_add", "GET", each(405)),
     Row("orders:cart_add", "POST", each(302), data=(("package", "package"), ("quantity", 1))),
@@ -139,6 +151,8 @@ ADMIN_MODELS = {
     "prescriptions.partnerexchange": (YES, NO),
     "prescriptions.partnerrequest": (YES, NO),
     "prescriptions.renewalrequest": (YES, NO),
+    "prescriptions.consultationquestion": (YES, NO),
+    "prescriptions.consultation": (YES, NO),
     "orders.order": (YES, NO),
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),

@@ -4,7 +4,11 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.mfa import current_totp_code
 from devtools.demo.accounts import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
 from devtools.demo.pharmacy import ensure_demo_pharmacy
-from devtools.demo.prescriptions import ensure_demo_prescriptions, ensure_demo_profile
+from devtools.demo.prescriptions import (
+    ensure_demo_consultation_questions,
+    ensure_demo_prescriptions,
+    ensure_demo_profile,
+)
 from devtools.demo.shipping import ensure_demo_shipping
 
 
@@ -24,6 +28,7 @@ class Command(BaseCommand):
             partner = ensure_demo_prescriptions(
                 patient=users[PATIENT], pharmacist=users[PHARMACIST_ACCOUNT]
             )
+            ensure_demo_consultation_questions()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         out = self.stdout.write
