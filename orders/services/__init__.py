@@ -8,6 +8,7 @@ from .lifecycle import (
     order_mark_dispatched,
     order_mark_paid,
     order_mark_refunded,
+    order_release_for_dispatch,
 )
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "order_mark_paid",
     "order_mark_refunded",
     "order_place",
+    "order_release_for_dispatch",
 ]

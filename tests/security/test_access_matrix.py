@@ -69,6 +69,9 @@ SITE = [
     Row("orders:pay", "GET", (LOGIN, 405, 405, 405, 405, 405), args="order"),
     Row("orders:pay", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
     Row("orders:cancel", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
+    # The leaflet of a medicine in the order: its patient only (staff print it in the admin).
+    Row("dispensing:leaflet", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order_line"),
+    Row("dispensing:leaflet", "POST", (LOGIN, 405, 405, 405, 405, 405), args="order_line"),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
     Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
@@ -135,6 +138,11 @@ ADMIN_MODELS = {
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
+    # Lots, the "to check" queue and the records of the final check: pharmacists.
+    "dispensing.lot": (YES, NO),
+    "dispensing.ordertocheck": (YES, NO),
+    "dispensing.finalcheck": (YES, NO),
+    "dispensing.dispenserecord": (YES, NO),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),

@@ -1,0 +1,3 @@
+"""The registered names of the dispensing app's Celery tasks (see orders/task_names.py)."""
+
+EXPIRE_LOTS = "dispensing.stock.expire_lots"

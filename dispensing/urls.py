@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dispensing"
+
+urlpatterns = [
+    path("orders/<str:number>/leaflet/<int:line_id>/", views.leaflet, name="leaflet"),
+]
