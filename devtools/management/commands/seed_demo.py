@@ -5,6 +5,7 @@ from accounts.mfa import current_totp_code
 from devtools.demo.accounts import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
 from devtools.demo.pharmacy import ensure_demo_pharmacy
 from devtools.demo.prescriptions import ensure_demo_prescriptions, ensure_demo_profile
+from devtools.demo.stock import ensure_demo_lots
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             partner = ensure_demo_prescriptions(
                 patient=users[PATIENT], pharmacist=users[PHARMACIST_ACCOUNT]
             )
+            ensure_demo_lots(pharmacist=users[PHARMACIST_ACCOUNT])
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         out = self.stdout.write
@@ -46,5 +48,9 @@ class Command(BaseCommand):
             f"`manage.py send_example_prescription --url {url}` sends a signed example."
         )
         out(f"  Pharmacy details, licences and notices: {url}/admin/about/ ({pharmacy.name})")
+        out(
+            f"  Paid orders wait for the pharmacist's final check: {url}/admin/dispensing/"
+            "ordertocheck/ (lots to pick from: /admin/dispensing/lot/)"
+        )
         out(f"  Site: {url}/")
         out("  Email is not sent: it is printed to this console (sign-up links, receipts).")
