@@ -1,3 +1,4 @@
 """The registered names of the dispensing app's Celery tasks (see orders/task_names.py)."""
 
 EXPIRE_LOTS = "dispensing.stock.expire_lots"
+SEND_RECALL_NOTICE = "dispensing.recalls.send_recall_notice"

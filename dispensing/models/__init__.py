@@ -1,4 +1,5 @@
 from .lot import EXPIRES_SOON_DAYS, Lot, LotQuerySet
+from .recall import Recall, RecallNotice
 from .record import DispenseRecord, FinalCheck, OrderToCheck
 
 __all__ = [
@@ -8,4 +9,6 @@ __all__ = [
     "Lot",
     "LotQuerySet",
     "OrderToCheck",
+    "Recall",
+    "RecallNotice",
 ]

@@ -122,6 +122,9 @@ def test_roles_hold_exactly_their_permissions():
         "dispensing.view_finalcheck",
         "dispensing.perform_finalcheck",
         "dispensing.view_dispenserecord",
+        "dispensing.view_recall",
+        "dispensing.add_recall",
+        "dispensing.view_recallnotice",
     }
     catalog = group_permissions(CATALOG_STAFF)
     # Catalog rows, and the pharmacy's details, licences and notices (about/migrations/0002).

@@ -24,6 +24,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from catalog.models import Package
+from devtools.demo.pharmacy import ensure_demo_pharmacy
 from orders.models import Order, OrderStatus
 from prescriptions.models import Prescription, Status
 from tests.e2e.conftest import (
@@ -260,6 +261,8 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
 
 
 def pharmacist_receives_a_lot_and_checks_the_order(page: Page, stack: Stack, order: Order):
+    # A label carries the pharmacy's name, address and phone: its details are filled in.
+    ensure_demo_pharmacy()
     expiry = timezone.localdate() + timedelta(days=365)
     page.goto(stack.url + "/admin/dispensing/lot/add/")
     page.locator("#id_package").select_option(label=str(package_20mg()))

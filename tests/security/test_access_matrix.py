@@ -143,6 +143,7 @@ ADMIN_MODELS = {
     "dispensing.ordertocheck": (YES, NO),
     "dispensing.finalcheck": (YES, NO),
     "dispensing.dispenserecord": (YES, NO),
+    "dispensing.recall": (YES, NO),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),
