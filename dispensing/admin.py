@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from pharmacy.admin import HistoryAdmin
 
+from .admin_conversations import OrderConversationAdmin  # noqa: F401  registers them
 from .admin_queue import OrderToCheckAdmin  # noqa: F401  registers the queue
 from .admin_recalls import RecallAdmin  # noqa: F401  registers recalls
 from .models import EXPIRES_SOON_DAYS, DispenseRecord, FinalCheck, Lot

@@ -63,3 +63,31 @@ class FinalCheckForm(forms.Form):
                     )
                 )
         return confirmations
+
+
+class CounsellingAnswerForm(forms.Form):
+    answer = forms.ChoiceField(
+        label="Would you like a pharmacist to talk you through this medicine?",
+        choices=[
+            ("accepted", "Yes, please call or write to me"),
+            ("declined", "No, thank you"),
+            ("question", "I have a question"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    question = forms.CharField(
+        label="Your question (if you have one)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label="Your message to the pharmacist",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Only you and the pharmacy's pharmacists read it. We email a notice "
+        "when a pharmacist answers, never the message itself.",
+    )

@@ -21,6 +21,7 @@ from orders.services import order_release_for_dispatch
 
 from ..fefo import Allocation, Candidate, allocate, days_of_supply, use_until
 from ..models import DispenseRecord, FinalCheck, Lot
+from .counselling import counselling_offer_first_fills
 
 CHECK_PERMISSION = "dispensing.perform_finalcheck"
 
@@ -216,6 +217,7 @@ def _check_and_release(*, order_id, pharmacist, drug_confirmed_lines, lots, toda
             problems += _compare(plan, given, plan.line.pk in drug_confirmed_lines)
     if problems:
         raise _Refused(problems)
+    counselling_offer_first_fills(order=order, lines=[plan.line for plan in plans])
     check = FinalCheck.objects.create(
         order=order, pharmacist=pharmacist, outcome=FinalCheck.Outcome.RELEASED
     )

@@ -125,6 +125,8 @@ def test_roles_hold_exactly_their_permissions():
         "dispensing.view_recall",
         "dispensing.add_recall",
         "dispensing.view_recallnotice",
+        "dispensing.view_orderconversation",
+        "dispensing.view_counsellingoffer",
     }
     catalog = group_permissions(CATALOG_STAFF)
     # Catalog rows, and the pharmacy's details, licences and notices (about/migrations/0002).

@@ -41,8 +41,11 @@ def test_the_check_dispenses_from_the_lot_records_it_and_dispatches(
     assert record.order_line == to_check.lines.get()
     lot.refresh_from_db()
     assert lot.quantity_on_hand == 4
-    assert [m.subject for m in mail.outbox] == [
-        f"Order {to_check.number} is on its way - {settings.SITE_NAME}"
+    # The dispatch email, and the counselling offer of this first fill.
+    assert sorted(m.subject for m in mail.outbox) == [
+        f"Order {to_check.number} is on its way - {settings.SITE_NAME}",
+        f"Order {to_check.number}: a pharmacist can talk you through your new medicine - "
+        f"{settings.SITE_NAME}",
     ]
 
 
