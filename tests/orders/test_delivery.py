@@ -87,9 +87,11 @@ def test_paying_then_the_final_check_dispatch_one_shipment_and_email_receipt_and
     assert shipment.tracking_number.startswith("LC")
     assert len(shipment.tracking_number) == 14
     assert shipment.status == Shipment.Status.IN_TRANSIT
-    assert len(mail.outbox) == 2
-    receipt, dispatched = mail.outbox
+    # The receipt, the first fill's counselling offer (dispensing), the dispatch email.
+    assert len(mail.outbox) == 3
+    receipt, counselling, dispatched = mail.outbox
     assert receipt.subject.startswith(f"Receipt for order {order.number}")
+    assert "talk you through" in counselling.subject
     assert dispatched.subject.startswith(f"Order {order.number} is on its way")
     assert shipment.tracking_number in dispatched.body
     assert all(message.to == [prescribed_patient.email] for message in mail.outbox)
