@@ -329,6 +329,37 @@ def patient_sees_the_parcel_dispatched(page: Page, stack: Stack, patient: Patien
     return order
 
 
+# 4c. Counselling: the patient's question answered --------------------------------
+
+
+def patient_asks_and_the_pharmacist_answers(page: Page, pharmacist_page: Page, stack, order):
+    page.goto(stack.url + order.get_absolute_url())
+    page.get_by_role("link", name=re.compile("write to the pharmacist")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Your pharmacist")
+    page.get_by_label("I have a question").check()
+    page.get_by_label("Your question (if you have one)").fill("Can I drive on it?")
+    page.get_by_role("button", name="Send my answer").click()
+    expect(page.locator(".thread")).to_contain_text("Can I drive on it?")
+    both_sizes(page, "08b-counselling-question")
+
+    pharmacist_page.goto(stack.url + "/admin/dispensing/orderconversation/")
+    pharmacist_page.get_by_role("link", name=order.number, exact=True).click()
+    expect(pharmacist_page.locator("#content-main")).to_contain_text("Can I drive on it?")
+    pharmacist_page.get_by_label("Answer the patient").fill(
+        "Not until you know how it affects you: it can make you drowsy."
+    )
+    pharmacist_page.get_by_role("button", name="Send answer").click()
+    expect(pharmacist_page.locator(".messagelist")).to_contain_text("Answer sent")
+    pharmacist_page.get_by_label("How the patient was counselled").fill("Driving, drowsiness.")
+    pharmacist_page.get_by_role("button", name="Record counselling").click()
+    expect(pharmacist_page.locator(".messagelist")).to_contain_text("Counselling recorded")
+
+    page.reload()
+    expect(page.locator(".thread")).to_contain_text("it can make you drowsy")
+    notice = latest_email(stack, to=order.patient.email, subject_contains="a pharmacist wrote")
+    assert "drowsy" not in notice.body
+
+
 # 5. Catalog staff change a price ----------------------------------------------------
 
 
@@ -385,6 +416,7 @@ def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     order = patient_checks_out_and_pays(page, stack, patient)
     pharmacist_receives_a_lot_and_checks_the_order(pharmacist_page, stack, order)
     order = patient_sees_the_parcel_dispatched(page, stack, patient, order)
+    patient_asks_and_the_pharmacist_answers(page, pharmacist_page, stack, order)
 
     staff_change_the_price(new_page(), stack)
     new_visitor_sees_the_new_price(new_page(), stack)
