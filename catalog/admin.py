@@ -37,7 +37,7 @@ class CatalogHistoryAdmin(RestorableHistoryAdmin):
 class MonographSectionInline(admin.StackedInline):
     model = MonographSection
     extra = 0
-    fields = ("position", "heading", "slug", "body", "callout")
+    fields = ("position", "heading", "slug", "body", "callout", "in_patient_leaflet")
     prepopulated_fields = {"slug": ("heading",)}
     show_change_link = True
 
@@ -127,8 +127,8 @@ class DrugAdmin(CatalogHistoryAdmin):
 
 @admin.register(MonographSection)
 class MonographSectionAdmin(CatalogHistoryAdmin):
-    list_display = ("heading", "drug", "position", "has_callout")
-    list_filter = ("drug",)
+    list_display = ("heading", "drug", "position", "has_callout", "in_patient_leaflet")
+    list_filter = ("drug", "in_patient_leaflet")
     search_fields = ("heading", "body", "callout")
     list_select_related = ("drug",)
     prepopulated_fields = {"slug": ("heading",)}

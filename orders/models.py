@@ -110,6 +110,22 @@ class Order(models.Model):
         help_text="An order still unpaid at this time is cancelled and its stock released."
     )
     paid_at = models.DateTimeField(null=True, blank=True)
+    # A paid order waits for the pharmacist's final check (the dispensing app); only then
+    # is its dispatch queued (`services.lifecycle.order_release_for_dispatch`).
+    checked_at = models.DateTimeField(
+        "final check at",
+        null=True,
+        blank=True,
+        help_text="When a pharmacist checked the dispensed lots and released it to the courier.",
+    )
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="final check by",
+    )
     capture_method = models.CharField(
         max_length=10, choices=CaptureMethod, default=CaptureMethod.AUTOMATIC
     )
@@ -170,6 +186,16 @@ class Order(models.Model):
     def is_paid(self) -> bool:
         """Paid and still at the pharmacy (not dispatched, not refunded)."""
         return self.status == OrderStatus.PAID
+
+    @property
+    def awaits_final_check(self) -> bool:
+        """Paid, waiting for a pharmacist to check it before it goes to the courier."""
+        return self.status == OrderStatus.PAID and self.checked_at is None
+
+    @property
+    def is_checked(self) -> bool:
+        """Checked by the pharmacist and released to the courier, not yet booked."""
+        return self.status == OrderStatus.PAID and self.checked_at is not None
 
     @property
     def is_dispatched(self) -> bool:

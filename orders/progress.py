@@ -79,7 +79,7 @@ def order_steps(order: Order, *, confirming: bool) -> list[Step]:
         if state == CURRENT and step_status == OrderStatus.PAID and not order.is_manual_capture:
             label = "Confirming payment"
         if state == CURRENT and step_status == OrderStatus.DISPATCHED:
-            label = "Preparing your parcel"
+            label = "Preparing your parcel" if order.checked_at else "A pharmacist is checking it"
         steps.append(Step(label=label, state=state, at=reached.get(step_status)))
     return steps
 

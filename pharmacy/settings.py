@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "about",
     "prescriptions",
     "orders",
+    "dispensing",
 ]
 # The development tools (devtools/: demo data, dev-only commands, the scheduler of `make
 # run`) are not part of an installed site and load only in development, or in the test
@@ -285,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.sweeps.settle_authorised_orders",
         "schedule": 300,
     },
+    # Lots past their expiry date come off the sellable stock (dispensing/services/stock.py).
+    "expire-lots": {"task": "dispensing.stock.expire_lots", "schedule": 3600},
     "deliver-partner-requests": {
         "task": "prescriptions.tasks.deliver_due_partner_requests",
         "schedule": 60,

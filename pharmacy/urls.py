@@ -25,5 +25,6 @@ urlpatterns = [
     path("account/", include("prescriptions.urls")),
     path("", include("about.urls")),
     path("", include("orders.urls")),
+    path("", include("dispensing.urls")),
     path("", include("catalog.urls")),
 ]

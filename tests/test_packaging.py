@@ -33,7 +33,9 @@ def configured_packages() -> list[str]:
 
 def test_the_configured_packages_hold_the_site_and_no_dev_tools():
     packages = configured_packages()
-    assert {"pharmacy", "accounts", "catalog", "orders", "prescriptions"} <= set(packages)
+    assert {"pharmacy", "accounts", "catalog", "orders", "prescriptions", "dispensing"} <= set(
+        packages
+    )
     shipped = [p for p in packages if p.split(".")[0] in NOT_SHIPPED or "standin" in p]
     assert shipped == []
 

@@ -85,6 +85,12 @@ class MonographSection(models.Model):
         blank=True,
         help_text="A safety message shown at the top of the drug page, linking to this section.",
     )
+    in_patient_leaflet = models.BooleanField(
+        "in the patient leaflet",
+        default=True,
+        help_text="Printed in the leaflet that goes with every dispensed package; untick the "
+        "storefront's own sections (prices, ordering).",
+    )
 
     history = HistoricalRecords()
 

@@ -8,6 +8,7 @@ from .lifecycle import (
     order_mark_dispatched,
     order_mark_paid,
     order_mark_refunded,
+    order_release_for_dispatch,
 )
 from .reorder import reorder_fill_cart, reorder_plan
 
@@ -22,6 +23,7 @@ __all__ = [
     "order_mark_paid",
     "order_mark_refunded",
     "order_place",
+    "order_release_for_dispatch",
     "reorder_fill_cart",
     "reorder_plan",
 ]

@@ -69,7 +69,8 @@ def _move_if_allowed(order: Order, to_status: str, **fields) -> OrderStatusChang
 
 @transaction.atomic
 def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") -> bool:
-    """pending_payment -> paid, once. Units stay consumed; dispatch and the receipt follow.
+    """pending_payment -> paid, once. Units stay consumed; the receipt follows, and the
+    order waits for the pharmacist's final check (`order_release_for_dispatch`).
 
     Returns False when the order was already paid, or can no longer be (beyond paid,
     or cancelled): running the payment task twice, or concurrently, has the effect of
@@ -87,8 +88,30 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
     if paid is None:
         return False
     notify(order, Notification.Kind.CONFIRMED)
-    enqueue_on_commit(DISPATCH_ORDER, order.pk)
     return True
+
+
+@transaction.atomic
+def order_release_for_dispatch(*, order_id: int, pharmacist) -> Order:
+    """A paid order passed the pharmacist's final check: record who and when, and queue
+    its dispatch. The one place a dispatch is queued for a new order.
+
+    Called by the dispensing app's final check, in its transaction, after it recorded
+    the lots dispensed; refuses an order that is not paid or was already released.
+    """
+    order = _locked(order_id)
+    if order.status != OrderStatus.PAID:
+        raise ValidationError(
+            f"Order {order.number} is {order.get_status_display().lower()}: only a paid "
+            "order waiting at the pharmacy can be released to the courier."
+        )
+    if order.checked_at is not None:
+        raise ValidationError(f"Order {order.number} was already checked and released.")
+    order.checked_at = timezone.now()
+    order.checked_by = pharmacist
+    order.save(update_fields=["checked_at", "checked_by", "updated_at"])
+    enqueue_on_commit(DISPATCH_ORDER, order.pk)
+    return order
 
 
 @transaction.atomic
@@ -159,12 +182,15 @@ def order_mark_refunded(*, order_id: int, actor=None, note: str = "") -> bool:
 def order_mark_dispatched(
     *, order_id: int, carrier: str, tracking_number: str, tracking_url: str = ""
 ) -> Shipment | None:
-    """paid -> dispatched with its shipment; None if the order is not (or no longer) paid.
+    """paid and checked -> dispatched with its shipment; None if the order is not (or no
+    longer) paid, or has not passed the pharmacist's final check.
 
     `tracking_url` is the carrier's page for the parcel; it is stored as the carrier gave
     it, and shown only when it is an http(s) address (`Shipment.tracking_link`).
     """
     order = _locked(order_id)
+    if order.checked_at is None:
+        return None
     if _move_if_allowed(order, OrderStatus.DISPATCHED, note=f"{carrier} {tracking_number}") is None:
         return None
     shipment = Shipment.objects.create(

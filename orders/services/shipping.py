@@ -20,14 +20,14 @@ TRACKING_TRANSIENT = (CourierUnavailable, OSError, OperationalError)
 
 
 def order_dispatch(*, order_id: int) -> Shipment | None:
-    """Book a paid order's parcel with the courier for new parcels and mark it dispatched.
+    """Book a checked order's parcel with the courier for new parcels; mark it dispatched.
 
-    Returns the new shipment, or None when the order is not due (gone, not paid, or
-    already shipped). Raises CourierUnavailable, with nothing changed here, when the
+    Returns the new shipment, or None when the order is not due (gone, not paid, not
+    through the pharmacist's final check, or already shipped). Raises CourierUnavailable, with nothing changed here, when the
     courier cannot book now; the task retries.
     """
     order = Order.objects.filter(pk=order_id).first()
-    if order is None or order.status != OrderStatus.PAID:
+    if order is None or order.status != OrderStatus.PAID or order.checked_at is None:
         return None
     if Shipment.objects.filter(order_id=order_id).exists():
         return None

@@ -21,12 +21,12 @@ LOST_TASK_AFTER = timedelta(minutes=2)
 def lost_work_resume(*, now=None) -> int:
     """Queue again the dispatches and emails whose task never ran; returns how many.
 
-    Paid orders without a shipment, and notifications not sent, that are older than
+    Orders released by the final check without a shipment, and notifications not sent, that are older than
     LOST_TASK_AFTER.
     """
     before = (now or timezone.now()) - LOST_TASK_AFTER
     orders = Order.objects.filter(
-        status=OrderStatus.PAID, paid_at__lt=before, shipment__isnull=True
+        status=OrderStatus.PAID, checked_at__lt=before, shipment__isnull=True
     ).values_list("pk", flat=True)
     notifications = Notification.objects.filter(
         sent_at__isnull=True, created_at__lt=before

@@ -120,6 +120,18 @@ def test_roles_hold_exactly_their_permissions():
         "orders.view_shipment",
         "orders.view_discrepancy",
         "orders.change_discrepancy",
+        # Receiving lots, the "to check" queue, the final check, what was dispensed.
+        "dispensing.view_lot",
+        "dispensing.add_lot",
+        "dispensing.view_ordertocheck",
+        "dispensing.view_finalcheck",
+        "dispensing.perform_finalcheck",
+        "dispensing.view_dispenserecord",
+        "dispensing.view_recall",
+        "dispensing.add_recall",
+        "dispensing.view_recallnotice",
+        "dispensing.view_orderconversation",
+        "dispensing.view_counsellingoffer",
     }
     catalog = group_permissions(CATALOG_STAFF)
     # Catalog rows, the pharmacy's details, licences and notices (about/migrations/0002),

@@ -3,12 +3,14 @@
 A visitor compares baclofen's packages and fills a cart; signs up (the confirmation
 link comes from the email the site sent), fills the medical profile and uploads a
 prescription; a pharmacist, through the admin's sign-in with TOTP, fills in the
-prescription's details and verifies it; the patient checks out, pays on the Stripe
-stand-in's hosted page and watches the order page turn to "Dispatched" by itself
-(webhook, Redis, worker); catalog staff change a price, which a new visitor sees at
-once while the patient's order keeps the price paid. Delivery is chosen at checkout
-(Express here), with its price and arrival dates; Stripe charges it with the package,
-and the order page links to the courier's tracking page once the parcel leaves.
+prescription's details and verifies it; the patient checks out and pays on the Stripe
+stand-in's hosted page; the order waits, paid, for the pharmacist, who receives a lot in
+the admin and performs the final check (a wrong lot refused with the reason, then the
+right one); the patient's order page turns to "Dispatched" by itself (webhook, Redis,
+worker); catalog staff change a price, which a new visitor sees at once while the
+patient's order keeps the price paid. Delivery is chosen at checkout (Express here),
+with its price and arrival dates; Stripe charges it with the package, and the order
+page links to the courier's tracking page once the parcel leaves.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from catalog.models import Package
+from devtools.demo.pharmacy import ensure_demo_pharmacy
 from orders.models import Order, OrderStatus, ShippingOption
 from prescriptions.models import Prescription, Status
 from tests.e2e.conftest import (
@@ -166,7 +170,7 @@ def patient_uploads_a_prescription(
 # 3. The pharmacist -------------------------------------------------------------------
 
 
-def pharmacist_verifies_the_prescription(page: Page, stack: Stack, prescription) -> None:
+def pharmacist_verifies_the_prescription(page: Page, stack: Stack, prescription):
     pharmacist = make_pharmacist(first_name="Rita", last_name="Chen")
     admin_sign_in(page, stack, pharmacist)
 
@@ -217,6 +221,7 @@ def pharmacist_verifies_the_prescription(page: Page, stack: Stack, prescription)
     prescription.refresh_from_db()
     assert prescription.status == Status.VERIFIED
     assert prescription.decided_by == pharmacist
+    return pharmacist
 
 
 # 4. Checkout and payment -----------------------------------------------------------
@@ -233,6 +238,7 @@ def standin_charged(stack: Stack, order: Order) -> int:
 
 
 def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> Order:
+    """Up to the order page saying "Paid": it waits there for the final check."""
     page.goto(stack.url + "/cart/")
     expect(page.locator("table.cart tbody tr")).to_contain_text("Covered")
     page.get_by_role("link", name="Check out").click()
@@ -262,9 +268,57 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
     shot(page, "07-stripe-standin-pay-phone")
     page.get_by_role("button", name=f"Pay {PAID}").click()
 
-    # Back on the order page, which refreshes itself until the worker has dispatched it.
+    # Back on the order page, which refreshes itself: paid, then waiting for the pharmacist.
     expect(page).to_have_url(re.compile(rf"^{re.escape(stack.url)}/orders/[^/]+/\?paid=1$"))
     order = Order.objects.get(patient__email=patient.email)
+    status = page.locator("#order-status")
+    expect(status).to_have_text("Paid", timeout=SLOW_TIMEOUT_MS)
+    expect(page.locator(".steps")).to_contain_text("A pharmacist is checking it")
+    order.refresh_from_db()
+    assert order.awaits_final_check
+    return order
+
+
+# 4b. The pharmacist's final check ----------------------------------------------------
+
+
+def pharmacist_receives_a_lot_and_checks_the_order(page: Page, stack: Stack, order: Order):
+    # A label carries the pharmacy's name, address and phone: its details are filled in.
+    ensure_demo_pharmacy()
+    expiry = timezone.localdate() + timedelta(days=365)
+    page.goto(stack.url + "/admin/dispensing/lot/add/")
+    page.locator("#id_package").select_option(label=str(package_20mg()))
+    page.get_by_label("Lot number").fill("E2E-2207")
+    page.get_by_label("Expiry date").fill(f"{expiry:%Y-%m-%d}")
+    page.get_by_label("Packages received").fill("12")
+    page.get_by_label("Supplier").fill("Cardinal Health")
+    page.get_by_label("Invoice reference").fill("CH-4471")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+
+    page.goto(stack.url + "/admin/dispensing/ordertocheck/")
+    page.get_by_role("link", name=order.number, exact=True).click()
+    picks = page.locator("table").filter(has_text="Lot to pick")
+    expect(picks).to_contain_text("E2E-2207")
+    label = page.get_by_role("link", name="Print the label (PDF)")
+    printed = page.request.get(stack.url + label.get_attribute("href"))
+    assert printed.ok and printed.headers["content-type"] == "application/pdf"
+
+    def confirm(lot_number: str) -> None:
+        page.get_by_label("Lot number on the boxes").fill(lot_number)
+        page.get_by_label("Expiry on the boxes").fill(f"{expiry:%Y-%m-%d}")
+        page.get_by_label("Packages counted").fill("1")
+        page.get_by_label(re.compile("as prescribed")).check()
+        page.get_by_role("button", name="Checked: release to the courier").click()
+
+    confirm("E2E-2208")  # a box of another lot in the hand: refused, with the reason
+    expect(page.locator(".errorlist")).to_contain_text("lot E2E-2208 is not the lot to dispense")
+    shot(page, "08a-admin-final-check-refused-desktop")
+    confirm("E2E-2207")
+    expect(page.locator(".messagelist")).to_contain_text(f"Order {order.number} checked")
+
+
+def patient_sees_the_parcel_dispatched(page: Page, stack: Stack, patient: Patient, order):
     status = page.locator("#order-status")
     # Nobody reloads: the page's own refresh picks up what the webhook and the worker did.
     reloads: list[str] = []
@@ -274,7 +328,6 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
             reloads.append(frame.url)
 
     page.on("framenavigated", record)
-    expect(status).to_have_text(re.compile("^(Paid|Dispatched)$"), timeout=SLOW_TIMEOUT_MS)
     expect(status).to_have_text("Dispatched", timeout=SLOW_TIMEOUT_MS)
     page.remove_listener("framenavigated", record)
     assert all(url.endswith(f"/orders/{order.number}/?paid=1") for url in reloads), reloads
@@ -303,6 +356,37 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
     latest_email(stack, to=patient.email, subject_contains=f"Receipt for order {order.number}")
     latest_email(stack, to=patient.email, subject_contains=f"Order {order.number} is on its way")
     return order
+
+
+# 4c. Counselling: the patient's question answered --------------------------------
+
+
+def patient_asks_and_the_pharmacist_answers(page: Page, pharmacist_page: Page, stack, order):
+    page.goto(stack.url + order.get_absolute_url())
+    page.get_by_role("link", name=re.compile("write to the pharmacist")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Your pharmacist")
+    page.get_by_label("I have a question").check()
+    page.get_by_label("Your question (if you have one)").fill("Can I drive on it?")
+    page.get_by_role("button", name="Send my answer").click()
+    expect(page.locator(".thread")).to_contain_text("Can I drive on it?")
+    both_sizes(page, "08b-counselling-question")
+
+    pharmacist_page.goto(stack.url + "/admin/dispensing/orderconversation/")
+    pharmacist_page.get_by_role("link", name=order.number, exact=True).click()
+    expect(pharmacist_page.locator("#content-main")).to_contain_text("Can I drive on it?")
+    pharmacist_page.get_by_label("Answer the patient").fill(
+        "Not until you know how it affects you: it can make you drowsy."
+    )
+    pharmacist_page.get_by_role("button", name="Send answer").click()
+    expect(pharmacist_page.locator(".messagelist")).to_contain_text("Answer sent")
+    pharmacist_page.get_by_label("How the patient was counselled").fill("Driving, drowsiness.")
+    pharmacist_page.get_by_role("button", name="Record counselling").click()
+    expect(pharmacist_page.locator(".messagelist")).to_contain_text("Counselling recorded")
+
+    page.reload()
+    expect(page.locator(".thread")).to_contain_text("it can make you drowsy")
+    notice = latest_email(stack, to=order.patient.email, subject_contains="a pharmacist wrote")
+    assert "drowsy" not in notice.body
 
 
 # 5. Catalog staff change a price ----------------------------------------------------
@@ -370,9 +454,13 @@ def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     patient_fills_the_medical_profile(page, stack)
     prescription = patient_uploads_a_prescription(page, stack, patient, tmp_path)
 
-    pharmacist_verifies_the_prescription(new_page(), stack, prescription)
+    pharmacist_page = new_page()
+    pharmacist_verifies_the_prescription(pharmacist_page, stack, prescription)
 
     order = patient_checks_out_and_pays(page, stack, patient)
+    pharmacist_receives_a_lot_and_checks_the_order(pharmacist_page, stack, order)
+    order = patient_sees_the_parcel_dispatched(page, stack, patient, order)
+    patient_asks_and_the_pharmacist_answers(page, pharmacist_page, stack, order)
 
     staff_change_the_price(new_page(), stack)
     new_visitor_sees_the_new_price(new_page(), stack)

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from orders.models import CaptureMethod, Order, OrderStatus
 from prescriptions.intake import PARTNER_HEADER, SIGNATURE_HEADER, sign
 from prescriptions.models import MedicalProfile, Prescription
+from tests.dispensing.factories import release
 from tests.e2e.conftest import (
     PACKAGE_20_MG,
     PHONE,
@@ -121,6 +122,8 @@ def test_the_telemedicine_prescription_sent_after_checkout_is_charged_once_verif
     assert Prescription.objects.get(pk=prescription_id).status == "verified"
 
     page.goto(stack.url + order.get_absolute_url())
+    reload_until(page, "Paid")  # charged; the pharmacist's final check comes next
+    release(order, capture=None)
     reload_until(page, "Dispatched")
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPATCHED

@@ -23,6 +23,7 @@ from playwright.sync_api import Page, expect
 from orders.models import CaptureMethod, Order, OrderStatus
 from prescriptions.models import Prescription, Status
 from prescriptions.services import prescription_verify
+from tests.dispensing.factories import release
 from tests.e2e.conftest import (
     PACKAGE_20_MG,
     PHONE,
@@ -126,6 +127,8 @@ def test_new_patient_uploads_in_checkout_and_is_charged_once_verified(
     )
 
     page.goto(stack.url + order.get_absolute_url())
+    reload_until(page, "Paid")  # charged; the pharmacist's final check comes next
+    release(order, capture=None)
     reload_until(page, "Dispatched")
     expect(page.locator("#tracking-number")).to_have_text(re.compile(r"^LC\w+"))
     shot(page, "22-order-charged-and-dispatched-phone")

@@ -17,6 +17,7 @@ from devtools import processes
 from orders import services
 from orders.models import Order, OrderStatus
 from prescriptions.services import profile_update
+from tests.dispensing.factories import release
 from tests.e2e.conftest import (
     PACKAGE_10_MG,
     PACKAGE_20_MG,
@@ -115,6 +116,7 @@ def test_every_patient_page_fits_a_360px_phone_without_hidden_columns(
     services.order_mark_paid(
         order_id=dispatched.pk, payment_intent=INTENT, note=f"Paid with Stripe ({INTENT})"
     )
+    release(dispatched, capture=None)  # the pharmacist's final check queues the courier
     found: list[str] = []
 
     # Signed out.

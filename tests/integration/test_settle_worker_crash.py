@@ -95,6 +95,7 @@ def test_a_settle_killed_after_stripe_captured_is_paid_by_the_next_worker_captur
     time.sleep(max(0.0, handed_out + stack.VISIBILITY_TIMEOUT + 0.5 - time.time()))
     takeover_env = {**env, **stack.SHORT_TIMEOUTS}
     with processes.celery_worker(takeover_env, log_dir=tmp_path, purge=False) as second:
+        stack.release_when_paid(order, second)
 
         def dispatched() -> bool:
             order.refresh_from_db()

@@ -29,6 +29,7 @@ from orders.tasks.sweeps import retry_unprocessed_events
 from pharmacy.celery import app as celery_app
 from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import make_patient, make_verified_prescription, place_order
+from tests.reliability.stack import release_when_paid
 
 SKIP_REASON = processes.missing_services()
 
@@ -78,7 +79,9 @@ def post_webhook(payload: bytes, signature: str):
 
 
 def wait_until_dispatched(order: Order, worker: processes.CeleryWorker) -> Order:
-    """Paid, handed to the courier and both emails sent, all by the worker."""
+    """Paid by the worker, through the pharmacist's final check (done here), handed to
+    the courier and both emails sent by the worker."""
+    release_when_paid(order, worker)
 
     def done() -> bool:
         order.refresh_from_db()

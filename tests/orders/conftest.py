@@ -11,7 +11,7 @@ from tests.fixtures.stripe import pay_at_standin
 from tests.orders.factories import (
     make_patient,
     make_verified_prescription,
-    pay,
+    pay_and_release,
     place_order,
     place_waiting,
     receive,
@@ -32,9 +32,9 @@ def capture(django_capture_on_commit_callbacks):
 
 @pytest.fixture
 def paid_order(prescribed_patient, capture) -> Order:
-    """10 pills of baclofen 10 mg, paid and dispatched by the task that payment enqueues,
-    with its emails sent and then cleared from the outbox."""
-    order = pay(place_order(patient=prescribed_patient), capture)
+    """10 pills of baclofen 10 mg, paid, through the pharmacist's final check and
+    dispatched by the task it enqueues, with its emails sent and then cleared."""
+    order = pay_and_release(place_order(patient=prescribed_patient), capture)
     mail.outbox.clear()
     return order
 

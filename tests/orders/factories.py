@@ -11,6 +11,7 @@ from orders.models import DeliveryAddress, Order, OrderStatusChange
 from orders.payments.events import process_event, record_event
 from prescriptions.models import Prescription
 from prescriptions.services import prescription_verify
+from tests.dispensing.factories import release
 from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
 from tests.fixtures.stripe import signed_event
 
@@ -62,17 +63,30 @@ def place_order(*, patient, package: Package | None = None, quantity: int = 1) -
 
 
 def pay(order: Order, capture_on_commit) -> Order:
-    """Pay as the payment task does, running what is queued after commit (dispatch, emails)."""
+    """Pay as the payment task does, running what is queued after commit (the receipt).
+    The order then waits for the pharmacist's final check (`pay_and_release`)."""
     with capture_on_commit(execute=True):
         services.order_mark_paid(order_id=order.pk, payment_intent="pi_test")
     order.refresh_from_db()
     return order
 
 
+def pay_and_release(order: Order, capture_on_commit) -> Order:
+    """Paid, through the pharmacist's final check, and dispatched by the task it queues."""
+    order = pay(order, capture_on_commit)
+    release(order, capture=capture_on_commit)
+    order.refresh_from_db()
+    return order
+
+
 def pay_without_side_effects(order: Order, capture_on_commit) -> Order:
-    """Paid, with the dispatch and receipt tasks queued but never run."""
+    """Paid and through the final check, with the dispatch and receipt tasks queued but
+    never run."""
     with capture_on_commit(execute=False):
         services.order_mark_paid(order_id=order.pk, payment_intent="pi_test")
+    order.refresh_from_db()
+    with capture_on_commit(execute=False):
+        release(order, capture=None)
     order.refresh_from_db()
     return order
 

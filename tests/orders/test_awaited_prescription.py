@@ -135,7 +135,7 @@ def test_a_prescription_sent_for_the_patient_joins_the_order_and_is_charged_on_v
     decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
 
     order.refresh_from_db()
-    assert order.status == OrderStatus.DISPATCHED
+    assert order.awaits_final_check  # charged; the pharmacist's final check comes next
     assert intent_of(stripe_api, order).status == "succeeded"
     assert units_used(prescription) == 10
 

@@ -27,12 +27,13 @@ from orders.tasks.shipping import dispatch_order, refresh_shipments
 from orders.tasks.sweeps import expire_unpaid_orders
 from pharmacy.celery import app as celery_app
 from prescriptions.models import Prescription
+from tests.factories import make_pharmacist
 from tests.orders.factories import (
     baclofen_package,
     make_overdue,
     make_patient,
     make_verified_prescription,
-    pay,
+    pay_and_release,
     pay_without_side_effects,
     place_order,
 )
@@ -74,13 +75,13 @@ def subjects() -> list[str]:
     return [message.subject for message in mail.outbox]
 
 
-def test_paying_dispatches_one_shipment_and_emails_receipt_and_dispatch_once(
+def test_paying_then_the_final_check_dispatch_one_shipment_and_email_receipt_and_dispatch(
     prescribed_patient, capture
 ):
     order = place_order(patient=prescribed_patient)
     mail.outbox.clear()
 
-    order = pay(order, capture)
+    order = pay_and_release(order, capture)
 
     assert order.status == OrderStatus.DISPATCHED
     shipment = Shipment.objects.get(order=order)
@@ -88,9 +89,11 @@ def test_paying_dispatches_one_shipment_and_emails_receipt_and_dispatch_once(
     assert shipment.tracking_number.startswith("LC")
     assert len(shipment.tracking_number) == 14
     assert shipment.status == Shipment.Status.IN_TRANSIT
-    assert len(mail.outbox) == 2
-    receipt, dispatched = mail.outbox
+    # The receipt, the first fill's counselling offer (dispensing), the dispatch email.
+    assert len(mail.outbox) == 3
+    receipt, counselling, dispatched = mail.outbox
     assert receipt.subject.startswith(f"Receipt for order {order.number}")
+    assert "talk you through" in counselling.subject
     assert dispatched.subject.startswith(f"Order {order.number} is on its way")
     assert shipment.tracking_number in dispatched.body
     assert all(message.to == [prescribed_patient.email] for message in mail.outbox)
@@ -184,9 +187,9 @@ def test_a_parcel_is_tracked_by_the_courier_that_booked_it_after_courier_backend
 ):
     flaky_courier.failures = 0
     settings.COURIERS = ["orders.couriers.LocalCourier", "tests.orders.test_delivery.FlakyCourier"]
-    booked_by_flaky = pay(place_order(patient=prescribed_patient), capture)
+    booked_by_flaky = pay_and_release(place_order(patient=prescribed_patient), capture)
     settings.COURIER_BACKEND = "orders.couriers.LocalCourier"  # new parcels go with another
-    booked_by_local = pay(place_order(patient=prescribed_patient), capture)
+    booked_by_local = pay_and_release(place_order(patient=prescribed_patient), capture)
     assert booked_by_flaky.shipment.carrier == FlakyCourier.name
     assert booked_by_local.shipment.carrier == LocalCourier.name
     Shipment.objects.update(created_at=timezone.now() - timedelta(days=1))
@@ -203,8 +206,8 @@ def test_a_parcel_is_tracked_by_the_courier_that_booked_it_after_courier_backend
 def test_a_parcel_whose_carrier_is_not_configured_is_logged_and_skipped(
     prescribed_patient, capture, caplog, orders_any_day
 ):
-    lost = pay(place_order(patient=prescribed_patient), capture)
-    tracked = pay(place_order(patient=prescribed_patient), capture)
+    lost = pay_and_release(place_order(patient=prescribed_patient), capture)
+    tracked = pay_and_release(place_order(patient=prescribed_patient), capture)
     Shipment.objects.update(created_at=timezone.now() - timedelta(days=1))
     Shipment.objects.filter(order=lost).update(carrier="Gone courier")
 
@@ -234,7 +237,7 @@ def test_expire_unpaid_orders_cancels_only_overdue_orders_and_gives_back_once(
     prescription = Prescription.objects.get(patient=prescribed_patient)
     overdue = make_overdue(place_order(patient=prescribed_patient))
     waiting = place_order(patient=prescribed_patient)
-    paid = pay(place_order(patient=prescribed_patient), capture)
+    paid = pay_and_release(place_order(patient=prescribed_patient), capture)
     stock_before = Package.objects.get(pk=package.pk).stock
     units_before = Prescription.objects.get(pk=prescription.pk).units_used
     mail.outbox.clear()
@@ -287,7 +290,7 @@ def test_refresh_shipments_skips_a_parcel_the_courier_cannot_answer_about(
     prescribed_patient, capture, flaky_courier
 ):
     flaky_courier.failures = 0
-    order = pay(place_order(patient=prescribed_patient), capture)
+    order = pay_and_release(place_order(patient=prescribed_patient), capture)
     Shipment.objects.filter(order=order).update(created_at=timezone.now() - timedelta(days=1))
     flaky_courier.failures = 1
     flaky_courier.calls = []
@@ -400,9 +403,16 @@ def test_a_dispatch_lost_with_the_broker_is_resumed_by_the_sweep(baclofen):
     patient = make_patient()
     make_verified_prescription(patient=patient)
     order = place_order(patient=patient)
-    # Paid a while ago, but its dispatch task never ran (the broker was down).
+    # Paid a while ago and not checked yet: the sweep leaves it to the pharmacist.
     Order.objects.filter(pk=order.pk).update(
         status=OrderStatus.PAID, paid_at=timezone.now() - timedelta(minutes=10)
+    )
+    assert resume_lost_work.apply().get() == 0
+    order.refresh_from_db()
+    assert order.awaits_final_check
+    # Checked a while ago, but its dispatch task never ran (the broker was down).
+    Order.objects.filter(pk=order.pk).update(
+        checked_at=timezone.now() - timedelta(minutes=5), checked_by=make_pharmacist()
     )
     assert resume_lost_work.apply().get() >= 1
     order.refresh_from_db()

@@ -10,7 +10,8 @@ from django.test import Client
 from orders import services
 from orders.models import Order, OrderStatus
 from orders.progress import patient_note
-from tests.orders.factories import pay, place_order
+from tests.dispensing.factories import release
+from tests.orders.factories import pay_and_release, place_order
 
 PROCESSOR_ID = re.compile(r"\b(?:pi|cs|ch|re)_[A-Za-z0-9]+")
 
@@ -62,7 +63,7 @@ def test_the_reserved_until_time_is_not_followed_by_a_second_period(prescribed_p
 def test_a_dispatched_order_shows_paid_as_a_step_of_its_own_with_its_time(
     prescribed_patient, capture
 ):
-    order = pay(place_order(patient=prescribed_patient), capture)
+    order = pay_and_release(place_order(patient=prescribed_patient), capture)
     assert order.status == OrderStatus.DISPATCHED
     html = signed_in(prescribed_patient).get(order.get_absolute_url()).content.decode()
 
@@ -94,6 +95,7 @@ def test_no_processor_id_on_the_patients_pages_or_emails(prescribed_patient, cap
         html = client.get(path).content.decode()
         assert not PROCESSOR_ID.search(html), path
     assert "Paid with Stripe" in client.get(order.get_absolute_url()).content.decode()
+    release(order, capture=capture)
     assert mail.outbox, "the receipt and the dispatch email were sent"
     for message in mail.outbox:
         assert not PROCESSOR_ID.search(message.subject + message.body), message.subject

@@ -24,9 +24,10 @@ from orders.payments.client import StripeUnavailable
 from orders.payments.events import process_event, record_event
 from orders.payments.refunds import refund_order
 from orders.payments.sessions import checkout_session_expire, checkout_session_for
-from orders.services import order_cancel, order_mark_dispatched
+from orders.services import order_cancel
 from orders.tasks.sweeps import retry_unprocessed_events
 from prescriptions.models import Prescription
+from tests.dispensing.factories import release
 from tests.fixtures.stripe import (
     pay_at_standin,
     pay_on_hosted_page,
@@ -228,7 +229,7 @@ def test_stripe_unreachable_is_a_clear_error_and_changes_nothing(order, stripe_a
 # Events ---------------------------------------------------------------------------
 
 
-def test_completed_checkout_pays_the_order_and_queues_dispatch_and_receipt(
+def test_completed_checkout_pays_the_order_and_queues_the_receipt_not_the_dispatch(
     order, stripe_api, django_capture_on_commit_callbacks
 ):
     taken_stock, taken_units = stock(), units_used(order)
@@ -243,7 +244,9 @@ def test_completed_checkout_pays_the_order_and_queues_dispatch_and_receipt(
     assert order.status == OrderStatus.PAID
     assert order.stripe_payment_intent == completed["data"]["object"]["payment_intent"]
     assert (stock(), units_used(order)) == (taken_stock, taken_units)
-    assert len(callbacks) == 2  # the dispatch task and the receipt email
+    # The receipt email only: the order waits for the pharmacist's final check.
+    assert len(callbacks) == 1
+    assert order.awaits_final_check
     assert Notification.objects.filter(order=order, kind=Notification.Kind.CONFIRMED).exists()
 
 
@@ -403,10 +406,14 @@ def test_refund_order_refunds_at_stripe_and_gives_stock_and_units_back_once(
     assert [m for m in moves(order) if m[1] == "refunded"] == [("paid", "refunded")]
 
 
-def test_refunding_a_dispatched_order_is_refused_and_nothing_is_refunded(order, stripe_api):
+def test_refunding_a_dispatched_order_is_refused_and_nothing_is_refunded(
+    order, stripe_api, django_capture_on_commit_callbacks
+):
     receive(pay_at_standin(stripe_api, order))
-    order_mark_dispatched(order_id=order.pk, carrier="Local", tracking_number="LC123456")
     order.refresh_from_db()
+    release(order, capture=django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPATCHED
 
     with pytest.raises(ValidationError, match="dispatched"):
         refund_order(order_id=order.pk, actor=None)

@@ -17,7 +17,7 @@ from tests.factories import make_user_with_verified_email
 from tests.orders.factories import (
     baclofen_package,
     make_verified_prescription,
-    pay,
+    pay_and_release,
     place_order,
 )
 
@@ -102,7 +102,7 @@ def test_order_again_too_early_is_refused_with_the_date_it_may_be_ordered(
 
 def test_order_again_is_refused_when_the_prescription_is_used_up(patient, patient_client, capture):
     make_verified_prescription(patient=patient, quantity=10, refills=0)
-    order = _days_ago(pay(place_order(patient=patient), capture), 10)
+    order = _days_ago(pay_and_release(place_order(patient=patient), capture), 10)
 
     response = patient_client.post(_reorder_url(order), follow=True)
 
@@ -115,7 +115,9 @@ def test_order_again_takes_fewer_packages_when_the_prescription_covers_fewer(
     patient, patient_client, capture
 ):
     make_verified_prescription(patient=patient, quantity=30, refills=0)
-    order = _days_ago(pay(place_order(patient=patient, quantity=2), capture), 10)  # 10 left
+    order = _days_ago(
+        pay_and_release(place_order(patient=patient, quantity=2), capture), 10
+    )  # 10 left
 
     response = patient_client.post(_reorder_url(order), follow=True)
 

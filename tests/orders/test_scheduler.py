@@ -17,7 +17,7 @@ from orders.models import Notification, Order, OrderStatus, Shipment
 from pharmacy.celery import app as celery_app
 from tests.orders.factories import (
     make_overdue,
-    pay,
+    pay_and_release,
     place_order,
 )
 
@@ -57,7 +57,9 @@ def test_run_scheduler_once_runs_every_beat_entry(
 ):
     settings.REFILL_REMINDER_DAYS_BEFORE = 7
     overdue = make_overdue(place_order(patient=prescribed_patient))
-    shipped = pay(place_order(patient=prescribed_patient), django_capture_on_commit_callbacks)
+    shipped = pay_and_release(
+        place_order(patient=prescribed_patient), django_capture_on_commit_callbacks
+    )
     Shipment.objects.filter(order=shipped).update(created_at=timezone.now() - timedelta(hours=1))
     mail.outbox.clear()
 

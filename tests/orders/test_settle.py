@@ -36,7 +36,9 @@ from tests.orders.factories import (
 pytestmark = pytest.mark.urls("tests.orders.urls_webhook")
 
 
-def test_verifying_captures_once_pays_and_dispatches(authorised, stripe_api, capture):
+def test_verifying_captures_once_pays_and_waits_for_the_final_check(
+    authorised, stripe_api, capture
+):
     order, prescription = authorised
 
     decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
@@ -44,8 +46,8 @@ def test_verifying_captures_once_pays_and_dispatches(authorised, stripe_api, cap
         again = order_settle(order_id=order.pk)
 
     order.refresh_from_db()
-    assert again == "order already dispatched"
-    assert order.status == OrderStatus.DISPATCHED
+    assert again == "order already paid"
+    assert order.awaits_final_check
     assert moves(order)[1:3] == [("pending_payment", "authorised"), ("authorised", "paid")]
     intent = intent_of(stripe_api, order)
     assert (intent.status, intent.amount_received) == ("succeeded", order.total_cents)
@@ -70,7 +72,7 @@ def test_the_payment_intent_succeeded_after_our_capture_changes_nothing(
         stripe_api, "payment_intent.succeeded", id=intent_of(stripe_api, order).id
     )
 
-    assert receive(succeeded) == "order already dispatched"
+    assert receive(succeeded) == "order already paid"
 
 
 def test_rejecting_cancels_the_intent_gives_stock_back_once_and_says_why(
@@ -277,7 +279,7 @@ def test_a_settle_that_died_after_stripe_captured_runs_again_without_a_second_ca
         assert order_settle(order_id=order.pk) == "captured: paid"
 
     order.refresh_from_db()
-    assert order.status == OrderStatus.DISPATCHED
+    assert order.awaits_final_check
     assert units_used(prescription) == 10
     assert captures_of(stripe_api, order.stripe_payment_intent) == 1
 
@@ -298,7 +300,7 @@ def test_a_capture_made_at_stripe_before_verification_pays_only_once_verified(
     assert order.status == OrderStatus.AUTHORISED  # never dispatched unverified
     decide(capture, prescription_verify, prescription, warnings_acknowledged=True)
     order.refresh_from_db()
-    assert order.status == OrderStatus.DISPATCHED
+    assert order.awaits_final_check
     assert captures_of(stripe_api, order.stripe_payment_intent) == 1
 
 

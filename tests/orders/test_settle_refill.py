@@ -70,7 +70,7 @@ def test_verifying_charges_the_first_waiting_order_and_cancels_the_early_second(
 
     first.refresh_from_db()
     second.refresh_from_db()
-    assert first.status == OrderStatus.DISPATCHED
+    assert first.awaits_final_check  # charged, waiting for the pharmacist's final check
     assert second.status == OrderStatus.CANCELLED
     assert captures_of(stripe_api, first.stripe_payment_intent) == 1
     assert captures_of(stripe_api, second.stripe_payment_intent) == 0
@@ -121,7 +121,7 @@ def test_the_pharmacist_can_allow_the_early_refill_before_verifying(
 
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.status, second.status) == (OrderStatus.DISPATCHED, OrderStatus.DISPATCHED)
+    assert (first.status, second.status) == (OrderStatus.PAID, OrderStatus.PAID)
     assert captures_of(stripe_api, second.stripe_payment_intent) == 1
     assert Prescription.objects.get(pk=prescription.pk).early_refill_allowed is False
 

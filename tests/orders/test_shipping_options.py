@@ -18,7 +18,7 @@ from orders.emails import Kind, order_email
 from orders.models import Order, Shipment, ShippingOption
 from orders.payments.sessions import checkout_session_for
 from tests.factories import make_catalog_staff, sign_in_staff
-from tests.orders.factories import baclofen_package, make_address, pay
+from tests.orders.factories import baclofen_package, make_address, pay_and_release
 
 CART = "/cart/"
 CHECKOUT = "/checkout/"
@@ -225,7 +225,7 @@ def express_order(prescribed_patient, options, capture) -> Order:
         address=make_address(prescribed_patient),
         shipping_option_id=express.pk,
     )
-    return pay(order, capture)
+    return pay_and_release(order, capture)
 
 
 def test_the_order_page_list_and_receipt_show_the_delivery(

@@ -74,7 +74,9 @@ def test_a_paid_checkout_pays_the_order_through_the_webhook(
     # Units stay consumed and the stock stays taken: the order is going out.
     assert baclofen_package().stock == taken_stock
     assert Prescription.objects.get(pk=order.lines.get().prescription_id).units_used == 10
-    assert dispatched == [order.pk]
+    # Not dispatched: the order waits for the pharmacist's final check.
+    assert dispatched == []
+    assert order.awaits_final_check
     assert Notification.objects.filter(order=order, kind=Notification.Kind.CONFIRMED).exists()
 
 
@@ -90,7 +92,7 @@ def test_the_same_event_delivered_twice_moves_the_order_once(
     assert second.json()["status"] == "duplicate"
     assert PaymentEvent.objects.filter(event_id=completed["id"]).count() == 1
     assert order.status_changes.filter(to_status=OrderStatus.PAID).count() == 1
-    assert dispatched == [order.pk]
+    assert dispatched == []
 
 
 def test_an_unprocessed_duplicate_is_enqueued_again(

@@ -24,9 +24,11 @@ from kombu import Connection
 
 from catalog.models import Package
 from devtools import processes
+from dispensing.models import Lot
 from orders.emails import SUBJECTS
 from orders.models import Notification, Order, OrderLine, OrderStatus, OrderStatusChange
 from prescriptions.models import Prescription
+from tests.dispensing.factories import release
 from tests.factories import make_e_prescription
 from tests.fixtures.stripe import pay_at_standin
 from tests.orders.factories import (
@@ -160,8 +162,26 @@ def emails_about(order: Order, *workers: processes.CeleryWorker, subject: str) -
     return sum(worker.log_text().count(text) for worker in workers)
 
 
+def release_when_paid(order: Order, worker: processes.CeleryWorker) -> Order:
+    """Wait until the worker has the order paid, then pass the pharmacist's final check
+    here (as a pharmacist does in the admin), which queues the dispatch for the worker."""
+
+    def paid() -> bool:
+        order.refresh_from_db()
+        return order.status in (OrderStatus.PAID, OrderStatus.DISPATCHED)
+
+    processes.wait_for(
+        paid, timeout=DEADLINE, message=f"order {order.number} to be paid", process=worker
+    )
+    if order.awaits_final_check:
+        release(order, capture=None)
+    return order
+
+
 def wait_until_dispatched(order: Order, worker: processes.CeleryWorker) -> Order:
-    """Paid, handed to the courier and both emails sent, all by the worker."""
+    """Paid by the worker, through the final check, handed to the courier and both emails
+    sent by the worker."""
+    release_when_paid(order, worker)
 
     def done() -> bool:
         order.refresh_from_db()
@@ -201,7 +221,9 @@ def assert_no_half_written_orders(*, initial_stock: int) -> None:
         order__status__in=[OrderStatus.CANCELLED, OrderStatus.REFUNDED]
     )
     held = live.filter(package=package).aggregate(n=Sum("quantity"))["n"] or 0
-    assert Package.objects.get(pk=package.pk).stock == initial_stock - held
+    # Lots received for the final check put their boxes on sale too.
+    received = Lot.objects.filter(package=package).aggregate(n=Sum("quantity_received"))["n"]
+    assert Package.objects.get(pk=package.pk).stock == initial_stock + (received or 0) - held
     for prescription in Prescription.objects.all():  # units reserved without an order too
         lines = live.filter(prescription=prescription)
         units = sum(line.quantity * line.pills_per_package for line in lines)

@@ -77,6 +77,7 @@ def people_and_objects(baclofen, settings):
         "document": {"pk": upload.pk, "document_pk": upload.documents.get().pk},
         "order": {"number": order.number},
         "parcel": {"tracking_number": parcel.tracking_number},
+        "order_line": {"number": order.number, "line_id": order.lines.get().pk},
         "request_id": {"request_id": "7f1c8d2e-0000-4000-8000-000000000001"},
         "package": package.pk,
         "consultation": {"pk": consultation.pk},

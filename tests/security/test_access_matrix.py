@@ -89,6 +89,13 @@ SITE = [
     # The courier's tracking page: anyone with the (unguessable) number, as at a carrier.
     Row("orders:track", "GET", each(200), args="parcel"),
     Row("orders:track", "POST", each(405), args="parcel"),
+    # The leaflet of a medicine in the order: its patient only (staff print it in the admin).
+    Row("dispensing:leaflet", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order_line"),
+    Row("dispensing:leaflet", "POST", (LOGIN, 405, 405, 405, 405, 405), args="order_line"),
+    # Counselling and messages with the pharmacists: the order's patient (an empty message
+    # is refused on the page); pharmacists answer in the admin.
+    Row("dispensing:conversation", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order"),
+    Row("dispensing:conversation", "POST", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order"),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
     Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
@@ -159,6 +166,14 @@ ADMIN_MODELS = {
     "orders.discrepancy": (YES, NO),
     # What delivery costs: catalog staff, who keep the prices (orders/migrations/0009).
     "orders.shippingoption": (NO, YES),
+    # Lots, the "to check" queue and the records of the final check: pharmacists.
+    "dispensing.lot": (YES, NO),
+    "dispensing.ordertocheck": (YES, NO),
+    "dispensing.finalcheck": (YES, NO),
+    "dispensing.dispenserecord": (YES, NO),
+    "dispensing.recall": (YES, NO),
+    "dispensing.orderconversation": (YES, NO),
+    "dispensing.counsellingoffer": (YES, NO),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),

@@ -10,6 +10,7 @@ from devtools.demo.prescriptions import (
     ensure_demo_profile,
 )
 from devtools.demo.shipping import ensure_demo_shipping
+from devtools.demo.stock import ensure_demo_lots
 
 
 class Command(BaseCommand):
@@ -29,6 +30,7 @@ class Command(BaseCommand):
                 patient=users[PATIENT], pharmacist=users[PHARMACIST_ACCOUNT]
             )
             ensure_demo_consultation_questions()
+            ensure_demo_lots(pharmacist=users[PHARMACIST_ACCOUNT])
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
         out = self.stdout.write
@@ -57,6 +59,10 @@ class Command(BaseCommand):
             "  Delivery options: "
             + ", ".join(f"{option.name} ${option.price}" for option in shipping)
             + f" (edit them at {url}/admin/orders/shippingoption/)"
+        )
+        out(
+            f"  Paid orders wait for the pharmacist's final check: {url}/admin/dispensing/"
+            "ordertocheck/ (lots to pick from: /admin/dispensing/lot/)"
         )
         out(f"  Site: {url}/")
         out("  Email is not sent: it is printed to this console (sign-up links, receipts).")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DispensingConfig(AppConfig):
+    name = "dispensing"
+    verbose_name = "Dispensing"

@@ -1,0 +1,1 @@
+"""State changes of the dispensing app. Each runs in one transaction."""

@@ -1,0 +1,144 @@
+"""Counselling offered on every first fill, the patient's answer, and order messages.
+
+A first fill is a prescription's first order dispensed: the final check offers
+counselling for it (one offer per order and prescription), emailed to the patient.
+The patient accepts, declines or asks a question (which is a message on the order);
+a pharmacist records the counselling. Every message is emailed to the other side as
+a notice that says where to read it, never what it says.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orders.models import Order, OrderLine
+from pharmacy.queue import enqueue_on_commit
+
+from ..models import CounsellingOffer, DispenseRecord, OrderMessage
+from ..task_names import SEND_COUNSELLING_OFFER, SEND_MESSAGE_NOTICE
+
+PHARMACIST_PERMISSION = "dispensing.perform_finalcheck"
+MESSAGE_LIMIT = 2000
+
+
+def counselling_offer_first_fills(
+    *, order: Order, lines: list[OrderLine]
+) -> list[CounsellingOffer]:
+    """Offer counselling for each prescription this order fills for the first time.
+
+    Called by the final check in its transaction, before it writes its own dispense
+    records: a prescription with none yet is on its first fill.
+    """
+    offers = []
+    for prescription_id in {line.prescription_id for line in lines if line.prescription_id}:
+        if DispenseRecord.objects.filter(prescription_id=prescription_id).exists():
+            continue
+        offer, created = CounsellingOffer.objects.get_or_create(
+            order=order, prescription_id=prescription_id
+        )
+        if created:
+            enqueue_on_commit(SEND_COUNSELLING_OFFER, offer.pk)
+            offers.append(offer)
+    return offers
+
+
+def _notify(message: OrderMessage) -> None:
+    enqueue_on_commit(SEND_MESSAGE_NOTICE, message.pk)
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write your message."})
+    if len(body) > MESSAGE_LIMIT:
+        raise ValidationError({"body": f"Keep it under {MESSAGE_LIMIT} characters."})
+    return body
+
+
+@transaction.atomic
+def counselling_answer(
+    *, offer_id: int, patient, answer: str, question: str = ""
+) -> CounsellingOffer:
+    """The patient's answer to a counselling offer, once; a question becomes a message."""
+    offer = CounsellingOffer.objects.select_for_update().select_related("order").get(pk=offer_id)
+    if offer.order.patient_id != patient.pk:
+        raise PermissionDenied("Only the order's patient answers its counselling offer.")
+    if not offer.is_pending:
+        raise ValidationError(
+            f"You answered already ({offer.get_answer_display().lower()}): to ask something "
+            "now, write to the pharmacist below."
+        )
+    choices = CounsellingOffer.Answer
+    if answer not in (choices.ACCEPTED, choices.DECLINED, choices.QUESTION):
+        raise ValidationError({"answer": "Choose whether you would like counselling."})
+    if answer == choices.QUESTION:
+        body = _clean_body(question)
+        message = OrderMessage.objects.create(
+            order=offer.order, author=patient, from_pharmacist=False, body=body
+        )
+        _notify(message)
+    offer.answer = answer
+    offer.answered_at = timezone.now()
+    offer._history_user = patient
+    offer.save(update_fields=["answer", "answered_at"])
+    return offer
+
+
+@transaction.atomic
+def counselling_record(*, offer_id: int, pharmacist, notes: str) -> CounsellingOffer:
+    """A pharmacist counselled the patient (by phone, or by message): who, when, what."""
+    if not pharmacist.has_perm(PHARMACIST_PERMISSION):
+        raise PermissionDenied("Only a pharmacist counsels patients.")
+    notes = (notes or "").strip()
+    if not notes:
+        raise ValidationError({"notes": "Say how the patient was counselled and what about."})
+    offer = CounsellingOffer.objects.select_for_update().get(pk=offer_id)
+    if offer.counselled_at is not None:
+        raise ValidationError("This counselling is recorded already.")
+    offer.counselled_by = pharmacist
+    offer.counselled_at = timezone.now()
+    offer.notes = notes
+    offer._history_user = pharmacist
+    offer.save(update_fields=["counselled_by", "counselled_at", "notes"])
+    return offer
+
+
+@transaction.atomic
+def message_post(*, order_id: int, author, body: str) -> OrderMessage:
+    """A message on an order from its patient or from a pharmacist, noticed to the other."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    from_pharmacist = author.pk != order.patient_id
+    if from_pharmacist and not author.has_perm(PHARMACIST_PERMISSION):
+        raise PermissionDenied("Only the patient and the pharmacists write on an order.")
+    message = OrderMessage.objects.create(
+        order=order, author=author, from_pharmacist=from_pharmacist, body=_clean_body(body)
+    )
+    _notify(message)
+    return message
+
+
+def _send_once(model, pk: int, field: str, send) -> bool:
+    with transaction.atomic():
+        row = model._base_manager.select_for_update().get(pk=pk)
+        if getattr(row, field) is not None:
+            return False
+        send(row)
+        # The one write to a sent row; the append-only manager refuses updates.
+        model._base_manager.filter(pk=pk).update(**{field: timezone.now()})
+    return True
+
+
+def counselling_offer_send(*, offer_id: int, send) -> bool:
+    return _send_once(CounsellingOffer, offer_id, "emailed_at", send)
+
+
+def message_notice_send(*, message_id: int, send) -> bool:
+    return _send_once(OrderMessage, message_id, "notified_at", send)
+
+
+def waiting_for_pharmacist(order: Order) -> bool:
+    """The patient's last word is unanswered: a question, an accepted offer, a message."""
+    last = order.messages.order_by("-at", "-pk").first()
+    if last is not None and not last.from_pharmacist:
+        return True
+    return any(offer.waits_for_pharmacist for offer in order.counselling_offers.all())
