@@ -22,7 +22,7 @@ from .cart import Cart
 from .forms import EXPECT, CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
 from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
 from .payments import sessions
-from .progress import order_steps, order_timeline, patient_status
+from .progress import declined_notice, order_steps, order_timeline, patient_status
 from .selectors import waiting_prescriptions
 from .services.checkout import coverage
 
@@ -295,6 +295,7 @@ def order_detail(request, number: str):
         "status_label": patient_status(order, confirming=waiting),
         "steps": order_steps(order, confirming=waiting),
         "timeline": order_timeline(order),
+        "declined": declined_notice(order),
         "refund_days": REFUND_BUSINESS_DAYS,
         # The prescriptions a pharmacist has yet to verify before the card is charged.
         "waits_for": list(

@@ -29,6 +29,7 @@ from .discrepancies import (
     usd,
 )
 from .discrepancies import record as record_discrepancy
+from .failures import intent_payment_failed
 from .intents import intent_canceled, intent_capturable, intent_succeeded, session_authorised
 from .lookup import named_order
 from .refunds import refund_stray_payment
@@ -167,4 +168,6 @@ EVENTS: dict[str, EventType] = {
     "payment_intent.amount_capturable_updated": EventType(intent_capturable),
     "payment_intent.succeeded": EventType(intent_succeeded, confirms=True),
     "payment_intent.canceled": EventType(intent_canceled),
+    # A refused card (payments.failures): the order stays payable and its page says why.
+    "payment_intent.payment_failed": EventType(intent_payment_failed),
 }
