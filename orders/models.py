@@ -411,3 +411,36 @@ class Discrepancy(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.detail}"
+
+
+# Auto-refill's models live in their own module; imported here so Django registers them.
+from .refill_models import (  # noqa: E402
+    AUTO_REFILL_MACHINE,
+    AutoRefill,
+    AutoRefillChange,
+    AutoRefillCycle,
+    AutoRefillStatus,
+)
+
+__all__ = [
+    "AUTHORISATION_LIFETIME",
+    "AUTO_REFILL_MACHINE",
+    "ORDER_MACHINE",
+    "REFUND_BUSINESS_DAYS",
+    "ZIP_CODE",
+    "AutoRefill",
+    "AutoRefillChange",
+    "AutoRefillCycle",
+    "AutoRefillStatus",
+    "CaptureMethod",
+    "DeliveryAddress",
+    "Discrepancy",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderStatusChange",
+    "PaymentEvent",
+    "Shipment",
+    "new_order_number",
+]

@@ -57,6 +57,7 @@ def people_and_objects(baclofen, settings):
         "prescription": {"pk": upload.pk},
         "document": {"pk": upload.pk, "document_pk": upload.documents.get().pk},
         "order": {"number": order.number},
+        "verified_rx": {"prescription_id": verified.pk},
         "request_id": {"request_id": "7f1c8d2e-0000-4000-8000-000000000001"},
         "package": package.pk,
     }

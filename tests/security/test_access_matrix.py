@@ -69,6 +69,20 @@ SITE = [
     Row("orders:pay", "GET", (LOGIN, 405, 405, 405, 405, 405), args="order"),
     Row("orders:pay", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
     Row("orders:cancel", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
+    # Auto-refill is the patient's own; A has none yet, so only its page answers (an
+    # empty form: 400).
+    Row("orders:auto_refill", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="verified_rx"),
+    Row("orders:auto_refill", "POST", (LOGIN, 400, GONE, GONE, GONE, GONE), args="verified_rx"),
+    Row("orders:auto_refill_card", "GET", (LOGIN, 405, 405, 405, 405, 405), args="verified_rx"),
+    Row(
+        "orders:auto_refill_card", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
+    ),
+    Row(
+        "orders:auto_refill_skip", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
+    ),
+    Row(
+        "orders:auto_refill_stop", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
+    ),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
     Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
