@@ -6,80 +6,234 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-class Migration(migrations.Migration):
+# Pharmacists see patients' auto-refills (and may turn one off, recorded with who).
+PHARMACIST_PERMISSIONS = {
+    "orders.autorefill": ["view", "change"],
+    "orders.autorefillchange": ["view"],
+    "orders.autorefillcycle": ["view"],
+}
 
+
+def grant_pharmacists(apps, schema_editor):
+    from accounts.roles import PHARMACIST, grant
+
+    grant(apps, PHARMACIST, PHARMACIST_PERMISSIONS)
+
+
+class Migration(migrations.Migration):
     dependencies = [
-        ('catalog', '0014_formulation_rxnorm_code'),
-        ('orders', '0011_order_payment_error'),
-        ('prescriptions', '0019_profile_answers_may_be_unanswered'),
+        ("catalog", "0014_formulation_rxnorm_code"),
+        ("orders", "0011_order_payment_error"),
+        ("prescriptions", "0019_profile_answers_may_be_unanswered"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoRefill',
+            name="AutoRefill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField(default=1, verbose_name='packages')),
-                ('status', models.CharField(choices=[('needs_card', 'Waiting for a saved card'), ('active', 'On'), ('stopped', 'Off')], db_index=True, default='needs_card', max_length=20)),
-                ('stripe_customer_id', models.CharField(blank=True, max_length=255)),
-                ('stripe_payment_method_id', models.CharField(blank=True, max_length=255)),
-                ('stripe_setup_session_id', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('card_label', models.CharField(blank=True, help_text='e.g. Visa ending 4242', max_length=60)),
-                ('next_run_on', models.DateField(blank=True, help_text='The day the next refill order is placed and charged.', null=True)),
-                ('stopped_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.package')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='auto_refills', to=settings.AUTH_USER_MODEL)),
-                ('prescription', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='auto_refill', to='prescriptions.prescription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField(default=1, verbose_name="packages")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("needs_card", "Waiting for a saved card"),
+                            ("active", "On"),
+                            ("stopped", "Off"),
+                        ],
+                        db_index=True,
+                        default="needs_card",
+                        max_length=20,
+                    ),
+                ),
+                ("stripe_customer_id", models.CharField(blank=True, max_length=255)),
+                ("stripe_payment_method_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "stripe_setup_session_id",
+                    models.CharField(blank=True, db_index=True, max_length=255),
+                ),
+                (
+                    "card_label",
+                    models.CharField(blank=True, help_text="e.g. Visa ending 4242", max_length=60),
+                ),
+                (
+                    "next_run_on",
+                    models.DateField(
+                        blank=True,
+                        help_text="The day the next refill order is placed and charged.",
+                        null=True,
+                    ),
+                ),
+                ("stopped_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.package",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="auto_refills",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "prescription",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="auto_refill",
+                        to="prescriptions.prescription",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='AutoRefillChange',
+            name="AutoRefillChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, choices=[('needs_card', 'Waiting for a saved card'), ('active', 'On'), ('stopped', 'Off')], max_length=20)),
-                ('to_status', models.CharField(choices=[('needs_card', 'Waiting for a saved card'), ('active', 'On'), ('stopped', 'Off')], max_length=20)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('auto_refill', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='changes', to='orders.autorefill')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("needs_card", "Waiting for a saved card"),
+                            ("active", "On"),
+                            ("stopped", "Off"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("needs_card", "Waiting for a saved card"),
+                            ("active", "On"),
+                            ("stopped", "Off"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=300)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "auto_refill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="changes",
+                        to="orders.autorefill",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'pk'],
+                "ordering": ["at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='AutoRefillCycle',
+            name="AutoRefillCycle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('run_on', models.DateField()),
-                ('outcome', models.CharField(choices=[('scheduled', 'Planned'), ('skipped', 'Skipped by the patient'), ('ordered', 'Order placed'), ('refused', 'Not placed')], default='scheduled', max_length=20)),
-                ('detail', models.CharField(blank=True, max_length=600)),
-                ('notice_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome_sent_at', models.DateTimeField(blank=True, help_text='When the patient was told it was not placed.', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('auto_refill', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cycles', to='orders.autorefill')),
-                ('order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='auto_refill_cycle', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("run_on", models.DateField()),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Planned"),
+                            ("skipped", "Skipped by the patient"),
+                            ("ordered", "Order placed"),
+                            ("refused", "Not placed"),
+                        ],
+                        default="scheduled",
+                        max_length=20,
+                    ),
+                ),
+                ("detail", models.CharField(blank=True, max_length=600)),
+                ("notice_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome_sent_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="When the patient was told it was not placed.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "auto_refill",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cycles",
+                        to="orders.autorefill",
+                    ),
+                ),
+                (
+                    "order",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="auto_refill_cycle",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-run_on', '-pk'],
+                "ordering": ["-run_on", "-pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='autorefill',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='auto_refill_quantity_positive'),
+            model_name="autorefill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gt", 0)), name="auto_refill_quantity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='autorefill',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['needs_card', 'active', 'stopped'])), name='auto_refill_status_valid'),
+            model_name="autorefill",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["needs_card", "active", "stopped"])),
+                name="auto_refill_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='autorefillcycle',
-            constraint=models.UniqueConstraint(fields=('auto_refill', 'run_on'), name='auto_refill_cycle_once_per_day'),
+            model_name="autorefillcycle",
+            constraint=models.UniqueConstraint(
+                fields=("auto_refill", "run_on"), name="auto_refill_cycle_once_per_day"
+            ),
         ),
+        migrations.RunPython(grant_pharmacists, migrations.RunPython.noop),
     ]

@@ -115,6 +115,10 @@ def test_roles_hold_exactly_their_permissions():
         "orders.view_shipment",
         "orders.view_discrepancy",
         "orders.change_discrepancy",
+        "orders.view_autorefill",
+        "orders.change_autorefill",
+        "orders.view_autorefillchange",
+        "orders.view_autorefillcycle",
     }
     catalog = group_permissions(CATALOG_STAFF)
     # Catalog rows, and the pharmacy's details, licences and notices (about/migrations/0002).

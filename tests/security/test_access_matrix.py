@@ -149,6 +149,7 @@ ADMIN_MODELS = {
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
+    "orders.autorefill": (YES, NO),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),
