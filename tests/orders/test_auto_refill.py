@@ -13,7 +13,10 @@ from django.utils import timezone
 from orders.models import AutoRefill, AutoRefillCycle, Order, OrderStatus
 from orders.payments import refills
 from orders.payments.cards import card_setup_session_for
+from orders.payments.reconciliation import find_discrepancies
 from orders.services.autorefill import auto_refill_set
+from orders.services.reminders import due_orders
+from orders.supply import run_out_date
 from orders.tasks.autorefill import run_auto_refills, run_cycle
 from tests.fixtures.stripe import pay_on_hosted_page, standin_event
 from tests.orders.factories import baclofen_package, make_address, receive
@@ -269,3 +272,25 @@ def test_the_prescription_page_offers_auto_refill(client, prescription, stripe_a
     turn_on(prescription.patient, prescription, stripe_api)
     page = client.get(prescription.get_absolute_url()).content.decode()
     assert "On: the next refill is on" in page
+
+
+def test_the_refill_reminder_is_left_to_auto_refill(paid_order, prescription, stripe_api):
+    line = paid_order.lines.get()
+    day_before = run_out_date(line) - timedelta(days=1)
+    assert due_orders(today=day_before) == [paid_order]
+
+    turn_on(paid_order.patient, prescription, stripe_api)
+
+    assert due_orders(today=day_before) == [], "auto-refill sends its own notice"
+
+
+def test_the_nightly_reconciliation_finds_the_saved_card_payment(prescription, stripe_api, capture):
+    auto_refill = turn_on(prescription.patient, prescription, stripe_api)
+    due_today(auto_refill)
+    run(capture)
+    order = Order.objects.get(patient=prescription.patient)
+    assert order.stripe_session_id == "" and order.stripe_payment_intent.startswith("pi_")
+
+    findings = find_discrepancies(since=timezone.now() - timedelta(hours=1))
+
+    assert [f for f in findings if f.order is not None and f.order.pk == order.pk] == []

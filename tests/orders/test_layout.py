@@ -107,6 +107,12 @@ def test_orders_modules_import_each_other_without_a_cycle():
     assert _cycle(graph) == []
 
 
+# Modules that sit below a layer although their names do not say so: auto-refill's models,
+# kept apart from orders.models (which imports them so Django registers them) and importing
+# nothing of orders themselves (pyproject.toml's layers put them under models).
+BELOW = {"orders.models": ("orders.refill_models",)}
+
+
 @pytest.mark.parametrize(
     "lower, upper",
     [
@@ -123,7 +129,9 @@ def test_lower_layers_never_import_upper_ones(lower, upper):
         for module, targets in graph.items()
         if module == lower or module.startswith(lower + ".")
         for target in targets
-        if target.startswith(upper) and not target.startswith(lower)
+        if target.startswith(upper)
+        and not target.startswith(lower)
+        and target not in BELOW.get(lower, ())
     }
     assert wrong == set()
 
