@@ -22,12 +22,13 @@ from prescriptions.services import prescription_receive_from_partner
 
 DRUG_SLUG = "baclofen"  # loaded by the catalog's data migration
 STRENGTH = "10 mg"
+PILLS = 10
 
 
 def bench_package() -> Package:
     """The package every benchmark patient orders."""
     return Package.objects.select_related("formulation__drug").get(
-        formulation__drug__slug=DRUG_SLUG, formulation__strength_label=STRENGTH
+        formulation__drug__slug=DRUG_SLUG, formulation__strength_label=STRENGTH, pill_count=PILLS
     )
 
 

@@ -182,12 +182,57 @@ class MedicationClassAdmin(HistoryAdmin):
     fields = ("name", "slug", "substances")
 
 
+class PackageInline(admin.TabularInline):
+    """The formulation's pack sizes, read here and edited on each package's own page:
+    there prices are saved with their history and stock only moves through "Adjust
+    stock" (a form here would write back the stock it read)."""
+
+    model = Package
+    extra = 0
+    fields = ("pill_count", "price", "per_pill", "stock", "active")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+    verbose_name = "pack size"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Per pill")
+    def per_pill(self, obj):
+        return obj.price_per_pill
+
+
 @admin.register(Formulation)
 class FormulationAdmin(HistoryAdmin):
-    list_display = ("__str__", "drug", "form", "strength_label", "rxnorm_code", "sellable")
+    list_display = (
+        "__str__",
+        "drug",
+        "form",
+        "strength_label",
+        "rxnorm_code",
+        "pack_sizes",
+        "sellable",
+    )
     list_filter = ("drug", "form", "sellable")
     search_fields = ("drug__name", "strength_label", "rxnorm_code")
     list_select_related = ("drug",)
+    readonly_fields = ("add_pack_size",)
+    inlines = [PackageInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("packages")
+
+    @admin.display(description="Packs (pills)")
+    def pack_sizes(self, obj):
+        return ", ".join(str(p.pill_count) for p in obj.packages.all()) or "-"
+
+    @admin.display(description="New pack size")
+    def add_pack_size(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the formulation first, then add its packs."
+        url = f"{reverse('admin:catalog_package_add')}?formulation={obj.pk}"
+        return format_html('<a href="{}">Add a pack size of {}</a>', url, obj)
 
 
 class StockFilter(admin.SimpleListFilter):

@@ -45,8 +45,9 @@ CALLOUTS = [
 ]
 
 # Package price tables do not say which strength they price; in source order they are
-# assigned to the sellable formulations in order (10 mg, then 20 mg). Staff can
-# reassign them in the admin.
+# assigned to the sellable formulations in order (10 mg, then 20 mg), each table's rows
+# (10, 30 and 90 pills) becoming that strength's packages. Staff can reassign them, change
+# their prices and add other sizes in the admin.
 INITIAL_STOCK = 100
 
 
@@ -108,6 +109,7 @@ class ParsedFormulation:
 class ParsedPackage:
     pill_count: int
     price: Decimal
+    table: int = 0  # which price table (in source order) the row is in
 
 
 @dataclass
@@ -240,6 +242,7 @@ def parse_monograph(text: str) -> ParsedMonograph:
     meta: dict[str, str] = {}
     packages: list[ParsedPackage] = []
     sections: list[ParsedSection] = []
+    tables = 0  # price tables seen so far
     i = 0
     # Preamble: "Key: value" lines, price tables and navigation links.
     while i < len(lines) and not sections:
@@ -248,11 +251,15 @@ def parse_monograph(text: str) -> ParsedMonograph:
             pass
         elif _is_table_row(line):
             cells = _cells(line)
-            if cells[0] and not set(cells[0]) <= {"-"} and cells[0].lower() != "package":
+            if cells[0].lower() == "package":
+                tables += 1
+            elif cells[0] and not set(cells[0]) <= {"-"}:
                 count = re.match(r"(\d+)", cells[0])
                 if not count:
                     raise MonographFormatError(f"Package row without a count: {line!r}")
-                packages.append(ParsedPackage(int(count.group(1)), _money(cells[1])))
+                packages.append(
+                    ParsedPackage(int(count.group(1)), _money(cells[1]), max(tables - 1, 0))
+                )
         elif m := re.fullmatch(r"([A-Z][\w ]{0,30}):\s*(.+)", line):
             meta[m.group(1).lower()] = m.group(2)
         elif _is_heading(line):
@@ -407,24 +414,44 @@ def load_monograph(parsed: ParsedMonograph, *, models) -> tuple[object, bool]:
             for name in item.classes
         ]
         interaction.medication_classes.set(classes)
-    formulations = []
     for position, item in enumerate(parsed.formulations):
-        formulations.append(
-            _create(models.Formulation, drug=drug, position=position, **item.__dict__)
-        )
+        _create(models.Formulation, drug=drug, position=position, **item.__dict__)
+    load_packages(drug, parsed, models=models)
+    load_clinical_rules(drug, parsed, models=models)
+    return drug, True
+
+
+def load_packages(drug, parsed: ParsedMonograph, *, models) -> int:
+    """The packages of the price tables that the drug's strengths do not have yet.
+
+    Table n prices the drug's n-th sellable tablet or capsule strength; a pack size the
+    strength already has (whatever staff made of its price or stock) is left alone, so
+    this adds new sizes to a catalog loaded before they were in the file. Returns how
+    many packages it created.
+    """
     solid = (DosageForm.TABLET, DosageForm.CAPSULE)
-    sellable_solids = [f for f in formulations if f.sellable and f.form in solid]
-    if len(parsed.packages) > len(sellable_solids):
+    sellable_solids = [
+        f
+        for f in models.Formulation.objects.filter(drug=drug).order_by("position", "pk")
+        if f.sellable and f.form in solid
+    ]
+    if len({p.table for p in parsed.packages}) > len(sellable_solids):
         raise MonographFormatError("More price tables than tablet strengths to assign them to.")
-    for formulation, package in zip(sellable_solids, parsed.packages, strict=False):
+    created = 0
+    for package in parsed.packages:
+        formulation = sellable_solids[package.table]
+        if models.Package.objects.filter(
+            formulation=formulation, pill_count=package.pill_count
+        ).exists():
+            continue
         models.Package.objects.create(
             formulation=formulation,
             pill_count=package.pill_count,
             price=package.price,
             stock=INITIAL_STOCK,
         )
-    load_clinical_rules(drug, parsed, models=models)
-    return drug, True
+        created += 1
+    return created
 
 
 def read_seed(name: str = "baclofen-monograph.txt") -> ParsedMonograph:

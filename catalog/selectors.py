@@ -34,7 +34,6 @@ def drug_page(*, slug: str) -> dict:
         ),
         "callouts": [s for s in sections if s.callout],
         "guidelines": list(drug.dosing_guidelines.all()),
-        "quantity_choices": range(1, 6),
         "packages": list(
             Package.objects.purchasable()
             .filter(formulation__drug=drug)

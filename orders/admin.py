@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from pharmacy.admin import HistoryAdmin
+
 from . import services
 from .models import (
     AutoRefill,
@@ -14,6 +16,7 @@ from .models import (
     OrderStatusChange,
     PaymentEvent,
     Shipment,
+    ShippingOption,
 )
 from .payments.refunds import refund_order
 from .services.autorefill import auto_refill_stop
@@ -67,14 +70,23 @@ class DiscrepancyInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ("carrier", "tracking_number", "status", "created_at", "delivered_at")
+    fields = ("carrier", "tracking_number", "tracking_url", "status", "created_at", "delivered_at")
     readonly_fields = fields
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "patient", "status", "total", "created_at", "paid_at", "tracking")
-    list_filter = ("status", "capture_method", "created_at", "paid_at")
+    list_display = (
+        "number",
+        "patient",
+        "status",
+        "total",
+        "shipping_name",
+        "created_at",
+        "paid_at",
+        "tracking",
+    )
+    list_filter = ("status", "capture_method", "shipping_name", "created_at", "paid_at")
     date_hierarchy = "created_at"
     search_fields = (
         "number",
@@ -108,6 +120,17 @@ class OrderAdmin(admin.ModelAdmin):
                     "ship_state",
                     "ship_zip",
                     "ship_phone",
+                )
+            },
+        ),
+        (
+            "Delivery option, as chosen at checkout",
+            {
+                "fields": (
+                    "shipping_name",
+                    "shipping_price",
+                    "shipping_days_min",
+                    "shipping_days_max",
                 )
             },
         ),
@@ -312,3 +335,19 @@ class AutoRefillAdmin(admin.ModelAdmin):
             for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"{stopped} auto-refill(s) turned off.", messages.SUCCESS)
+
+
+@admin.register(ShippingOption)
+class ShippingOptionAdmin(HistoryAdmin):
+    """The delivery options patients choose from at checkout. A placed order keeps the
+    name, price and days it was placed with, so editing an option changes only orders
+    placed after; an option no longer offered is turned off, never deleted."""
+
+    list_display = ("name", "price", "days_min", "days_max", "active", "position", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    ordering = ("position", "pk")
+    fields = ("name", "price", ("days_min", "days_max"), "active", "position")
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -8,7 +8,9 @@ from catalog.models import Package
 
 SESSION_KEY = "cart"
 COUNT_KEY = "cart_count"
-MAX_PACKAGES_PER_LINE = 20
+# An abuse limit, not the prescription's (orders.selectors.quantity_refusal says that
+# one): high enough for a 90-day supply of 8 units a day in packs of 10 (72 packs).
+MAX_PACKAGES_PER_LINE = 90
 MAX_ID = 2**63 - 1  # the largest primary key a database holds
 
 

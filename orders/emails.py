@@ -98,11 +98,23 @@ def _receipt(order: Order, lines: list[OrderLine]) -> dict:
         )
         for line in lines
     ]
-    return {"rows": rows, "total": money(order.total, order.currency)}
+    return {
+        "rows": rows,
+        "total": money(order.total, order.currency),
+        # The delivery as chosen at checkout, copied onto the order.
+        "shipping_name": order.shipping_name,
+        "shipping_price": (
+            money(order.shipping_price, order.currency) if order.shipping_price else "Free"
+        ),
+        "delivery_estimate": order.delivery_estimate,
+    }
 
 
 def _shipment(order: Order, lines: list[OrderLine]) -> dict:
-    return {"shipment": getattr(order, "shipment", None)}
+    return {
+        "shipment": getattr(order, "shipment", None),
+        "delivery_estimate": order.delivery_estimate if order.is_dispatched else None,
+    }
 
 
 def _authorised(order: Order, lines: list[OrderLine]) -> dict:
@@ -167,7 +179,7 @@ def _refill(order: Order, lines: list[OrderLine]) -> dict:
                 needs_new_prescription=(
                     prescription.is_expired() or prescription.units_remaining < line.units
                 ),
-                reorder_url=absolute_url(drug.get_absolute_url()),
+                reorder_url=absolute_url(reverse("orders:reorder", args=[order.number])),
                 prescription_url=absolute_url(prescription.get_absolute_url()),
                 upload_url=absolute_url(f"{reverse('prescriptions:new')}?drug={drug.slug}"),
             )

@@ -1,3 +1,6 @@
+from datetime import date
+from decimal import Decimal
+
 from django import forms
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -7,7 +10,8 @@ from catalog.models import Package
 from prescriptions.forms import PrescriptionUploadForm
 
 from .cart import MAX_ID, MAX_PACKAGES_PER_LINE
-from .models import DeliveryAddress
+from .delivery import NOT_OFFERED, price_label
+from .models import DeliveryAddress, ShippingOption
 
 
 class CartAddForm(forms.Form):
@@ -15,7 +19,14 @@ class CartAddForm(forms.Form):
         queryset=Package.objects.purchasable(),
         error_messages={"invalid_choice": "That package is not available to order."},
     )
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_PACKAGES_PER_LINE, initial=1)
+    quantity = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_PACKAGES_PER_LINE,
+        initial=1,
+        error_messages={
+            "max_value": f"You can order at most {MAX_PACKAGES_PER_LINE} of one package at a time."
+        },
+    )
 
 
 class CartUpdateForm(forms.Form):
@@ -63,6 +74,45 @@ class DeliveryAddressForm(forms.ModelForm):
 
     def clean_zip_code(self) -> str:
         return self.cleaned_data["zip_code"].strip()
+
+
+class ShippingChoiceForm(forms.Form):
+    """How the order is delivered: one of the options offered now (`options`, as the
+    cart lists them), the first unless the patient picks another. Each choice says its
+    price, when it should arrive and what the order then costs in all (no script needed
+    to see the total). An option not offered (turned off, or a forged form) is refused."""
+
+    shipping_option = forms.TypedChoiceField(
+        coerce=int,
+        empty_value=None,
+        widget=forms.RadioSelect,
+        # Not chosen (a form from before delivery options, a script): the first offered.
+        required=False,
+        label="Delivery",
+        help_text="Dates count business days (Monday to Friday) from the day the order is paid.",
+        error_messages={"invalid_choice": NOT_OFFERED},
+    )
+
+    def __init__(
+        self, *args, options: list[ShippingOption], items_total: Decimal, start: date, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shipping_option"].choices = [
+            (option.pk, shipping_choice_label(option, items_total, start)) for option in options
+        ]
+        if options and not self.is_bound:
+            self.initial.setdefault("shipping_option", options[0].pk)
+
+    @property
+    def chosen_id(self) -> int | None:
+        return self.cleaned_data.get("shipping_option")
+
+
+def shipping_choice_label(option: ShippingOption, items_total: Decimal, start: date) -> str:
+    """E.g. "Express: $15.00. Arrives Fri, Dec 4 - Mon, Dec 7. Order total $61.53"."""
+    estimate = option.estimate(start=start)
+    total = items_total + option.price
+    return f"{option.name}: {price_label(option.price)}. {estimate.label}. Order total ${total:.2f}"
 
 
 UPLOAD = "upload"

@@ -3,7 +3,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -11,35 +10,22 @@ from django.utils import timezone
 from pharmacy.state_machine import StateMachine
 from pharmacy.us_states import US_STATES
 
-ZIP_CODE = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?\Z", "Enter a ZIP code like 10001 or 10001-1234.")
+from .delivery import (
+    ZIP_CODE,
+    DeliveryAddress,
+    DeliveryEstimate,
+    Shipment,
+    ShippingOption,
+    delivery_estimate,
+)
+
+__all__ = ["ZIP_CODE", "DeliveryAddress", "Shipment", "ShippingOption"]  # from .delivery
 
 
 def new_order_number() -> str:
     """Short, unguessable, easy to read aloud on the phone (no 0/O or 1/I)."""
     alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
     return "".join(secrets.choice(alphabet) for _ in range(10))
-
-
-class DeliveryAddress(models.Model):
-    """The patient's delivery address, kept on the account and copied onto each order."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delivery_address"
-    )
-    full_name = models.CharField(max_length=150)
-    line1 = models.CharField("address", max_length=200)
-    line2 = models.CharField("apartment, suite, etc.", max_length=200, blank=True)
-    city = models.CharField(max_length=100)
-    state = models.CharField(max_length=2, choices=US_STATES)
-    zip_code = models.CharField("ZIP code", max_length=10, validators=[ZIP_CODE])
-    phone = models.CharField(max_length=30, blank=True, help_text="For the courier, if needed.")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name_plural = "delivery addresses"
-
-    def __str__(self):
-        return f"{self.full_name}, {self.city} {self.state}"
 
 
 class OrderStatus(models.TextChoices):
@@ -110,6 +96,14 @@ class Order(models.Model):
     ship_state = models.CharField(max_length=2, choices=US_STATES)
     ship_zip = models.CharField(max_length=10)
     ship_phone = models.CharField(max_length=30, blank=True)
+    # The delivery option as it was when the order was placed (see .delivery); empty
+    # on orders placed before the pharmacy offered options.
+    shipping_name = models.CharField("delivery", max_length=60, blank=True)
+    shipping_price = models.DecimalField(
+        "delivery price", max_digits=8, decimal_places=2, default=Decimal("0.00")
+    )
+    shipping_days_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    shipping_days_max = models.PositiveSmallIntegerField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     payment_due_by = models.DateTimeField(
@@ -213,6 +207,22 @@ class Order(models.Model):
     def total_cents(self) -> int:
         return int((self.total * 100).to_integral_value())
 
+    @property
+    def items_total(self) -> Decimal:
+        """What the packages cost; `total` is this plus the delivery."""
+        return self.total - self.shipping_price
+
+    @property
+    def delivery_estimate(self) -> DeliveryEstimate | None:
+        """When it should arrive: counted from the day it was paid (until then, from
+        today), with the days the option promised when the order was placed."""
+        if self.shipping_days_min is None or self.shipping_days_max is None:
+            return None
+        start = timezone.localdate(self.paid_at) if self.paid_at else timezone.localdate()
+        return delivery_estimate(
+            start=start, days_min=self.shipping_days_min, days_max=self.shipping_days_max
+        )
+
 
 class OrderLine(models.Model):
     """One package in an order: its price and monograph version as the patient saw them."""
@@ -306,22 +316,6 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
-
-
-class Shipment(models.Model):
-    class Status(models.TextChoices):
-        IN_TRANSIT = "in_transit", "In transit"
-        DELIVERED = "delivered", "Delivered"
-
-    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="shipment")
-    carrier = models.CharField(max_length=50)
-    tracking_number = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=20, choices=Status, default=Status.IN_TRANSIT)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self):
-        return f"{self.carrier} {self.tracking_number}"
 
 
 class Notification(models.Model):
@@ -422,25 +416,10 @@ from .refill_models import (  # noqa: E402
     AutoRefillStatus,
 )
 
-__all__ = [
-    "AUTHORISATION_LIFETIME",
+__all__ += [
     "AUTO_REFILL_MACHINE",
-    "ORDER_MACHINE",
-    "REFUND_BUSINESS_DAYS",
-    "ZIP_CODE",
     "AutoRefill",
     "AutoRefillChange",
     "AutoRefillCycle",
     "AutoRefillStatus",
-    "CaptureMethod",
-    "DeliveryAddress",
-    "Discrepancy",
-    "Notification",
-    "Order",
-    "OrderLine",
-    "OrderStatus",
-    "OrderStatusChange",
-    "PaymentEvent",
-    "Shipment",
-    "new_order_number",
 ]

@@ -1,12 +1,40 @@
 """Reading orders for pages and services."""
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
 from django.db.models import Q
 from django.utils import timezone
 
+from catalog.models import Package
 from prescriptions.models import Prescription, Status
+from prescriptions.selectors import units_available
 
-from .cart import CartLine
-from .models import Order, OrderLine, OrderStatus
+from .cart import MAX_PACKAGES_PER_LINE, CartLine
+from .delivery import DeliveryEstimate, price_label
+from .models import Order, OrderLine, OrderStatus, ShippingOption
+
+
+@dataclass(frozen=True)
+class ShippingChoice:
+    """A shipping option as the cart shows it: price, arrival, and the order's total."""
+
+    option: ShippingOption
+    estimate: DeliveryEstimate
+    total: Decimal
+
+    @property
+    def price(self) -> str:
+        return price_label(self.option.price)
+
+
+def shipping_choices(*, items_total: Decimal, start: date) -> list[ShippingChoice]:
+    """Every option offered now, first the one checkout picks unless the patient changes it."""
+    return [
+        ShippingChoice(option, option.estimate(start=start), items_total + option.price)
+        for option in ShippingOption.objects.active()
+    ]
 
 
 def matching_pending_order(*, patient, lines: list[CartLine]) -> Order | None:
@@ -67,4 +95,34 @@ def arrived_prescriptions(*, patient_id: int, drug_ids, since) -> list[Prescript
         .filter(Q(status__in=WAITING_STATUSES) | Q(status=Status.VERIFIED, submitted_at__gte=since))
         .exclude(pk__in=taken)
         .order_by("submitted_at", "pk")
+    )
+
+
+def quantity_refusal(*, patient, package: Package, quantity: int) -> str | None:
+    """Why the cart cannot hold `quantity` packages of `package`, or None.
+
+    Past MAX_PACKAGES_PER_LINE, never (an abuse limit). A signed-in patient whose
+    verified prescriptions cover this form and strength may hold up to what they still
+    cover, and is told the limit rather than given less than asked without a word; a
+    patient with none may fill the cart, and checkout asks how each line is covered.
+    """
+    if quantity > MAX_PACKAGES_PER_LINE:
+        return f"You can order at most {MAX_PACKAGES_PER_LINE} of one package at a time."
+    if not patient.is_authenticated:
+        return None
+    covered = units_available(patient=patient, formulation=package.formulation)
+    wanted = quantity * package.pill_count
+    if not covered or wanted <= covered:
+        return None
+    unit = package.formulation.unit_plural
+    most = covered // package.pill_count
+    name = f"{package.formulation.drug.name} {package.label}"
+    limit = (
+        f"You can have at most {most} of this package."
+        if most
+        else "This package is larger than that: choose a smaller one."
+    )
+    return (
+        f"{name}: your prescription covers {covered} more {unit}, and {quantity} of this "
+        f"package would be {wanted}. {limit}"
     )

@@ -29,4 +29,6 @@ urlpatterns = [
         refill_views.auto_refill_stop_view,
         name="auto_refill_stop",
     ),
+    path("orders/<str:number>/reorder/", views.order_reorder, name="reorder"),
+    path("track/<str:tracking_number>/", views.track_parcel, name="track"),
 ]

@@ -11,19 +11,28 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import get_callable
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from catalog.models import Package
 from prescriptions.selectors import held_prescriptions, profile_notice
 from prescriptions.services import prescription_submit_upload, upload_check_claim
 
 from . import services
-from .cart import Cart
-from .forms import EXPECT, CartAddForm, CartUpdateForm, CoverLineForm, DeliveryAddressForm
-from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
+from .cart import MAX_PACKAGES_PER_LINE, Cart
+from .forms import (
+    EXPECT,
+    CartAddForm,
+    CartUpdateForm,
+    CoverLineForm,
+    DeliveryAddressForm,
+    ShippingChoiceForm,
+)
+from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus, Shipment
 from .payments import sessions
 from .progress import declined_notice, order_steps, order_timeline, patient_status
-from .selectors import waiting_prescriptions
+from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
 from .services.checkout import coverage
 
 logger = logging.getLogger(__name__)
@@ -51,9 +60,12 @@ def _cart_context(request, cart: Cart) -> dict:
         }
         for line in lines
     ]
+    total = Cart.total(lines)
     return {
         "rows": rows,
-        "total": Cart.total(lines),
+        "max_quantity": MAX_PACKAGES_PER_LINE,
+        "total": total,
+        "shipping": shipping_choices(items_total=total, start=timezone.localdate()) if rows else [],
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
         "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
     }
@@ -76,7 +88,13 @@ def _add_to_cart(request):
         _flash_errors(request, form)
         return redirect("orders:cart")
     package = form.cleaned_data["package"]
-    quantity = Cart(request.session).add(package, form.cleaned_data["quantity"])
+    cart = Cart(request.session)
+    wanted = cart.items.get(str(package.pk), 0) + form.cleaned_data["quantity"]
+    refusal = quantity_refusal(patient=request.user, package=package, quantity=wanted)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("orders:cart")
+    quantity = cart.add(package, form.cleaned_data["quantity"])
     messages.success(
         request,
         f"Added to your cart: {package.formulation.drug.name} {package.label} (now {quantity}).",
@@ -135,13 +153,18 @@ def cart_add(request):
 @require_POST
 def cart_update(request):
     form = CartUpdateForm(request.POST)
-    if form.is_valid():
-        Cart(request.session).set_quantity(
-            form.cleaned_data["package"], form.cleaned_data["quantity"]
-        )
-        messages.success(request, "Your cart was updated.")
-    else:
+    if not form.is_valid():
         _flash_errors(request, form)
+        return redirect("orders:cart")
+    package_id, quantity = form.cleaned_data["package"], form.cleaned_data["quantity"]
+    if quantity:
+        package = Package.objects.select_related("formulation__drug").get(pk=package_id)
+        refusal = quantity_refusal(patient=request.user, package=package, quantity=quantity)
+        if refusal:
+            messages.error(request, refusal)
+            return redirect("orders:cart")
+    Cart(request.session).set_quantity(package_id, quantity)
+    messages.success(request, "Your cart was updated.")
     return redirect("orders:cart")
 
 
@@ -153,10 +176,16 @@ def checkout(request):
     form = DeliveryAddressForm(request.POST or None, instance=address, initial=initial)
     context = _cart_context(request, cart)
     covers = _cover_forms(request, context["rows"], bound=request.method == "POST")
+    delivery = ShippingChoiceForm(
+        request.POST or None,
+        options=[choice.option for choice in context["shipping"]],
+        items_total=context["total"],
+        start=timezone.localdate(),
+    )
     problems = []
     status = 200
     if request.method == "POST":
-        valid = [form.is_valid()] + [cover.is_valid() for cover in covers]
+        valid = [form.is_valid(), delivery.is_valid()] + [cover.is_valid() for cover in covers]
         valid += [cover.upload.is_valid() for cover in covers if all(valid) and cover.wants_upload]
         if all(valid):
             lines = cart.lines()
@@ -169,6 +198,7 @@ def checkout(request):
                     address_data=form.cleaned_data,
                     waiting=waiting or None,
                     expecting=expecting,
+                    shipping_option_id=delivery.chosen_id,
                 )
             except services.CheckoutError as exc:
                 problems = exc.problems or []
@@ -184,7 +214,7 @@ def checkout(request):
                 return _go_to_payment(request, order)
         else:
             status = 400
-    context.update(form=form, problems=problems, covers=covers)
+    context.update(form=form, delivery=delivery, problems=problems, covers=covers)
     if not context["rows"] and request.method == "GET":
         messages.info(request, "Your cart is empty: add a package from a medicine's page first.")
         return redirect("orders:cart")
@@ -330,3 +360,50 @@ def order_cancel(request, number: str):
     else:
         messages.success(request, f"Order {order.number} was cancelled. Nothing was charged.")
     return redirect(order)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_reorder(request, number: str):
+    """Order again. GET (the reminder email's link) shows what would go in the cart and
+    asks to confirm; only the POST fills the cart, then opens checkout."""
+    order = _own_order(request, number)
+    if request.method == "GET":
+        plan = services.reorder_plan(patient=request.user, order_id=order.pk)
+        return render(request, "orders/order_reorder.html", {"order": order, "plan": plan})
+    try:
+        plan = services.reorder_fill_cart(
+            patient=request.user, order_id=order.pk, cart=Cart(request.session)
+        )
+    except ValidationError as exc:
+        for reason in exc.messages:
+            messages.error(request, reason)
+        return redirect(order)
+    for reason in plan.refusals:
+        messages.warning(request, f"Left out: {reason}")
+    for note in plan.notes:
+        messages.info(request, note)
+    messages.success(request, f"The lines of order {order.number} are in your cart: check out.")
+    return redirect("orders:checkout")
+
+
+TRACKING_NUMBER = re.compile(r"[A-Z0-9]{4,64}")
+
+
+@require_safe
+def track_parcel(request, tracking_number: str):
+    """The local courier's public tracking page, as a carrier's would be: the parcel's
+    status and dates, found by its unguessable tracking number; no name, address or
+    contents, so it needs no sign-in (the patient may pass the link on)."""
+    if not TRACKING_NUMBER.fullmatch(tracking_number):
+        raise Http404
+    shipment = (
+        Shipment.objects.filter(tracking_number=tracking_number).select_related("order").first()
+    )
+    if shipment is None:
+        raise Http404
+    return render(
+        request,
+        "orders/track_parcel.html",
+        {"shipment": shipment, "estimate": shipment.order.delivery_estimate},
+    )

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.people",
     "tests.fixtures.pharmacy",
     "tests.fixtures.prescriptions",
+    "tests.fixtures.shipping",
     "tests.fixtures.stripe",
 ]
 

@@ -85,6 +85,15 @@ class Formulation(models.Model):
         return Route.INTRATHECAL if self.form == DosageForm.INTRATHECAL else Route.ORAL
 
     @property
+    def unit_plural(self) -> str:
+        """What a prescription's units of this form are called: tablets, capsules, mL."""
+        return {
+            DosageForm.TABLET: "tablets",
+            DosageForm.CAPSULE: "capsules",
+            DosageForm.ORAL_SOLUTION: "mL",
+        }.get(self.form, "units")
+
+    @property
     def mg_per_unit(self) -> Decimal | None:
         """mg in one unit a prescription counts: a tablet or capsule, or one mL."""
         if self.strength_mg is not None:

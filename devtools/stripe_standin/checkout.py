@@ -20,6 +20,7 @@ from .params import (
     name,
     reject_unknown,
 )
+from .shipping import shipping_rates
 
 MIN_EXPIRY = 30 * 60
 MAX_EXPIRY = 24 * 3600
@@ -37,6 +38,7 @@ CREATE_PARAMS = {
     "metadata",
     "expires_at",
     "payment_intent_data",
+    "shipping_options",
     "expand",
     "customer",
     "currency",
@@ -87,7 +89,9 @@ def build_session(params: Params, *, now: int, customers: set[str] | None = None
     if len(currencies) > 1:
         raise param_error("line_items", "All line items must use the same currency.")
     currency = currencies.pop()
-    _check_total(sum(item.amount_total for item in items), currency)
+    rates = shipping_rates(params, currency=currency)
+    shipping = rates[0].amount if rates else 0  # the first option is the one selected
+    _check_total(sum(item.amount_total for item in items) + shipping, currency)
 
     intent_data = get_dict(params, "payment_intent_data") or {}
     reject_unknown(
@@ -114,6 +118,7 @@ def build_session(params: Params, *, now: int, customers: set[str] | None = None
         metadata=get_metadata(params),
         payment_intent_metadata=get_metadata(intent_data, prefix="payment_intent_data"),
         capture_method=_capture_method(intent_data),
+        shipping_rates=rates,
         customer=customer,
         setup_future_usage=future,
     )

@@ -53,6 +53,18 @@ class LineItem:
 
 
 @dataclass
+class ShippingRate:
+    """An inline `shipping_rate_data` of a session (validated in .shipping)."""
+
+    display_name: str
+    amount: int
+    currency: str
+    delivery_estimate: dict[str, dict[str, Any] | None] | None
+    metadata: dict[str, str]
+    id: str = field(default_factory=lambda: new_id("shr_"))
+
+
+@dataclass
 class Session:
     created: int
     expires_at: int
@@ -65,6 +77,8 @@ class Session:
     metadata: dict[str, str]
     payment_intent_metadata: dict[str, str]
     capture_method: str = "automatic"
+    # `shipping_options`; the first is the selected one, whose amount is charged.
+    shipping_rates: list[ShippingRate] = field(default_factory=list)
     id: str = field(default_factory=lambda: new_id("cs_test_", 58))
     status: str = "open"
     payment_status: str = "unpaid"
@@ -78,8 +92,16 @@ class Session:
     setup_future_usage: str | None = None
 
     @property
-    def amount_total(self) -> int:
+    def amount_subtotal(self) -> int:
         return sum(item.amount_total for item in self.line_items)
+
+    @property
+    def amount_shipping(self) -> int:
+        return self.shipping_rates[0].amount if self.shipping_rates else 0
+
+    @property
+    def amount_total(self) -> int:
+        return self.amount_subtotal + self.amount_shipping
 
     @property
     def return_url(self) -> str:
@@ -161,15 +183,14 @@ class Event:
 
 
 def session_json(session: Session, public_url: str) -> dict[str, Any]:
-    # A setup session charges nothing: Stripe sends no amounts and no currency for it.
+    # A setup session charges nothing: Stripe sends no amounts for it.
     setup = session.mode == "setup"
-    total = None if setup else session.amount_total
     paid = session.status == "complete"
     return {
         "id": session.id,
         "object": "checkout.session",
-        "amount_subtotal": total,
-        "amount_total": total,
+        "amount_subtotal": None if setup else session.amount_subtotal,
+        "amount_total": None if setup else session.amount_total,
         "automatic_tax": {"enabled": False, "liability": None, "status": None},
         "cancel_url": session.cancel_url,
         "client_reference_id": session.client_reference_id,
@@ -193,10 +214,53 @@ def session_json(session: Session, public_url: str) -> dict[str, Any]:
         "setup_intent": session.setup_intent,
         "status": session.status,
         "success_url": session.success_url,
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        **shipping_json(session.shipping_rates),
+        "total_details": {
+            "amount_discount": 0,
+            "amount_shipping": session.amount_shipping,
+            "amount_tax": 0,
+        },
         "ui_mode": "hosted",
         # Stripe drops the URL once the session can no longer be paid.
         "url": f"{public_url}/pay/{session.id}" if session.status == "open" else None,
+    }
+
+
+def shipping_rate_json(rate: ShippingRate, created: int) -> dict[str, Any]:
+    """A ShippingRate as Stripe renders it when expanded (`stripe.ShippingRate`)."""
+    return {
+        "id": rate.id,
+        "object": "shipping_rate",
+        "active": True,
+        "created": created,
+        "delivery_estimate": rate.delivery_estimate,
+        "display_name": rate.display_name,
+        "fixed_amount": {"amount": rate.amount, "currency": rate.currency},
+        "livemode": False,
+        "metadata": dict(rate.metadata),
+        "tax_behavior": "unspecified",
+        "tax_code": None,
+        "type": "fixed_amount",
+    }
+
+
+def shipping_json(rates: list[ShippingRate]) -> dict[str, Any]:
+    """The session fields about shipping: the selected (first) rate's cost, all options."""
+    selected = rates[0] if rates else None
+    return {
+        "shipping_cost": (
+            {
+                "amount_subtotal": selected.amount,
+                "amount_tax": 0,
+                "amount_total": selected.amount,
+                "shipping_rate": selected.id,
+            }
+            if selected
+            else None
+        ),
+        "shipping_options": [
+            {"shipping_amount": rate.amount, "shipping_rate": rate.id} for rate in rates
+        ],
     }
 
 

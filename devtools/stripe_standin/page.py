@@ -64,6 +64,12 @@ def _summary(session: Session) -> str:
         "</tr>\n"
         for item in session.line_items
     )
+    if session.shipping_rates:
+        rate = session.shipping_rates[0]
+        rows += (
+            f'<tr><td>Shipping: {escape(rate.display_name)}</td><td class="num"></td>'
+            f'<td class="num">{escape(format_amount(rate.amount, rate.currency))}</td></tr>\n'
+        )
     total = escape(format_amount(session.amount_total, session.currency))
     return (
         "<table>\n<caption>Order summary</caption>\n"

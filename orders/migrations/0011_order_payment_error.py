@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0008_orderline_awaits_prescription'),
+        ('orders', '0009_shipping_options'),
     ]
 
     operations = [

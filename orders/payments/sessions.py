@@ -34,16 +34,20 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
         }
         for line in lines
     ]
-    if sum(to_cents(line.package_price) * line.quantity for line in lines) != order.total_cents:
+    shipping = to_cents(order.shipping_price)
+    items_cents = sum(to_cents(line.package_price) * line.quantity for line in lines)
+    if items_cents + shipping != order.total_cents:
         # Charging anything but the order's total would be worse than not charging.
-        raise ValidationError(f"Order {order.number}: its lines do not add up to its total.")
+        raise ValidationError(
+            f"Order {order.number}: its lines and delivery do not add up to its total."
+        )
     metadata = {"order_number": order.number}
     intent_data: dict[str, Any] = {"metadata": metadata}
     if order.is_manual_capture:
         # Authorise now, charge once the pharmacist verifies (payments.settlement).
         intent_data["capture_method"] = "manual"
     order_url = settings.SITE_URL.rstrip("/") + order.get_absolute_url()
-    return {
+    params: dict[str, Any] = {
         "mode": "payment",
         "line_items": items,
         "client_reference_id": order.number,
@@ -59,6 +63,31 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
             int(time.time()) + MAX_SESSION_SECONDS,
         ),
     }
+    if order.shipping_name:
+        params["shipping_options"] = [_shipping_option(order, shipping)]
+    elif shipping:
+        raise ValidationError(f"Order {order.number}: its delivery has a price but no name.")
+    return params
+
+
+def _shipping_option(order: Order, amount: int) -> dict[str, Any]:
+    """The order's own delivery, as the one shipping rate of its session.
+
+    Only the option the patient chose at checkout is sent, so Stripe's page shows it
+    and charges it (the session's amount_total is the lines plus it) and offers no
+    other; a patient cannot change what an order costs on Stripe's page.
+    """
+    rate: dict[str, Any] = {
+        "type": "fixed_amount",
+        "display_name": order.shipping_name,
+        "fixed_amount": {"amount": amount, "currency": order.currency},
+    }
+    if order.shipping_days_min and order.shipping_days_max:
+        rate["delivery_estimate"] = {
+            "minimum": {"unit": "business_day", "value": order.shipping_days_min},
+            "maximum": {"unit": "business_day", "value": order.shipping_days_max},
+        }
+    return {"shipping_rate_data": rate}
 
 
 def _create_session(client: stripe.StripeClient, params: dict[str, Any], key: str):

@@ -9,6 +9,7 @@ from .lifecycle import (
     order_mark_paid,
     order_mark_refunded,
 )
+from .reorder import reorder_fill_cart, reorder_plan
 
 __all__ = [
     "CheckoutError",
@@ -21,4 +22,6 @@ __all__ = [
     "order_mark_paid",
     "order_mark_refunded",
     "order_place",
+    "reorder_fill_cart",
+    "reorder_plan",
 ]

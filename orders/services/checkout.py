@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -34,6 +33,7 @@ from ..models import (
     OrderStatus,
 )
 from ..selectors import matching_pending_order, waiting_prescription
+from .delivery_options import chosen_shipping_option
 from .destinations import ship_to_problem
 
 
@@ -42,6 +42,7 @@ class CheckoutProblem:
     package: Package | None  # None for what concerns the whole order (the profile)
     # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
     # | "out_of_stock" | "unavailable" | "not_waiting" | "order_waiting" | "unlicensed_state"
+    # | "shipping"
     kind: str
     message: str
     held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
@@ -136,6 +137,20 @@ def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> Checkout
     )
 
 
+def line_refusals(*, patient, line: CartLine) -> list[CheckoutProblem]:
+    """What checkout would refuse `line` for, read without reserving or using anything
+    (for ordering again): another order of the drug waiting for a pharmacist, units no
+    verified prescription covers, an early refill (unless a usable prescription carries
+    a pharmacist's allowance, which checkout then uses)."""
+    problems = [_order_still_waiting(patient=patient, line=line)]
+    if coverage(patient=patient, lines=[line])[line.package.pk] < line.units:
+        problems.append(_not_covered(patient=patient, line=line, held=[]))
+    usable = usable_prescriptions(patient=patient, formulation=line.package.formulation)
+    if not usable.filter(early_refill_allowed=True).exists():
+        problems.append(_too_early(patient=patient, line=line, prescription=None, seen={}))
+    return [problem for problem in problems if problem]
+
+
 def _order_still_waiting(*, patient, line: CartLine) -> CheckoutProblem | None:
     """Another order of the drug while one still waits for a pharmacist is refused.
 
@@ -194,9 +209,14 @@ def order_place(
     address: DeliveryAddress,
     waiting: dict[int, int] | None = None,
     expecting: frozenset[int] = frozenset(),
+    shipping_option_id: int | None = None,
 ) -> Order:
     """Create an order waiting for payment, or raise CheckoutError and change nothing
     but the holds its review found.
+
+    The order is delivered with shipping option `shipping_option_id` (None: the first
+    one offered), which must be active; its name, price and business days are copied
+    onto the order, and its price is part of the total.
 
     Prices come from the database, never from the form. The patient's medical profile
     must be filled in and confirmed recently (the review screens every order against
@@ -230,6 +250,7 @@ def order_place(
             address=address,
             waiting=waiting or {},
             expecting=frozenset(expecting),
+            shipping_option_id=shipping_option_id,
         )
     except CheckoutError as exc:
         _keep_holds(exc.problems)
@@ -243,6 +264,7 @@ def _place(
     address: DeliveryAddress,
     waiting: dict[int, int],
     expecting: frozenset[int],
+    shipping_option_id: int | None,
 ) -> Order:
     with transaction.atomic():
         # Read the packages afresh: the price charged is the database's, now.
@@ -261,6 +283,9 @@ def _place(
             problems.append(CheckoutProblem(None, "profile", notice["message"]))
         if unlicensed := ship_to_problem(address.state):
             problems.append(CheckoutProblem(None, "unlicensed_state", unlicensed))
+        shipping, not_offered = chosen_shipping_option(shipping_option_id)
+        if not_offered:
+            problems.append(CheckoutProblem(None, "shipping", not_offered))
         lines = [
             CartLine(fresh[ln.package.pk], ln.quantity) for ln in lines if ln.package.pk in fresh
         ]
@@ -298,7 +323,7 @@ def _place(
         now = timezone.now()
         order = Order(
             patient=patient,
-            total=sum((line.line_total for line, _, _ in reserved), Decimal("0.00")),
+            total=sum((line.line_total for line, _, _ in reserved), shipping.price),
             capture_method=(
                 CaptureMethod.AUTOMATIC
                 if all(units for _, _, units in reserved)
@@ -311,6 +336,10 @@ def _place(
             ship_state=address.state,
             ship_zip=address.zip_code,
             ship_phone=address.phone,
+            shipping_name=shipping.name,
+            shipping_price=shipping.price,
+            shipping_days_min=shipping.days_min,
+            shipping_days_max=shipping.days_max,
             created_at=now,
             payment_due_by=now + timedelta(minutes=settings.ORDER_PAYMENT_MINUTES),
         )
@@ -339,6 +368,7 @@ def order_check_out(
     address_data: dict,
     waiting: dict[int, int] | None = None,
     expecting: frozenset[int] = frozenset(),
+    shipping_option_id: int | None = None,
 ) -> Order:
     """The checkout form's one step: keep the delivery address and place the order, in
     one transaction (a refused order keeps neither), or raise CheckoutError.
@@ -361,6 +391,7 @@ def order_check_out(
                 address=address,
                 waiting=waiting,
                 expecting=expecting,
+                shipping_option_id=shipping_option_id,
             )
     except CheckoutError as exc:
         _keep_holds(exc.problems)

@@ -193,13 +193,19 @@ def order_mark_refunded(*, order_id: int, actor=None, note: str = "") -> bool:
 
 
 @transaction.atomic
-def order_mark_dispatched(*, order_id: int, carrier: str, tracking_number: str) -> Shipment | None:
-    """paid -> dispatched with its shipment; None if the order is not (or no longer) paid."""
+def order_mark_dispatched(
+    *, order_id: int, carrier: str, tracking_number: str, tracking_url: str = ""
+) -> Shipment | None:
+    """paid -> dispatched with its shipment; None if the order is not (or no longer) paid.
+
+    `tracking_url` is the carrier's page for the parcel; it is stored as the carrier gave
+    it, and shown only when it is an http(s) address (`Shipment.tracking_link`).
+    """
     order = _locked(order_id)
     if _move_if_allowed(order, OrderStatus.DISPATCHED, note=f"{carrier} {tracking_number}") is None:
         return None
     shipment = Shipment.objects.create(
-        order=order, carrier=carrier, tracking_number=tracking_number
+        order=order, carrier=carrier, tracking_number=tracking_number, tracking_url=tracking_url
     )
     notify(order, Notification.Kind.DISPATCHED)
     return shipment

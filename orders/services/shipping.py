@@ -32,9 +32,12 @@ def order_dispatch(*, order_id: int) -> Shipment | None:
     if Shipment.objects.filter(order_id=order_id).exists():
         return None
     courier = get_courier()
-    tracking_number = courier.create_shipment(order)
+    booking = courier.create_shipment(order)
     return order_mark_dispatched(
-        order_id=order_id, carrier=courier.name, tracking_number=tracking_number
+        order_id=order_id,
+        carrier=courier.name,
+        tracking_number=booking.tracking_number,
+        tracking_url=booking.tracking_url,
     )
 
 

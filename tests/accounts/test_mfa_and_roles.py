@@ -121,8 +121,14 @@ def test_roles_hold_exactly_their_permissions():
         "orders.view_autorefillcycle",
     }
     catalog = group_permissions(CATALOG_STAFF)
-    # Catalog rows, and the pharmacy's details, licences and notices (about/migrations/0002).
-    assert all(p.startswith(("catalog.", "about.")) for p in catalog)
+    # Catalog rows, the pharmacy's details, licences and notices (about/migrations/0002),
+    # and the delivery options' prices (orders/migrations/0009), never deleted.
+    assert all(p.startswith(("catalog.", "about.", "orders.")) for p in catalog)
+    assert {p for p in catalog if p.startswith("orders.")} == {
+        "orders.view_shippingoption",
+        "orders.add_shippingoption",
+        "orders.change_shippingoption",
+    }
     assert {p for p in catalog if p.startswith("about.")} == {
         "about.view_pharmacyidentity",
         "about.add_pharmacyidentity",

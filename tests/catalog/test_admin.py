@@ -12,7 +12,9 @@ from tests.factories import make_user
 @pytest.fixture
 def first_package(baclofen):
     return (
-        Package.objects.filter(formulation__drug=baclofen).order_by("formulation__position").first()
+        Package.objects.filter(formulation__drug=baclofen)
+        .order_by("formulation__position", "pill_count")
+        .first()
     )
 
 
@@ -138,3 +140,16 @@ def test_admin_lists_have_search_and_filters(staff_client, baclofen):
     html = response.content.decode()
     assert "Out of stock" in html  # the stock filter
     assert "Baclofen 10 mg tablet, 10 pills" in html
+
+
+def test_a_formulation_lists_its_packs_with_prices_and_links_to_add_one(staff_client, baclofen):
+    formulation = baclofen.formulations.get(strength_label="10 mg")
+    html = staff_client.get(
+        reverse("admin:catalog_formulation_change", args=[formulation.pk])
+    ).content.decode()
+    for package in formulation.packages.all():
+        assert reverse("admin:catalog_package_change", args=[package.pk]) in html
+        assert str(package.price) in html and str(package.price_per_pill) in html
+    assert f"{reverse('admin:catalog_package_add')}?formulation={formulation.pk}" in html
+    listing = staff_client.get(reverse("admin:catalog_formulation_changelist")).content.decode()
+    assert "10, 30, 90" in listing

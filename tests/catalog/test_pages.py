@@ -23,11 +23,25 @@ def test_drug_page_shows_every_section_with_a_table_of_contents(client, drug_url
     assert html.count("<h1>") == 1
 
 
-def test_drug_page_prices_both_packages_with_per_pill_price_and_stock(client, drug_url):
+def test_drug_page_prices_every_pack_with_per_pill_price_and_stock(client, drug_url):
     html = client.get(drug_url).content.decode()
-    for text in ("$46.53", "$4.65", "$41.71", "$4.17", "10 mg tablets, 10 pills", "20 mg tablets"):
-        assert text in html
-    assert html.count("In stock") == 2
+    for label, price, per_pill in (
+        ("10 mg tablets, 10 pills", "$46.53", "$4.65"),
+        ("10 mg tablets, 30 pills", "$124.20", "$4.14"),
+        ("10 mg tablets, 90 pills", "$334.80", "$3.72"),
+        ("20 mg tablets, 10 pills", "$41.71", "$4.17"),
+        ("20 mg tablets, 30 pills", "$111.30", "$3.71"),
+        ("20 mg tablets, 90 pills", "$299.70", "$3.33"),
+    ):
+        row = html[html.index(label) : html.index("</tr>", html.index(label))]
+        assert price in row and per_pill in row
+    assert html.count("In stock") == 6
+
+
+def test_drug_page_asks_for_any_number_of_packages(client, drug_url):
+    html = client.get(drug_url).content.decode()
+    assert '<input type="number" name="quantity"' in html
+    assert "<select" not in html[html.index("Packages and prices") :]
 
 
 def test_out_of_stock_and_inactive_packages_are_shown_as_such(client, drug_url, baclofen):

@@ -11,6 +11,7 @@ from catalog.models import DosageForm, MonographSection, Package, Route, Severit
 from catalog.seed import (
     DATA_DIR,
     load_monograph,
+    load_packages,
     parse_formulations,
     parse_guideline,
     parse_interaction,
@@ -205,11 +206,19 @@ def test_the_migration_gave_baclofen_its_dose_limits(baclofen):
     assert adults.max_dose_mg == Decimal(20)
 
 
-def test_price_tables_become_two_packages_of_ten():
-    assert [(p.pill_count, p.price) for p in read_seed().packages] == [
-        (10, Decimal("46.53")),
-        (10, Decimal("41.71")),
+def test_each_price_table_becomes_packs_of_10_30_and_90_cheaper_per_pill_when_bigger():
+    packages = read_seed().packages
+    assert [(p.table, p.pill_count, p.price) for p in packages] == [
+        (0, 10, Decimal("46.53")),
+        (0, 30, Decimal("124.20")),
+        (0, 90, Decimal("334.80")),
+        (1, 10, Decimal("41.71")),
+        (1, 30, Decimal("111.30")),
+        (1, 90, Decimal("299.70")),
     ]
+    for table in (0, 1):
+        per_pill = [p.price / p.pill_count for p in packages if p.table == table]
+        assert per_pill == sorted(per_pill, reverse=True)
 
 
 def test_safety_callouts_are_taken_from_the_monograph_text():
@@ -247,10 +256,16 @@ def test_migration_loaded_the_seed_with_prices_assigned_to_10_and_20_mg(baclofen
     assert baclofen.sections.count() == len(SEED_HEADINGS)
     assert baclofen.dosing_guidelines.count() == 4
     assert baclofen.interactions.count() == 4
-    packages = Package.objects.filter(formulation__drug=baclofen).order_by("formulation__position")
-    assert [(p.formulation.strength_label, p.price) for p in packages] == [
-        ("10 mg", Decimal("46.53")),
-        ("20 mg", Decimal("41.71")),
+    packages = Package.objects.filter(formulation__drug=baclofen).order_by(
+        "formulation__position", "pill_count"
+    )
+    assert [(p.formulation.strength_label, p.pill_count, p.price) for p in packages] == [
+        ("10 mg", 10, Decimal("46.53")),
+        ("10 mg", 30, Decimal("124.20")),
+        ("10 mg", 90, Decimal("334.80")),
+        ("20 mg", 10, Decimal("41.71")),
+        ("20 mg", 30, Decimal("111.30")),
+        ("20 mg", 90, Decimal("299.70")),
     ]
     dosage = baclofen.sections.get(slug="dosage-and-administration")
     assert ("dosing_table", None) in dosage.blocks()
@@ -322,3 +337,23 @@ def test_a_monograph_with_an_unknown_form_is_refused_by_the_command(db, tmp_path
     with pytest.raises(CommandError, match="Unknown form"):
         call_command("load_monograph", path)
     assert not models.Drug.objects.filter(name="Patchofen").exists()
+
+
+def test_new_pack_sizes_reach_a_catalog_loaded_before_them_and_staff_edits_stay(baclofen):
+    """What migration 0015 does for a database loaded when the file had 10-pill packs only."""
+    Package.objects.filter(formulation__drug=baclofen).exclude(pill_count=10).delete()
+    edited = Package.objects.get(
+        formulation__drug=baclofen, formulation__strength_label="10 mg", pill_count=10
+    )
+    edited.price = Decimal("40.00")
+    edited.save()
+
+    assert load_packages(baclofen, read_seed(), models=ALL_MODELS) == 4
+    assert load_packages(baclofen, read_seed(), models=ALL_MODELS) == 0
+
+    edited.refresh_from_db()
+    assert edited.price == Decimal("40.00")
+    sizes = Package.objects.filter(formulation__drug=baclofen).values_list(
+        "formulation__strength_label", "pill_count"
+    )
+    assert sorted(sizes) == [(s, n) for s in ("10 mg", "20 mg") for n in (10, 30, 90)]

@@ -14,7 +14,9 @@ from tests.factories import make_pharmacist, sign_in_staff
 @pytest.fixture
 def stocked_package(baclofen):
     stocked_package = (
-        Package.objects.filter(formulation__drug=baclofen).order_by("formulation__position").first()
+        Package.objects.filter(formulation__drug=baclofen)
+        .order_by("formulation__position", "pill_count")
+        .first()
     )
     Package.objects.filter(pk=stocked_package.pk).update(stock=10)
     stocked_package.refresh_from_db()

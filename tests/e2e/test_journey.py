@@ -6,7 +6,9 @@ prescription; a pharmacist, through the admin's sign-in with TOTP, fills in the
 prescription's details and verifies it; the patient checks out, pays on the Stripe
 stand-in's hosted page and watches the order page turn to "Dispatched" by itself
 (webhook, Redis, worker); catalog staff change a price, which a new visitor sees at
-once while the patient's order keeps the price paid.
+once while the patient's order keeps the price paid. Delivery is chosen at checkout
+(Express here), with its price and arrival dates; Stripe charges it with the package,
+and the order page links to the courier's tracking page once the parcel leaves.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import stripe
+from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from catalog.models import Package
-from orders.models import Order, OrderStatus
+from orders.models import Order, OrderStatus, ShippingOption
 from prescriptions.models import Prescription, Status
 from tests.e2e.conftest import (
     DESKTOP,
@@ -42,6 +46,8 @@ from tests.factories import make_catalog_staff, make_pharmacist, valid_npi
 
 DRUG_PATH = "/medicines/baclofen/"
 NEW_PRICE = Decimal("39.90")
+EXPRESS = Decimal("14.95")
+PAID = "$56.66"  # the 20 mg package ($41.71) and Express delivery
 
 
 @dataclass
@@ -54,7 +60,7 @@ class Patient:
 
 def package_20mg() -> Package:
     return Package.objects.get(
-        formulation__drug__slug="baclofen", formulation__strength_label="20 mg"
+        formulation__drug__slug="baclofen", formulation__strength_label="20 mg", pill_count=10
     )
 
 
@@ -216,6 +222,16 @@ def pharmacist_verifies_the_prescription(page: Page, stack: Stack, prescription)
 # 4. Checkout and payment -----------------------------------------------------------
 
 
+def standin_charged(stack: Stack, order: Order) -> int:
+    """What the stand-in's PaymentIntent for the order took, in cents."""
+    client = stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": stack.standin.url},
+        max_network_retries=0,
+    )
+    return client.v1.payment_intents.retrieve(order.stripe_payment_intent).amount_received
+
+
 def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> Order:
     page.goto(stack.url + "/cart/")
     expect(page.locator("table.cart tbody tr")).to_contain_text("Covered")
@@ -224,6 +240,11 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
     expect(page.get_by_label("Full name")).to_have_value(
         f"{patient.first_name} {patient.last_name}"
     )
+    express = ShippingOption.objects.get(name="Express")
+    arrives = express.estimate(start=timezone.localdate()).label
+    delivery = page.get_by_role("group", name="Delivery")
+    expect(delivery.get_by_role("radio", name=re.compile("^Standard"))).to_be_checked()
+    delivery.get_by_role("radio", name=f"Express: $14.95. {arrives}. Order total {PAID}").check()
     labelled(page, "Address").fill("42 Harbor Road")
     page.get_by_label("Apartment, suite, etc.").fill("Unit 5")
     page.get_by_label("City").fill("Albany")
@@ -235,10 +256,11 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
     # Stripe's hosted page, played by the stand-in in its own process.
     expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/pay/cs_"))
     assert not page.url.startswith(stack.url)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Pay $41.71")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Pay {PAID}")
+    expect(page.locator("table")).to_contain_text("Shipping: Express")
     page.set_viewport_size(PHONE)
     shot(page, "07-stripe-standin-pay-phone")
-    page.get_by_role("button", name="Pay $41.71").click()
+    page.get_by_role("button", name=f"Pay {PAID}").click()
 
     # Back on the order page, which refreshes itself until the worker has dispatched it.
     expect(page).to_have_url(re.compile(rf"^{re.escape(stack.url)}/orders/[^/]+/\?paid=1$"))
@@ -267,8 +289,15 @@ def patient_checks_out_and_pays(page: Page, stack: Stack, patient: Patient) -> O
 
     order.refresh_from_db()
     assert order.status == OrderStatus.DISPATCHED
-    assert order.total == Decimal("41.71")
+    assert order.total == Decimal("41.71") + EXPRESS
+    assert order.total_cents == standin_charged(stack, order)
     assert page.locator("#tracking-number").inner_text() == order.shipment.tracking_number
+    expect(page.locator("#shipping-line")).to_have_text(re.compile(r"Delivery: Express\s*\$14\.95"))
+    expect(page.locator("#delivery-estimate")).to_contain_text("Estimated delivery: Arrives")
+    page.get_by_role("link", name=re.compile("^Track your parcel")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Track your parcel")
+    expect(page.locator("#tracking-number")).to_have_text(order.shipment.tracking_number)
+    page.go_back()
     # The worker (another process) ran the tasks and sent both emails.
     assert "orders.payments.confirm_payment[" in stack.worker.log_text()
     latest_email(stack, to=patient.email, subject_contains=f"Receipt for order {order.number}")
@@ -307,8 +336,20 @@ def new_visitor_sees_the_new_price(page: Page, stack: Stack) -> None:
 def patient_order_keeps_the_old_price(page: Page, stack: Stack, order: Order) -> None:
     page.goto(stack.url + order.get_absolute_url())
     expect(page.locator(".order-lines")).to_contain_text("at $41.71")
-    expect(page.locator(".order-total")).to_contain_text("$41.71")
+    expect(page.locator(".order-total")).to_contain_text(PAID)
+    expect(page.locator("#shipping-line")).to_contain_text("$14.95")
     expect(page.locator("#order-status")).to_have_text("Dispatched")
+
+
+def patient_orders_again_too_early_and_is_told_when(page: Page, stack: Stack, order: Order):
+    """The same order again the day it was paid: 10 tablets at 3 a day are not used yet."""
+    page.get_by_role("button", name="Order again").click()
+    expect(page).to_have_url(f"{stack.url}{order.get_absolute_url()}")
+    expect(page.locator(".message--error")).to_contain_text("You may order it again from")
+    page.goto(f"{stack.url}/orders/{order.number}/reorder/")  # the reminder email's link
+    expect(page.locator("#reorder-refusals")).to_contain_text("You may order it again from")
+    expect(page.get_by_role("button", name="Order again")).to_have_count(0)
+    both_sizes(page, "11-order-again-too-early")
 
 
 def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
@@ -321,6 +362,7 @@ def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
         password="Spring-meadow-4271",
     )
 
+    ShippingOption.objects.create(name="Express", price=EXPRESS, days_min=1, days_max=2, position=1)
     visitor_compares_packages_and_fills_the_cart(page, stack)
     visitor_signs_up_and_confirms_the_email(page, stack, patient)
     patient_fills_the_medical_profile(page, stack)
@@ -333,3 +375,4 @@ def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     staff_change_the_price(new_page(), stack)
     new_visitor_sees_the_new_price(new_page(), stack)
     patient_order_keeps_the_old_price(page, stack, order)
+    patient_orders_again_too_early_and_is_told_when(page, stack, order)

@@ -87,7 +87,8 @@ def patient_uploads_in_checkout_and_authorises(
     page.get_by_label("State").select_option("NY")
     page.get_by_label("ZIP code").fill("12207")
     expect(page.locator("#authorise-only")).to_have_text(
-        "Your card will be authorised for $41.71 now and charged only when a pharmacist "
+        "Your card will be authorised for the order total (the items and the delivery you "
+        "choose) now and charged only when a pharmacist "
         "verifies your prescription; if it is not approved, nothing is charged."
     )
     both_sizes(page, "20-checkout-upload-prescription")

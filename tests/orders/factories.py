@@ -15,9 +15,11 @@ from tests.factories import make_e_prescription, make_pharmacist, make_user_with
 from tests.fixtures.stripe import signed_event
 
 
-def baclofen_package(strength: str = "10 mg") -> Package:
+def baclofen_package(strength: str = "10 mg", pill_count: int = 10) -> Package:
     return Package.objects.select_related("formulation__drug").get(
-        formulation__drug__slug="baclofen", formulation__strength_label=strength
+        formulation__drug__slug="baclofen",
+        formulation__strength_label=strength,
+        pill_count=pill_count,
     )
 
 

@@ -27,7 +27,8 @@ ADDRESS = {
     "phone": "",
 }
 AUTHORISE_ONLY = (
-    "Your card will be authorised for $46.53 now and charged only when a pharmacist "
+    "Your card will be authorised for the order total (the items and the delivery you "
+    "choose) now and charged only when a pharmacist "
     "verifies your prescription; if it is not approved, nothing is charged."
 )
 
@@ -167,7 +168,9 @@ def test_a_verified_prescription_is_not_offered_as_waiting(
     """A line covered by a verified prescription keeps today's checkout: no choice."""
     add(patient_client, package)
     html = patient_client.get(CHECKOUT).content.decode()
-    assert "<legend>" not in html and 'type="file"' not in html
+    # No prescription choice (the delivery choice is the only group of radio buttons).
+    assert f'name="{choice(package)}"' not in html and 'type="file"' not in html
+    assert html.count("<legend>") == 1 and "<legend>Delivery</legend>" in html
     assert "authorised for" not in html
 
 
@@ -204,7 +207,8 @@ def test_an_upload_whose_order_is_refused_stays_and_is_offered_next_time(
 def test_checkout_page_query_count(patient_client, package, waiting, django_assert_max_num_queries):
     """One query lists the waiting prescriptions for every line not covered."""
     add(patient_client, package)
-    with django_assert_max_num_queries(8):
+    # One more since checkout offers delivery options (orders.delivery).
+    with django_assert_max_num_queries(9):
         assert patient_client.get(CHECKOUT).status_code == 200
 
 
@@ -212,7 +216,7 @@ def test_covered_checkout_page_query_count(
     patient_client, package, verified, django_assert_max_num_queries
 ):
     add(patient_client, package)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # 7, and the delivery options
         assert patient_client.get(CHECKOUT).status_code == 200
 
 

@@ -26,7 +26,9 @@ pytestmark = [
 
 def test_twenty_patients_racing_for_five_boxes_buy_exactly_five():
     baclofen = Drug.objects.get(slug="baclofen")
-    package = Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
+    package = Package.objects.get(
+        formulation__drug=baclofen, formulation__strength_label="10 mg", pill_count=10
+    )
     Package.objects.filter(pk=package.pk).update(stock=BOXES)
     pharmacist = make_pharmacist()
     patients = []
@@ -78,7 +80,7 @@ def test_twenty_patients_racing_for_five_boxes_buy_exactly_five():
 def test_the_same_cart_submitted_five_times_at_once_places_one_order():
     """A double (or fivefold) click on "Place order": one order, the stock taken once."""
     package = Package.objects.get(
-        formulation__drug__slug="baclofen", formulation__strength_label="10 mg"
+        formulation__drug__slug="baclofen", formulation__strength_label="10 mg", pill_count=10
     )
     patient = make_user_with_verified_email(email="clicker@example.com")
     prescription_verify(

@@ -158,7 +158,10 @@ def test_reminder_email_gives_the_run_out_date_units_left_and_the_no_sudden_stop
     assert f"runs out on {date_format(run_out, 'l, F j, Y')}" in body
     assert f"has {prescription.units_remaining} units left" in body
     assert date_format(prescription.expiry_date, "F j, Y") in body
-    assert "Reorder: http://127.0.0.1:8000/medicines/baclofen/" in body
+    assert (
+        "Order again (the same packages, in your cart for checkout): "
+        f"http://127.0.0.1:8000/orders/{paid_order.number}/reorder/"
+    ) in body
     assert "Talk to your doctor before you stop or change the dose" in body
 
 
@@ -188,7 +191,7 @@ def test_reminder_asks_for_a_new_prescription_when_it_cannot_cover_another_order
     assert "has 0 units left" in body
     assert "Ask your doctor for a new one and upload it" in body
     assert "/account/prescriptions/new/?drug=baclofen" in body
-    assert "Reorder:" not in body
+    assert "Order again" not in body
 
 
 def test_send_refill_reminders_task_uses_todays_date(paid_order, capture):

@@ -7,7 +7,7 @@ from about.models import Policy, PolicyKind
 from accounts.mfa import enrol_totp
 from catalog.models import Package
 from orders.cart import CartLine
-from orders.models import DeliveryAddress
+from orders.models import DeliveryAddress, Shipment
 from orders.services import order_place
 from prescriptions import services as rx
 from tests.factories import (
@@ -45,11 +45,16 @@ def people_and_objects(baclofen, settings):
     rx.prescription_request_info(prescription_id=upload.pk, pharmacist=pharmacist, message="?")
     verified = make_e_prescription(patient=patient_a)
     rx.prescription_verify(prescription_id=verified.pk, pharmacist=pharmacist)
-    package = Package.objects.get(formulation__drug=baclofen, formulation__strength_label="10 mg")
+    package = Package.objects.get(
+        formulation__drug=baclofen, formulation__strength_label="10 mg", pill_count=10
+    )
     address = DeliveryAddress.objects.create(
         user=patient_a, full_name="A", line1="1 St", city="Troy", state="NY", zip_code="12180"
     )
     order = order_place(patient=patient_a, lines=[CartLine(package, 1)], address=address)
+    parcel = Shipment.objects.create(
+        order=order, carrier="Local courier", tracking_number="LCWORLD0PARCEL"
+    )
     Policy.objects.create(kind=PolicyKind.TERMS, title="Terms of use", body="The terms.")
     objects = {
         "drug": {"slug": baclofen.slug},
@@ -58,6 +63,7 @@ def people_and_objects(baclofen, settings):
         "document": {"pk": upload.pk, "document_pk": upload.documents.get().pk},
         "order": {"number": order.number},
         "verified_rx": {"prescription_id": verified.pk},
+        "parcel": {"tracking_number": parcel.tracking_number},
         "request_id": {"request_id": "7f1c8d2e-0000-4000-8000-000000000001"},
         "package": package.pk,
     }

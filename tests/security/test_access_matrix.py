@@ -83,6 +83,14 @@ SITE = [
     Row(
         "orders:auto_refill_stop", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
     ),
+    # Ordering again: the confirm page (GET, the email's link) and the cart filling (POST)
+    # are the order's own patient's; A's order is unpaid, so A is told why not (200, 302).
+    Row("orders:reorder", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order"),
+    Row("orders:reorder", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
+    Row("orders:reorder", "PUT", (LOGIN, 405, 405, 405, 405, 405), args="order"),
+    # The courier's tracking page: anyone with the (unguessable) number, as at a carrier.
+    Row("orders:track", "GET", each(200), args="parcel"),
+    Row("orders:track", "POST", each(405), args="parcel"),
     Row("prescriptions_api:telemedicine", "GET", each(405)),
     Row("prescriptions_api:telemedicine", "POST", each(401)),  # no partner, no signature
     Row("prescriptions_api:telemedicine_fhir", "GET", each(405)),
@@ -150,6 +158,8 @@ ADMIN_MODELS = {
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
     "orders.autorefill": (YES, NO),
+    # What delivery costs: catalog staff, who keep the prices (orders/migrations/0009).
+    "orders.shippingoption": (NO, YES),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),

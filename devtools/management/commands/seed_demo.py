@@ -5,6 +5,7 @@ from accounts.mfa import current_totp_code
 from devtools.demo.accounts import DEMO_PASSWORD, PATIENT, PHARMACIST_ACCOUNT, ensure_demo_accounts
 from devtools.demo.pharmacy import ensure_demo_pharmacy
 from devtools.demo.prescriptions import ensure_demo_prescriptions, ensure_demo_profile
+from devtools.demo.shipping import ensure_demo_shipping
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, url: str, **options):
         try:
             pharmacy = ensure_demo_pharmacy()
+            shipping = ensure_demo_shipping()
             logins = ensure_demo_accounts()
             users = {login.account: login.user for login in logins}
             ensure_demo_profile(users[PATIENT])
@@ -46,5 +48,10 @@ class Command(BaseCommand):
             f"`manage.py send_example_prescription --url {url}` sends a signed example."
         )
         out(f"  Pharmacy details, licences and notices: {url}/admin/about/ ({pharmacy.name})")
+        out(
+            "  Delivery options: "
+            + ", ".join(f"{option.name} ${option.price}" for option in shipping)
+            + f" (edit them at {url}/admin/orders/shippingoption/)"
+        )
         out(f"  Site: {url}/")
         out("  Email is not sent: it is printed to this console (sign-up links, receipts).")
