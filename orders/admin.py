@@ -6,6 +6,9 @@ from pharmacy.admin import HistoryAdmin
 
 from . import services
 from .models import (
+    AutoRefill,
+    AutoRefillChange,
+    AutoRefillCycle,
     DeliveryAddress,
     Discrepancy,
     Order,
@@ -16,6 +19,7 @@ from .models import (
     ShippingOption,
 )
 from .payments.refunds import refund_order
+from .services.autorefill import auto_refill_stop
 
 REFUND_PERMISSION = "orders.refund_order"
 
@@ -275,6 +279,62 @@ class DiscrepancyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class AutoRefillChangeInline(ReadOnlyInline):
+    model = AutoRefillChange
+    fields = ("at", "from_status", "to_status", "actor", "note")
+    readonly_fields = fields
+
+
+class AutoRefillCycleInline(ReadOnlyInline):
+    model = AutoRefillCycle
+    fields = ("run_on", "outcome", "order", "detail", "notice_sent_at", "outcome_sent_at")
+    readonly_fields = fields
+
+
+@admin.register(AutoRefill)
+class AutoRefillAdmin(admin.ModelAdmin):
+    """Patients' auto-refills: read-only (the patient decides), with every decision and
+    cycle; staff may turn one off, which is recorded with who and why."""
+
+    list_display = ("prescription", "patient", "package", "quantity", "status", "next_run_on")
+    list_filter = ("status", "next_run_on")
+    search_fields = ("patient__email", "patient__last_name", "prescription__pk", "card_label")
+    list_select_related = ("patient", "package__formulation__drug", "prescription")
+    readonly_fields = (
+        "patient",
+        "prescription",
+        "package",
+        "quantity",
+        "status",
+        "card_label",
+        "stripe_customer_id",
+        "stripe_payment_method_id",
+        "stripe_setup_session_id",
+        "next_run_on",
+        "stopped_reason",
+        "created_at",
+    )
+    exclude = ("updated_at",)
+    inlines = [AutoRefillChangeInline, AutoRefillCycleInline]
+    actions = ["turn_off"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Turn off the selected auto-refills", permissions=["change"])
+    def turn_off(self, request, queryset):
+        stopped = sum(
+            auto_refill_stop(
+                auto_refill_id=pk, actor=request.user, reason="Turned off by the pharmacy"
+            )
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{stopped} auto-refill(s) turned off.", messages.SUCCESS)
 
 
 @admin.register(ShippingOption)

@@ -31,6 +31,7 @@ SUBJECTS = {
     Kind.CANCELLED: "Order {number} was cancelled",
     Kind.REFUNDED: "Order {number} was refunded",
     Kind.REFILL: "Time to reorder: the medicine from order {number} runs out soon",
+    Kind.PAYMENT_FAILED: "Order {number}: your card was declined, please pay to receive it",
 }
 
 
@@ -195,6 +196,7 @@ EXTRA_CONTEXT = {
     Kind.CANCELLED: _cancellation,
     Kind.REFUNDED: _refund,
     Kind.REFILL: _refill,
+    Kind.PAYMENT_FAILED: _receipt,
 }
 
 

@@ -138,6 +138,11 @@ class Order(models.Model):
     )
     stripe_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     stripe_payment_intent = models.CharField(max_length=255, blank=True, db_index=True)
+    # The latest refused card attempt while the order waits for payment (Stripe's
+    # `last_payment_error`); `payment_error_attempt` (its charge) records each attempt once.
+    payment_error = models.CharField(max_length=300, blank=True)
+    payment_error_at = models.DateTimeField(null=True, blank=True)
+    payment_error_attempt = models.CharField(max_length=255, blank=True)
     amount_refunded = models.DecimalField(
         max_digits=10,
         decimal_places=2,
@@ -350,6 +355,7 @@ class Notification(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         REFUNDED = "refunded", "Refunded"
         REFILL = "refill", "Refill reminder"
+        PAYMENT_FAILED = "payment_failed", "Card declined, order still payable"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=20, choices=Kind)
@@ -425,3 +431,21 @@ class Discrepancy(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.detail}"
+
+
+# Auto-refill's models live in their own module; imported here so Django registers them.
+from .refill_models import (  # noqa: E402
+    AUTO_REFILL_MACHINE,
+    AutoRefill,
+    AutoRefillChange,
+    AutoRefillCycle,
+    AutoRefillStatus,
+)
+
+__all__ += [
+    "AUTO_REFILL_MACHINE",
+    "AutoRefill",
+    "AutoRefillChange",
+    "AutoRefillCycle",
+    "AutoRefillStatus",
+]

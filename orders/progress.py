@@ -102,3 +102,20 @@ def order_timeline(order: Order) -> list[TimelineEntry]:
         TimelineEntry(at=c.at, label=c.get_to_status_display(), note=patient_note(c.note))
         for c in order.status_changes.all()
     ]
+
+
+_DECLINED = "Your card was declined."
+
+
+def declined_notice(order: Order) -> str:
+    """What the order page says after a refused card while the order can still be paid:
+    "Your card was declined: <the bank's reason>. You can pay again." Empty otherwise."""
+    if not (order.payment_error and order.is_payable):
+        return ""
+    reason = patient_note(order.payment_error).strip()
+    if reason.startswith(_DECLINED):
+        reason = reason[len(_DECLINED) :].strip()
+    reason = reason.rstrip(".")
+    if not reason:
+        return f"{_DECLINED} You can pay again."
+    return f"Your card was declined: {reason[0].lower()}{reason[1:]}. You can pay again."

@@ -28,3 +28,7 @@ RESUME_LOST_WORK = "orders.sweeps.resume_lost_work"
 RETRY_UNPROCESSED_EVENTS = "orders.sweeps.retry_unprocessed_events"
 RECONCILE_PAYMENTS = "orders.sweeps.reconcile_payments"
 SETTLE_AUTHORISED_ORDERS = "orders.sweeps.settle_authorised_orders"
+# orders/tasks/autorefill.py
+RUN_AUTO_REFILLS = "orders.autorefill.run_auto_refills"
+RUN_AUTO_REFILL_CYCLE = "orders.autorefill.run_cycle"
+SEND_AUTO_REFILL_EMAIL = "orders.autorefill.send_email"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import refill_views, views
 
 app_name = "orders"
 
@@ -13,6 +13,22 @@ urlpatterns = [
     path("orders/<str:number>/", views.order_detail, name="detail"),
     path("orders/<str:number>/pay/", views.order_pay, name="pay"),
     path("orders/<str:number>/cancel/", views.order_cancel, name="cancel"),
+    path("auto-refills/<int:prescription_id>/", refill_views.auto_refill_page, name="auto_refill"),
+    path(
+        "auto-refills/<int:prescription_id>/card/",
+        refill_views.auto_refill_card,
+        name="auto_refill_card",
+    ),
+    path(
+        "auto-refills/<int:prescription_id>/skip/",
+        refill_views.auto_refill_skip_view,
+        name="auto_refill_skip",
+    ),
+    path(
+        "auto-refills/<int:prescription_id>/stop/",
+        refill_views.auto_refill_stop_view,
+        name="auto_refill_stop",
+    ),
     path("orders/<str:number>/reorder/", views.order_reorder, name="reorder"),
     path("track/<str:tracking_number>/", views.track_parcel, name="track"),
 ]

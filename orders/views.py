@@ -31,7 +31,7 @@ from .forms import (
 )
 from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus, Shipment
 from .payments import sessions
-from .progress import order_steps, order_timeline, patient_status
+from .progress import declined_notice, order_steps, order_timeline, patient_status
 from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
 from .services.checkout import coverage
 
@@ -325,6 +325,7 @@ def order_detail(request, number: str):
         "status_label": patient_status(order, confirming=waiting),
         "steps": order_steps(order, confirming=waiting),
         "timeline": order_timeline(order),
+        "declined": declined_notice(order),
         "refund_days": REFUND_BUSINESS_DAYS,
         # The prescriptions a pharmacist has yet to verify before the card is charged.
         "waits_for": list(

@@ -288,6 +288,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Lots past their expiry date come off the sellable stock (dispensing/services/stock.py).
     "expire-lots": {"task": "dispensing.stock.expire_lots", "schedule": 3600},
+    "run-auto-refills": {"task": "orders.autorefill.run_auto_refills", "schedule": 3600},
     "deliver-partner-requests": {
         "task": "prescriptions.tasks.deliver_due_partner_requests",
         "schedule": 60,
@@ -352,6 +353,13 @@ REFILL_TOO_EARLY_SHARE = env.str("REFILL_TOO_EARLY_SHARE", default="0.75")
 MAX_DAYS_SUPPLY = env.int("MAX_DAYS_SUPPLY", default=365)
 # Refill reminders go this many days before a patient's supply runs out.
 REFILL_REMINDER_DAYS_BEFORE = env.int("REFILL_REMINDER_DAYS_BEFORE", default=7)
+# Auto-refill: the order is placed (and the saved card charged) this many days before the
+# supply runs out, so that it arrives in time; the patient is emailed AUTO_REFILL_NOTICE_DAYS
+# before that (skip or change); an auto-refill order whose card is refused stays payable
+# for AUTO_REFILL_PAYMENT_HOURS.
+AUTO_REFILL_DAYS_BEFORE_RUN_OUT = env.int("AUTO_REFILL_DAYS_BEFORE_RUN_OUT", default=5)
+AUTO_REFILL_NOTICE_DAYS = env.int("AUTO_REFILL_NOTICE_DAYS", default=3)
+AUTO_REFILL_PAYMENT_HOURS = env.int("AUTO_REFILL_PAYMENT_HOURS", default=72)
 # Prescription files one account may send to be checked per hour (each check costs a
 # child process up to 10 s of CPU); four prescriptions of five files.
 PRESCRIPTION_UPLOADS_PER_HOUR = env.int("PRESCRIPTION_UPLOADS_PER_HOUR", default=20)

@@ -10,6 +10,11 @@ uncaptured for 7 days; here that lapse happens when the clock passes it
 or `POST /_standin/payment_intents/<id>/lapse` (no API key, like the other
 `/_standin/` test helpers: `clock/advance`, `events/<id>`, `events/<id>/resend`).
 
+The hosted page's *Decline* fails an attempt as Stripe's declining test card does
+(`payment_intent.payment_failed`, the session stays open). Saved cards (`cards.py`):
+Customers, Checkout `mode=setup` and `setup_future_usage`, SetupIntents,
+PaymentMethods, and off-session PaymentIntents with their failures.
+
 Standard library only, and no Django: it runs as its own process
 (`python -m devtools.stripe_standin`) or in a thread inside tests (`StandinServer`).
 """

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from .cards import customer_json, payment_method_json, setup_intent_json
 from .checkout import build_session
 from .errors import no_such, param_error, unrecognized_url
 from .objects import charge_json, event_json, line_item_json, list_json, refund_json
@@ -21,6 +22,21 @@ REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 SESSION_STATUSES = ("open", "complete", "expired")
 # `PaymentIntentCancelParams.cancellation_reason` in the `stripe` library.
 CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+# `PaymentIntentCreateParams` in the `stripe` library, the subset an off-session charge uses.
+PAYMENT_INTENT_PARAMS = {
+    "amount",
+    "currency",
+    "customer",
+    "payment_method",
+    "payment_method_types",
+    "off_session",
+    "confirm",
+    "error_on_requires_action",
+    "metadata",
+    "description",
+    "receipt_email",
+    "expand",
+}
 
 
 @dataclass
@@ -96,7 +112,7 @@ def _with_line_items(store: Store, body: dict[str, Any], expand: set[str]) -> di
 
 def create_session(store: Store, request: ApiRequest, _: str) -> dict[str, Any]:
     expand = _expand(request.params, {"line_items"})
-    session = build_session(request.params, now=store.now())
+    session = build_session(request.params, now=store.now(), customers=store.customer_ids())
     return _with_line_items(store, store.add_session(session), expand)
 
 
@@ -234,6 +250,107 @@ def cancel_payment_intent(store: Store, request: ApiRequest, intent: str) -> dic
     return _with_charge(store, store.cancel(payment, reason=reason), expand)
 
 
+def _bool(params: Params, key: str) -> bool:
+    value = get_str(params, key)
+    if value is None:
+        return False
+    if value not in ("true", "false"):
+        raise param_error(key, f"Invalid boolean: {value}")
+    return value == "true"
+
+
+def create_payment_intent(store: Store, request: ApiRequest, _: str) -> dict[str, Any]:
+    """Only the off-session charge of a saved card: `confirm=true` with a `payment_method`."""
+    params = request.params
+    reject_unknown(params, PAYMENT_INTENT_PARAMS)
+    _expand(params, set())
+    amount = get_int(params, "amount", required=True, minimum=1) or 0
+    currency = (get_str(params, "currency", required=True) or "").lower()
+    if not re.fullmatch(r"[a-z]{3}", currency):
+        raise param_error("currency", f"Invalid currency: {currency}")
+    if not _bool(params, "confirm"):
+        raise param_error(
+            "confirm", "The local Stripe stand-in creates PaymentIntents only with confirm=true."
+        )
+    method = get_str(params, "payment_method", required=True) or ""
+    off_session_value = get_str(params, "off_session")
+    if off_session_value not in (None, "true", "false", "one_off", "recurring"):
+        raise param_error("off_session", f"Invalid off_session: {off_session_value}")
+    return store.charge_saved_card(
+        amount=amount,
+        currency=currency,
+        customer=get_str(params, "customer"),
+        method_id=method,
+        off_session=off_session_value not in (None, "false"),
+        metadata=get_metadata(params),
+        description=get_str(params, "description", max_length=1000),
+        receipt_email=get_str(params, "receipt_email"),
+    )
+
+
+def create_customer(store: Store, request: ApiRequest, _: str) -> dict[str, Any]:
+    params = request.params
+    reject_unknown(params, {"email", "name", "metadata", "description", "expand"})
+    _expand(params, set())
+    return store.add_customer(
+        email=get_str(params, "email", max_length=512),
+        name=get_str(params, "name", max_length=256),
+        metadata=get_metadata(params),
+    )
+
+
+def retrieve_customer(store: Store, request: ApiRequest, customer_id: str) -> dict[str, Any]:
+    reject_unknown(request.params, {"expand"})
+    customer = store.customer(customer_id)
+    if customer is None:
+        raise no_such("customer", customer_id, param="id")
+    return customer_json(customer)
+
+
+def list_customer_payment_methods(
+    store: Store, request: ApiRequest, customer_id: str
+) -> dict[str, Any]:
+    reject_unknown(request.params, PAGE_PARAMS | {"type"})
+    if store.customer(customer_id) is None:
+        raise no_such("customer", customer_id, param="customer")
+    return _page(
+        store.payment_methods_of(customer_id),
+        request.params,
+        kind="payment_method",
+        url=f"/v1/customers/{customer_id}/payment_methods",
+    )
+
+
+def retrieve_payment_method(store: Store, request: ApiRequest, method_id: str) -> dict[str, Any]:
+    reject_unknown(request.params, {"expand"})
+    method = store.payment_method(method_id)
+    if method is None:
+        raise no_such("PaymentMethod", method_id, param="payment_method")
+    return payment_method_json(method)
+
+
+def attach_payment_method(store: Store, request: ApiRequest, method_id: str) -> dict[str, Any]:
+    params = request.params
+    reject_unknown(params, {"customer", "expand"})
+    customer = get_str(params, "customer", required=True) or ""
+    return payment_method_json(store.attach(method_id, customer))
+
+
+def detach_payment_method(store: Store, request: ApiRequest, method_id: str) -> dict[str, Any]:
+    reject_unknown(request.params, {"expand"})
+    return store.detach(method_id)
+
+
+def retrieve_setup_intent(store: Store, request: ApiRequest, intent_id: str) -> dict[str, Any]:
+    reject_unknown(request.params, {"expand", "client_secret"})
+    expand = _expand(request.params, {"payment_method"})
+    intent = store.setup_intent(intent_id)
+    if intent is None:
+        raise no_such("setup_intent", intent_id, param="intent")
+    method = store.payment_method(intent.payment_method) if "payment_method" in expand else None
+    return setup_intent_json(intent, method)
+
+
 def list_events(store: Store, request: ApiRequest, _: str) -> dict[str, Any]:
     params = request.params
     reject_unknown(params, PAGE_PARAMS | {"type", "types"})
@@ -270,9 +387,17 @@ ROUTES: list[tuple[str, re.Pattern[str], Endpoint]] = [
     ("POST", re.compile(rf"/v1/checkout/sessions/{_ID}/expire"), expire_session),
     ("POST", re.compile(r"/v1/refunds"), create_refund),
     ("GET", re.compile(rf"/v1/refunds/{_ID}"), retrieve_refund),
+    ("POST", re.compile(r"/v1/payment_intents"), create_payment_intent),
     ("GET", re.compile(rf"/v1/payment_intents/{_ID}"), retrieve_payment_intent),
     ("POST", re.compile(rf"/v1/payment_intents/{_ID}/capture"), capture_payment_intent),
     ("POST", re.compile(rf"/v1/payment_intents/{_ID}/cancel"), cancel_payment_intent),
+    ("POST", re.compile(r"/v1/customers"), create_customer),
+    ("GET", re.compile(rf"/v1/customers/{_ID}"), retrieve_customer),
+    ("GET", re.compile(rf"/v1/customers/{_ID}/payment_methods"), list_customer_payment_methods),
+    ("GET", re.compile(rf"/v1/payment_methods/{_ID}"), retrieve_payment_method),
+    ("POST", re.compile(rf"/v1/payment_methods/{_ID}/attach"), attach_payment_method),
+    ("POST", re.compile(rf"/v1/payment_methods/{_ID}/detach"), detach_payment_method),
+    ("GET", re.compile(rf"/v1/setup_intents/{_ID}"), retrieve_setup_intent),
     ("GET", re.compile(r"/v1/events"), list_events),
     ("GET", re.compile(rf"/v1/events/{_ID}"), retrieve_event),
 ]

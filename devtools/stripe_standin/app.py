@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .api import ApiRequest, dispatch
+from .cards import SETUP_ACTIONS
 from .errors import StripeError, no_such, param_error, unrecognized_url
 from .objects import API_VERSION, Event, event_json, new_id
 from .page import render_bad_request, render_not_found, render_session
@@ -297,15 +298,17 @@ class StandinHandler(BaseHTTPRequestHandler):
         if self.command != "POST":
             raise unrecognized_url(self.command, self.path)
         action = get_str(decode_body(body), "action")
-        if action == "pay":
+        if action == "pay" or (session.mode == "setup" and action in SETUP_ACTIONS):
             try:
-                store.pay(session_id)
+                store.pay(session_id, action or "pay")
             except SessionClosed as closed:
                 return html_response(409, render_session(closed.session))
             return Response(303, b"", "text/plain", {"Location": session.return_url})
-        if action == "decline":
-            if session.status != "open":
-                return html_response(409, render_session(session))
+        if action == "decline" and session.mode == "payment":
+            try:
+                store.decline(session_id)
+            except SessionClosed as closed:
+                return html_response(409, render_session(closed.session))
             return html_response(200, render_session(session, declined=True))
         return html_response(400, render_bad_request(session))
 

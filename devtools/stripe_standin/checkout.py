@@ -40,6 +40,9 @@ CREATE_PARAMS = {
     "payment_intent_data",
     "shipping_options",
     "expand",
+    "customer",
+    "currency",
+    "setup_intent_data",
 }
 # Accepted because real Stripe accepts them and sites commonly send them; no effect here.
 IGNORED_PARAMS = {
@@ -57,14 +60,27 @@ _CURRENCY = re.compile(r"^[a-z]{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def build_session(params: Params, *, now: int) -> Session:
-    """A new open session from create params, or the `StripeError` Stripe would answer."""
+def build_session(params: Params, *, now: int, customers: set[str] | None = None) -> Session:
+    """A new open session from create params, or the `StripeError` Stripe would answer.
+
+    `customers`: the ids the stand-in knows, for `customer`.
+    """
     reject_unknown(params, CREATE_PARAMS | IGNORED_PARAMS)
     mode = get_str(params, "mode", required=True)
-    if mode in ("setup", "subscription"):
-        raise param_error("mode", "The local Stripe stand-in implements only mode=payment.")
-    if mode != "payment":
+    if mode == "subscription":
+        raise param_error("mode", "The local Stripe stand-in implements only payment and setup.")
+    if mode not in ("payment", "setup"):
         raise param_error("mode", "Invalid mode: must be one of payment, setup, or subscription")
+    customer = get_str(params, "customer")
+    if customer is not None and customer not in (customers or set()):
+        raise no_such("customer", customer, param="customer", status=400)
+    if customer is not None and "customer_email" in params:
+        raise param_error(
+            "customer_email",
+            "You may only specify one of these parameters: customer, customer_email.",
+        )
+    if mode == "setup":
+        return _setup_session(params, now=now, customer=customer)
     raw_items = get_list(params, "line_items", required=True) or []
     if len(raw_items) > 100:
         raise param_error("line_items", "Invalid array: line_items can have at most 100 items")
@@ -79,8 +95,17 @@ def build_session(params: Params, *, now: int) -> Session:
 
     intent_data = get_dict(params, "payment_intent_data") or {}
     reject_unknown(
-        intent_data, {"metadata", "description", "capture_method"}, "payment_intent_data"
+        intent_data,
+        {"metadata", "description", "capture_method", "setup_future_usage"},
+        "payment_intent_data",
     )
+    future = get_str(intent_data, "setup_future_usage", prefix="payment_intent_data")
+    if future is not None and future not in ("on_session", "off_session"):
+        raise param_error(
+            "payment_intent_data[setup_future_usage]",
+            "Invalid payment_intent_data[setup_future_usage]: must be one of on_session or "
+            "off_session",
+        )
     return Session(
         created=now,
         expires_at=_expires_at(params, now),
@@ -94,6 +119,36 @@ def build_session(params: Params, *, now: int) -> Session:
         payment_intent_metadata=get_metadata(intent_data, prefix="payment_intent_data"),
         capture_method=_capture_method(intent_data),
         shipping_rates=rates,
+        customer=customer,
+        setup_future_usage=future,
+    )
+
+
+def _setup_session(params: Params, *, now: int, customer: str | None) -> Session:
+    """`mode=setup`: saves a card for later (off-session) payments; charges nothing."""
+    for refused in ("line_items", "payment_intent_data"):
+        if refused in params:
+            raise param_error(refused, f"You cannot pass `{refused}` in `setup` mode.")
+    setup_data = get_dict(params, "setup_intent_data") or {}
+    reject_unknown(setup_data, {"metadata", "description"}, "setup_intent_data")
+    currency = get_str(params, "currency")
+    if currency is not None and not _CURRENCY.match(currency.lower()):
+        raise param_error("currency", f"Invalid currency: {currency}")
+    return Session(
+        created=now,
+        expires_at=_expires_at(params, now),
+        currency=currency.lower() if currency else None,
+        line_items=[],
+        success_url=_url(params, "success_url", required=True) or "",
+        cancel_url=_url(params, "cancel_url"),
+        client_reference_id=get_str(params, "client_reference_id", max_length=200),
+        customer_email=_email(params),
+        metadata=get_metadata(params),
+        payment_intent_metadata={},
+        mode="setup",
+        customer=customer,
+        payment_status="no_payment_required",
+        setup_intent_metadata=get_metadata(setup_data, prefix="setup_intent_data"),
     )
 
 

@@ -83,6 +83,13 @@ class Session:
     status: str = "open"
     payment_status: str = "unpaid"
     payment_intent: str | None = None
+    # `mode=setup` saves a card and charges nothing; `customer` is who the card is saved for.
+    mode: str = "payment"
+    customer: str | None = None
+    setup_intent: str | None = None
+    setup_intent_metadata: dict[str, str] = field(default_factory=dict)
+    # `payment_intent_data[setup_future_usage]`: the card paid with is saved on `customer`.
+    setup_future_usage: str | None = None
 
     @property
     def amount_subtotal(self) -> int:
@@ -128,7 +135,12 @@ class Payment:
     cancellation_reason: str | None = None
     payment_intent: str = field(default_factory=lambda: new_id("pi_"))
     charge: str = field(default_factory=lambda: new_id("ch_"))
-    payment_method: str = field(default_factory=lambda: new_id("pm_"))
+    payment_method: str | None = field(default_factory=lambda: new_id("pm_"))
+    # Stripe's `last_payment_error` of the latest failed attempt (None once one succeeds).
+    last_payment_error: dict[str, Any] | None = None
+    customer: str | None = None
+    description: str | None = None
+    setup_future_usage: str | None = None
 
     @property
     def refunded(self) -> bool:
@@ -171,18 +183,20 @@ class Event:
 
 
 def session_json(session: Session, public_url: str) -> dict[str, Any]:
+    # A setup session charges nothing: Stripe sends no amounts for it.
+    setup = session.mode == "setup"
     paid = session.status == "complete"
     return {
         "id": session.id,
         "object": "checkout.session",
-        "amount_subtotal": session.amount_subtotal,
-        "amount_total": session.amount_total,
+        "amount_subtotal": None if setup else session.amount_subtotal,
+        "amount_total": None if setup else session.amount_total,
         "automatic_tax": {"enabled": False, "liability": None, "status": None},
         "cancel_url": session.cancel_url,
         "client_reference_id": session.client_reference_id,
         "created": session.created,
         "currency": session.currency,
-        "customer": None,
+        "customer": session.customer,
         "customer_details": (
             {"email": session.customer_email, "name": None, "phone": None, "address": None}
             if paid
@@ -192,11 +206,12 @@ def session_json(session: Session, public_url: str) -> dict[str, Any]:
         "expires_at": session.expires_at,
         "livemode": False,
         "metadata": dict(session.metadata),
-        "mode": "payment",
+        "mode": session.mode,
         "payment_intent": session.payment_intent,
         "payment_link": None,
         "payment_method_types": ["card"],
         "payment_status": session.payment_status,
+        "setup_intent": session.setup_intent,
         "status": session.status,
         "success_url": session.success_url,
         **shipping_json(session.shipping_rates),
@@ -286,7 +301,7 @@ def charge_json(payment: Payment) -> dict[str, Any]:
         "captured": payment.captured,
         "created": payment.created,
         "currency": payment.currency,
-        "customer": None,
+        "customer": payment.customer,
         "livemode": False,
         "metadata": dict(payment.metadata),
         "paid": True,
@@ -325,9 +340,9 @@ def payment_intent_json(payment: Payment) -> dict[str, Any]:
         "confirmation_method": "automatic",
         "created": payment.created,
         "currency": payment.currency,
-        "customer": None,
-        "description": None,
-        "last_payment_error": None,
+        "customer": payment.customer,
+        "description": payment.description,
+        "last_payment_error": payment.last_payment_error,
         "latest_charge": payment.charge,
         "livemode": False,
         "metadata": dict(payment.metadata),
@@ -338,7 +353,7 @@ def payment_intent_json(payment: Payment) -> dict[str, Any]:
         "processing": None,
         "receipt_email": payment.receipt_email,
         "review": None,
-        "setup_future_usage": None,
+        "setup_future_usage": payment.setup_future_usage,
         "shipping": None,
         "statement_descriptor": None,
         "statement_descriptor_suffix": None,

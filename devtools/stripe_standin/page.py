@@ -85,8 +85,46 @@ def _reference(session: Session) -> str:
     return f'<p class="ref">Checkout session <code>{escape(session.id)}</code></p>\n'
 
 
+def render_setup(session: Session) -> str:
+    """A setup session's page: save one of Stripe's test cards, nothing is charged."""
+    if session.status == "complete":
+        return _document(
+            "Card saved",
+            "<h1>Card saved</h1>\n"
+            '<div class="card">\n<p role="status">Your card is saved with the shop for later '
+            "payments. Nothing was charged.</p>\n"
+            f"{_link(session.return_url, 'Continue to the shop')}</div>\n{_reference(session)}",
+        )
+    if session.status == "expired":
+        return _document(
+            "Page expired",
+            "<h1>This page has expired</h1>\n"
+            '<div class="card">\n<p role="status">No card was saved. Return to the shop to '
+            f"start again.</p>\n{_link(session.cancel_url, 'Return to the shop')}</div>\n"
+            f"{_reference(session)}",
+        )
+    return _document(
+        "Save a card",
+        "<h1>Save a card</h1>\n"
+        '<div class="card">\n<p>The shop will charge this card later, when you are not '
+        "here. Nothing is charged now.</p>\n"
+        f'<form method="post" action="/pay/{escape(session.id)}">\n'
+        '<button type="submit" name="action" value="save" class="pay">Save card</button>\n'
+        '<button type="submit" name="action" value="save_declining" class="decline" '
+        'aria-describedby="setup-hint">Save a card that will be declined</button>\n'
+        '<button type="submit" name="action" value="save_authenticating" class="decline" '
+        'aria-describedby="setup-hint">Save a card that needs authentication</button>\n'
+        '<p id="setup-hint" class="hint">The last two save Stripe\'s test cards whose later '
+        "charges are declined, or need the cardholder, to test what the shop does then.</p>\n"
+        f"</form>\n{_link(session.cancel_url, 'Cancel and return to the shop')}</div>\n"
+        f"{_reference(session)}",
+    )
+
+
 def render_session(session: Session, *, declined: bool = False) -> str:
     """The page for a session in any state: buttons only while it can still be paid."""
+    if session.mode == "setup":
+        return render_setup(session)
     total = format_amount(session.amount_total, session.currency)
     if session.status == "complete" and session.payment_status == "unpaid":
         # Manual capture: the card is held, and charged only when the shop captures.

@@ -29,6 +29,11 @@ module stays about one thing. What was checked against Stripe, and where:
   ("an uncaptured charge expires") then `payment_intent.canceled`. Stripe does not
   promise delivery order.
   Not sent, as on the automatic path: `payment_intent.created`, `charge.succeeded`.
+- A declined attempt on the hosted page (`decline_attempt`): the session's intent is
+  made at its first attempt (since API version 2022-08-01 a Checkout Session has no
+  intent before), is `requires_payment_method` with `last_payment_error` (see
+  `cards`), and `payment_intent.payment_failed` is sent; paying afterwards reuses the
+  same intent with a new charge, and clears `last_payment_error`.
 - Refunding an uncaptured intent is refused: Stripe's guidance is to cancel it. The
   library's list of error codes has no `charge_not_captured`, so the stand-in answers
   `payment_intent_unexpected_state`, the code for an operation the intent's status
@@ -41,6 +46,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .cards import DECLINED, PaymentMethod
 from .errors import StripeError
 from .objects import (
     Event,
@@ -49,6 +55,7 @@ from .objects import (
     Session,
     charge_json,
     format_amount,
+    new_id,
     payment_intent_json,
 )
 
@@ -77,10 +84,16 @@ class PaymentsMixin:
     _refunds: dict[str, Refund]
     now: Callable[[], int]
     _emit: Callable[..., Event]
+    fail_attempt: Callable[..., dict[str, Any]]
 
-    def _new_payment(self, session: Session) -> Payment:
-        """Authorise (manual capture) or charge (automatic ones) the session's total."""
-        manual = session.capture_method == "manual"
+    def _session_payment(self, session: Session) -> Payment:
+        """The session's one PaymentIntent: made at its first attempt, reused after a decline
+        (at Stripe a Checkout Session keeps one intent; each attempt is a new charge)."""
+        payment = self._payments.get(session.payment_intent or "")
+        if payment is not None:
+            payment.charge = new_id("ch_")
+            self._charges[payment.charge] = payment
+            return payment
         payment = Payment(
             session_id=session.id,
             amount=session.amount_total,
@@ -89,14 +102,35 @@ class PaymentsMixin:
             metadata={**session.metadata, **session.payment_intent_metadata},
             receipt_email=session.customer_email,
             capture_method=session.capture_method,
-            status="requires_capture" if manual else "succeeded",
-            amount_received=0 if manual else session.amount_total,
+            status="requires_payment_method",
         )
         self._payments[payment.payment_intent] = payment
         self._charges[payment.charge] = payment
+        session.payment_intent = payment.payment_intent
+        return payment
+
+    def _new_payment(self, session: Session) -> Payment:
+        """Authorise (manual capture) or charge (automatic ones) the session's total."""
+        manual = session.capture_method == "manual"
+        payment = self._session_payment(session)
+        payment.status = "requires_capture" if manual else "succeeded"
+        payment.amount_received = 0 if manual else session.amount_total
+        payment.last_payment_error = None
+        payment.payment_method = new_id("pm_")
         if manual:
             self._emit("payment_intent.amount_capturable_updated", payment_intent_json(payment))
         return payment
+
+    def decline_attempt(self, session: Session) -> dict[str, Any]:
+        """The hosted page's declining card (Stripe's test card 4000 0000 0000 0002): the
+        attempt's charge fails, the intent waits for another card and
+        `payment_intent.payment_failed` is sent; the session stays open to pay again.
+        The caller holds the lock and checked the session is open."""
+        payment = self._session_payment(session)
+        declining = PaymentMethod(
+            created=self.now(), brand="visa", last4="0002", behaviour="declines"
+        )
+        return self.fail_attempt(payment, DECLINED, declining)
 
     def payment(self, *, payment_intent: str | None = None, charge: str | None = None):
         with self._lock:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .cards import SETUP_ACTIONS, CardsMixin, Customer, PaymentMethod, SetupIntent
 from .errors import StripeError
 from .objects import Event, Payment, Refund, Session, session_json
 from .payments import PaymentsMixin
@@ -39,7 +40,7 @@ class IdempotentAnswer:
     created: int
 
 
-class Store(PaymentsMixin):
+class Store(PaymentsMixin, CardsMixin):
     """Everything the stand-in knows; thread-safe.
 
     `clock` returns unix seconds; `advance_clock` shifts it so tests can pass a
@@ -67,6 +68,9 @@ class Store(PaymentsMixin):
         self._charges: dict[str, Payment] = {}
         self._refunds: dict[str, Refund] = {}
         self._events: dict[str, Event] = {}
+        self._customers: dict[str, Customer] = {}
+        self._payment_methods: dict[str, PaymentMethod] = {}
+        self._setup_intents: dict[str, SetupIntent] = {}
         self._idempotency: dict[tuple[str, str], IdempotentAnswer] = {}
 
     def now(self) -> int:
@@ -203,11 +207,12 @@ class Store(PaymentsMixin):
             self._emit("checkout.session.expired", body)
             return body
 
-    def pay(self, session_id: str) -> Session | None:
+    def pay(self, session_id: str, action: str = "pay") -> Session | None:
         """The customer paid on the hosted page: one PaymentIntent, one Charge, its events.
 
         With manual capture the card is only authorised: the session completes with
-        `payment_status` unpaid, after `payment_intent.amount_capturable_updated`.
+        `payment_status` unpaid, after `payment_intent.amount_capturable_updated`. A
+        setup session saves the card `action` names (`cards.SETUP_ACTIONS`) instead.
         """
         with self._lock:
             session = self.session(session_id)
@@ -215,11 +220,27 @@ class Store(PaymentsMixin):
                 return None
             if session.status != "open":
                 raise SessionClosed(session)
+            if session.mode == "setup":
+                self.complete_setup(session, action if action in SETUP_ACTIONS else "save")
+                self._emit("checkout.session.completed", self._session_json(session))
+                return session
             payment = self._new_payment(session)
+            self.save_paying_card(session, payment)
             session.status = "complete"
             session.payment_status = "unpaid" if payment.status == "requires_capture" else "paid"
             session.payment_intent = payment.payment_intent
             self._emit("checkout.session.completed", self._session_json(session))
+            return session
+
+    def decline(self, session_id: str) -> Session | None:
+        """The hosted page's declining card: the session stays open (see `decline_attempt`)."""
+        with self._lock:
+            session = self.session(session_id)
+            if session is None:
+                return None
+            if session.status != "open" or session.mode != "payment":
+                raise SessionClosed(session)
+            self.decline_attempt(session)
             return session
 
     # Idempotency ----------------------------------------------------------------

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import Discrepancy, Order, OrderStatus, PaymentEvent
+from ..models import AutoRefillCycle, Discrepancy, Order, OrderStatus, PaymentEvent
 from ..services.lifecycle import order_cancel, order_mark_paid, order_mark_refunded
+from .cards import setup_session_completed
 from .discrepancies import (
     fully_refunded,
     money,
@@ -29,6 +30,7 @@ from .discrepancies import (
     usd,
 )
 from .discrepancies import record as record_discrepancy
+from .failures import intent_payment_failed
 from .intents import intent_canceled, intent_capturable, intent_succeeded, session_authorised
 from .lookup import named_order
 from .refunds import refund_stray_payment
@@ -57,6 +59,9 @@ def _foreign_session_completed(session: dict[str, Any]) -> str:
 
 
 def session_completed(order: Order | None, session: dict[str, Any]) -> str:
+    if session.get("mode") == "setup":
+        # A card saved for auto-refill (payments.cards): it pays no order.
+        return setup_session_completed(session)
     if order is not None and order.is_manual_capture:
         # Never paid by the session alone: it waits for the pharmacist (payments.intents).
         return session_authorised(order, session)
@@ -121,6 +126,10 @@ def session_expired(order: Order | None, session: dict[str, Any]) -> str:
         )
     if order.status != OrderStatus.PENDING_PAYMENT:
         return f"order already {order.status}"
+    if order.is_payable and AutoRefillCycle.objects.filter(order=order).exists():
+        # An auto-refill order whose card was refused stays payable for longer than a
+        # session lasts; "Pay now" opens a new one.
+        return "session expired; the auto-refill order stays payable until its time to pay"
     order_cancel(order_id=order.pk, note="The payment page closed before payment")
     return "cancelled"
 
@@ -167,4 +176,6 @@ EVENTS: dict[str, EventType] = {
     "payment_intent.amount_capturable_updated": EventType(intent_capturable),
     "payment_intent.succeeded": EventType(intent_succeeded, confirms=True),
     "payment_intent.canceled": EventType(intent_canceled),
+    # A refused card (payments.failures): the order stays payable and its page says why.
+    "payment_intent.payment_failed": EventType(intent_payment_failed),
 }

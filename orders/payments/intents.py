@@ -19,7 +19,7 @@ import stripe
 from django.utils import timezone
 
 from ..models import AUTHORISATION_LIFETIME, Discrepancy, Order, OrderStatus
-from ..services.lifecycle import order_cancel, order_mark_authorised
+from ..services.lifecycle import order_cancel, order_mark_authorised, order_mark_paid
 from .client import stripe_client, transient_as_unavailable
 from .discrepancies import money, session_amount, text
 from .discrepancies import record as record_discrepancy
@@ -119,6 +119,15 @@ def intent_succeeded(order: Order | None, intent: dict[str, Any]) -> str:
     """`payment_intent.succeeded`: for an authorised order, a capture, ours or made at Stripe."""
     if order is None:
         return "payment of no order yet: its session confirms it"
+    if (
+        order.status == OrderStatus.PENDING_PAYMENT
+        and not order.is_manual_capture
+        and order.stripe_payment_intent == intent.get("id")
+        and intent.get("amount_received") == order.total_cents
+    ):
+        # The site's own off-session charge (auto-refill) that was still processing.
+        order_mark_paid(order_id=order.pk, payment_intent=order.stripe_payment_intent)
+        return "paid"
     if order.status != OrderStatus.AUTHORISED:
         return f"order already {order.status}"
     # A capture made at Stripe: settling finds it captured and pays the order, if its

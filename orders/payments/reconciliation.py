@@ -21,7 +21,7 @@ import stripe
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Discrepancy, Order, OrderStatus
+from ..models import AutoRefillCycle, Discrepancy, Order, OrderStatus
 from . import discrepancies
 from .client import stripe_client, transient_as_unavailable
 from .lookup import named_order
@@ -142,6 +142,25 @@ def _session_finding(session: dict, order: Order | None) -> Finding | None:
     return None
 
 
+def _paid_off_session(order: Order) -> bool:
+    """An auto-refill order paid with the saved card has no Checkout Session: its own
+    PaymentIntent (stored by the site when it made it) must hold its total, charged."""
+    if order.stripe_session_id or not order.stripe_payment_intent:
+        return False
+    if not AutoRefillCycle.objects.filter(order=order).exists():
+        return False
+    with transient_as_unavailable():
+        try:
+            intent = stripe_client().v1.payment_intents.retrieve(order.stripe_payment_intent)
+        except stripe.InvalidRequestError:
+            return False
+    return (
+        intent.status == "succeeded"
+        and intent.amount_received == order.total_cents
+        and (intent.currency or "").lower() == order.currency.lower()
+    )
+
+
 def find_discrepancies(*, since: datetime) -> list[Finding]:
     authorised: dict[str, dict] = {}
     sessions = _paid_sessions(since, authorised)
@@ -164,7 +183,11 @@ def find_discrepancies(*, since: datetime) -> list[Finding]:
     for order in paid_orders:
         # A manual-capture order's session may stay "unpaid" at Stripe after the capture.
         captured_later = order.is_manual_capture and order.stripe_session_id in authorised
-        if order.stripe_session_id not in sessions and not captured_later:
+        if (
+            order.stripe_session_id not in sessions
+            and not captured_later
+            and not _paid_off_session(order)
+        ):
             findings.append(
                 Finding(
                     Discrepancy.Kind.ORDER_NO_PAYMENT,

@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 # Stripe refuses a session that expires sooner than 30 minutes after its creation;
 # the extra minute covers the clock difference and the request's own travel time.
 MIN_SESSION_SECONDS = 30 * 60 + 60
+# And sooner than 24 hours, less the same minute.
+MAX_SESSION_SECONDS = 24 * 3600 - 60
 
 
 def _session_params(order: Order, attempt: int) -> dict[str, Any]:
@@ -55,8 +57,10 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
         "customer_email": order.patient.email,
         "success_url": order_url + "?paid=1",
         "cancel_url": order_url,
-        "expires_at": max(
-            int(order.payment_due_by.timestamp()), int(time.time()) + MIN_SESSION_SECONDS
+        # Between Stripe's bounds: an auto-refill order is payable longer than a session.
+        "expires_at": min(
+            max(int(order.payment_due_by.timestamp()), int(time.time()) + MIN_SESSION_SECONDS),
+            int(time.time()) + MAX_SESSION_SECONDS,
         ),
     }
     if order.shipping_name:

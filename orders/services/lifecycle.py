@@ -141,6 +141,43 @@ def order_mark_authorised(
 
 
 @transaction.atomic
+def order_note_payment_failed(
+    *, order_id: int, message: str, attempt: str, email: bool, payment_intent: str = ""
+) -> bool:
+    """A refused card for an order still waiting for payment: kept on the order (its page
+    says so, with the Pay button) and in its history, once per attempt; True if new.
+
+    `attempt` is the failed charge (or intent): the webhook and the off-session charge
+    report the same attempt, and a redelivered event repeats it. `email`: the patient
+    was not there to see it (an auto-refill's saved card), so they are told, once per
+    order, whichever report comes first. `payment_intent`: the site's own intent
+    (off-session), kept on the order so that Stripe's later events about it find it.
+    """
+    order = _locked(order_id)
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        return False
+    new = not (attempt and order.payment_error_attempt == attempt)
+    if new:
+        order.payment_error = message[:300]
+        order.payment_error_at = timezone.now()
+        order.payment_error_attempt = attempt
+        order.stripe_payment_intent = order.stripe_payment_intent or payment_intent
+        order.save(
+            update_fields=[
+                "payment_error",
+                "payment_error_at",
+                "payment_error_attempt",
+                "stripe_payment_intent",
+                "updated_at",
+            ]
+        )
+        ORDER_MACHINE.note(order, note=f"Card declined: {message}"[:300])
+    if email:
+        notify(order, Notification.Kind.PAYMENT_FAILED)
+    return new
+
+
+@transaction.atomic
 def order_cancel(*, order_id: int, actor=None, note: str = "", hold_released: bool = False) -> bool:
     """pending_payment or authorised -> cancelled, giving back stock and the units taken;
     False if already cancelled.

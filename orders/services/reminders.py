@@ -11,7 +11,14 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
-from ..models import Notification, Order, OrderLine, OrderStatus
+from ..models import (
+    AutoRefill,
+    AutoRefillStatus,
+    Notification,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
 from ..supply import is_due, run_out_date
 from .notifications import notify
 
@@ -53,10 +60,17 @@ def _candidates(*, today: date) -> QuerySet[Order]:
 
 
 def due_orders(*, today: date) -> list[Order]:
-    """Orders with at least one line whose supply runs out within the window."""
+    """Orders with at least one line whose supply runs out within the window; a line
+    whose prescription has auto-refill on is left to it (it emails its own notice)."""
+    refilled = set(
+        AutoRefill.objects.filter(status=AutoRefillStatus.ACTIVE).values_list(
+            "prescription_id", flat=True
+        )
+    )
     due = []
     for order in _candidates(today=today):
-        dates = (run_out_date(line) for line in order.lines.all())
+        lines = [line for line in order.lines.all() if line.prescription_id not in refilled]
+        dates = (run_out_date(line) for line in lines)
         if any(d is not None and is_due(d, today=today) for d in dates):
             due.append(order)
     return due

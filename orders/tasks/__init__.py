@@ -5,6 +5,6 @@ an explicit, stable `name=` from `orders.task_names`, which services queue by an
 settings route and schedule by.
 """
 
-from . import notifications, payments, shipping, sweeps
+from . import autorefill, notifications, payments, shipping, sweeps
 
-__all__ = ["notifications", "payments", "shipping", "sweeps"]
+__all__ = ["autorefill", "notifications", "payments", "shipping", "sweeps"]

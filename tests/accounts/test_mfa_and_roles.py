@@ -132,6 +132,10 @@ def test_roles_hold_exactly_their_permissions():
         "dispensing.view_recallnotice",
         "dispensing.view_orderconversation",
         "dispensing.view_counsellingoffer",
+        "orders.view_autorefill",
+        "orders.change_autorefill",
+        "orders.view_autorefillchange",
+        "orders.view_autorefillcycle",
     }
     catalog = group_permissions(CATALOG_STAFF)
     # Catalog rows, the pharmacy's details, licences and notices (about/migrations/0002),

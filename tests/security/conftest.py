@@ -76,6 +76,7 @@ def people_and_objects(baclofen, settings):
         "prescription": {"pk": upload.pk},
         "document": {"pk": upload.pk, "document_pk": upload.documents.get().pk},
         "order": {"number": order.number},
+        "verified_rx": {"prescription_id": verified.pk},
         "parcel": {"tracking_number": parcel.tracking_number},
         "order_line": {"number": order.number, "line_id": order.lines.get().pk},
         "request_id": {"request_id": "7f1c8d2e-0000-4000-8000-000000000001"},

@@ -81,6 +81,20 @@ SITE = [
     Row("orders:pay", "GET", (LOGIN, 405, 405, 405, 405, 405), args="order"),
     Row("orders:pay", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
     Row("orders:cancel", "POST", (LOGIN, 302, GONE, GONE, GONE, GONE), args="order"),
+    # Auto-refill is the patient's own; A has none yet, so only its page answers (an
+    # empty form: 400).
+    Row("orders:auto_refill", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="verified_rx"),
+    Row("orders:auto_refill", "POST", (LOGIN, 400, GONE, GONE, GONE, GONE), args="verified_rx"),
+    Row("orders:auto_refill_card", "GET", (LOGIN, 405, 405, 405, 405, 405), args="verified_rx"),
+    Row(
+        "orders:auto_refill_card", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
+    ),
+    Row(
+        "orders:auto_refill_skip", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
+    ),
+    Row(
+        "orders:auto_refill_stop", "POST", (LOGIN, GONE, GONE, GONE, GONE, GONE), args="verified_rx"
+    ),
     # Ordering again: the confirm page (GET, the email's link) and the cart filling (POST)
     # are the order's own patient's; A's order is unpaid, so A is told why not (200, 302).
     Row("orders:reorder", "GET", (LOGIN, 200, GONE, GONE, GONE, GONE), args="order"),
@@ -164,6 +178,7 @@ ADMIN_MODELS = {
     "orders.paymentevent": (YES, NO),
     "orders.deliveryaddress": (NO, NO),
     "orders.discrepancy": (YES, NO),
+    "orders.autorefill": (YES, NO),
     # What delivery costs: catalog staff, who keep the prices (orders/migrations/0009).
     "orders.shippingoption": (NO, YES),
     # Lots, the "to check" queue and the records of the final check: pharmacists.

@@ -201,7 +201,7 @@ def test_paying_redirects_to_success_url_and_sends_signed_completed_event(
     assert event["data"]["object"]["metadata"] == {"order_id": "42"}
 
 
-def test_declining_keeps_the_session_open_and_sends_no_event(client, receiver, standin):
+def test_declining_keeps_the_session_open_and_sends_payment_failed(client, receiver, standin):
     session = client.v1.checkout.sessions.create(session_params())
 
     status, _, page = pay(session, "decline")
@@ -213,10 +213,29 @@ def test_declining_keeps_the_session_open_and_sends_no_event(client, receiver, s
     assert 'href="http://127.0.0.1:8000/orders/42/"' in page  # back to the shop
     retrieved = client.v1.checkout.sessions.retrieve(session.id)
     assert (retrieved.status, retrieved.payment_status) == ("open", "unpaid")
-    assert standin.wait_for_webhooks()
-    assert receiver.deliveries == []
-    assert client.v1.events.list().data == []
-    assert pay(session)[0] == 303  # and the customer can still pay
+    [failed] = receiver.wait_for("payment_intent.payment_failed")
+    intent = failed["data"]["object"]
+    assert intent["id"] == retrieved.payment_intent
+    assert (intent["status"], intent["payment_method"]) == ("requires_payment_method", None)
+    error = intent["last_payment_error"]
+    assert (error["type"], error["code"], error["decline_code"]) == (
+        "card_error",
+        "card_declined",
+        "generic_decline",
+    )
+    assert error["message"] == "Your card was declined."
+    assert error["charge"].startswith("ch_")
+    assert error["payment_method"]["card"]["last4"] == "0002"
+    typed = stripe.PaymentIntent.construct_from(intent, "sk_test")
+    assert typed.last_payment_error.decline_code == "generic_decline"
+
+    assert pay(session)[0] == 303  # and the customer can still pay, on the same intent
+    paid = client.v1.payment_intents.retrieve(intent["id"])
+    assert (paid.status, paid.last_payment_error) == ("succeeded", None)
+    assert paid.latest_charge != error["charge"]
+    assert [e["type"] for e in receiver.wait_for("checkout.session.completed")] == [
+        "checkout.session.completed"
+    ]
 
 
 def test_paid_or_expired_session_page_has_no_buttons(client, receiver):

@@ -1,0 +1,48 @@
+"""The auto-refill emails that are about no order yet: the notice a few days before, and
+why a refill was not placed. (After an order is placed, the order's own emails follow:
+the receipt, or "your card was declined".) Plain text, in the pharmacy's name, with the
+medicine's own warning never to stop it suddenly."""
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from about.emails import sender
+
+from .emails import absolute_url, money
+from .refill_models import AutoRefillCycle
+from .supply import stop_warnings
+
+SUBJECTS = {
+    "notice": "Your auto-refill of {medicine} is on {day}",
+    "refused": "Your auto-refill of {medicine} was not placed",
+}
+
+
+def auto_refill_email(cycle: AutoRefillCycle, kind: str) -> EmailMessage:
+    auto_refill = cycle.auto_refill
+    package = auto_refill.package
+    drug = package.formulation.drug
+    page = absolute_url(reverse("orders:auto_refill", args=[auto_refill.prescription_id]))
+    context = {
+        "cycle": cycle,
+        "auto_refill": auto_refill,
+        "patient": auto_refill.patient,
+        "description": f"{auto_refill.quantity} × {drug.name} {package.label}",
+        "total": money(package.price * auto_refill.quantity),
+        "page_url": page,
+        "skip_url": page + "#skip",
+        "order_url": absolute_url(drug.get_absolute_url()),
+        "prescription_url": absolute_url(auto_refill.prescription.get_absolute_url()),
+        "stop_warnings": stop_warnings([drug]),
+    }
+    body = render_to_string(f"orders/email/auto_refill_{kind}.txt", context)
+    day = f"{cycle.run_on:%B} {cycle.run_on.day}"
+    subject = SUBJECTS[kind].format(medicine=drug.name.lower(), day=day)
+    return EmailMessage(
+        f"{subject} - {settings.SITE_NAME}",
+        body,
+        from_email=sender(),
+        to=[auto_refill.patient.email],
+    )
