@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import refill_views, views
+from . import refill_views, tracking_views, views
 
 app_name = "orders"
 
@@ -30,5 +30,5 @@ urlpatterns = [
         name="auto_refill_stop",
     ),
     path("orders/<str:number>/reorder/", views.order_reorder, name="reorder"),
-    path("track/<str:tracking_number>/", views.track_parcel, name="track"),
+    path("track/<str:tracking_number>/", tracking_views.track_parcel, name="track"),
 ]

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import get_callable
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import Package
 from prescriptions.selectors import held_prescriptions, profile_notice
@@ -29,7 +29,7 @@ from .forms import (
     DeliveryAddressForm,
     ShippingChoiceForm,
 )
-from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus, Shipment
+from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
 from .payments import sessions
 from .progress import declined_notice, order_steps, order_timeline, patient_status
 from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
@@ -385,25 +385,3 @@ def order_reorder(request, number: str):
         messages.info(request, note)
     messages.success(request, f"The lines of order {order.number} are in your cart: check out.")
     return redirect("orders:checkout")
-
-
-TRACKING_NUMBER = re.compile(r"[A-Z0-9]{4,64}")
-
-
-@require_safe
-def track_parcel(request, tracking_number: str):
-    """The local courier's public tracking page, as a carrier's would be: the parcel's
-    status and dates, found by its unguessable tracking number; no name, address or
-    contents, so it needs no sign-in (the patient may pass the link on)."""
-    if not TRACKING_NUMBER.fullmatch(tracking_number):
-        raise Http404
-    shipment = (
-        Shipment.objects.filter(tracking_number=tracking_number).select_related("order").first()
-    )
-    if shipment is None:
-        raise Http404
-    return render(
-        request,
-        "orders/track_parcel.html",
-        {"shipment": shipment, "estimate": shipment.order.delivery_estimate},
-    )

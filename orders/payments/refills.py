@@ -1,6 +1,6 @@
 """Charging an auto-refill's order to the patient's saved card, off-session, once.
 
-`refill_cycle_run` places the cycle's order (`services.autorefill.cycle_place_order`,
+`refill_cycle_run` places the cycle's order (`services.autorefill_runs.cycle_place_order`,
 once per cycle) and charges it with the Stripe idempotency key of the cycle, so the
 task run twice, or again after a worker died between Stripe and the database, gets
 Stripe's first answer again and never a second charge. Charged: the order is paid
@@ -14,7 +14,7 @@ import logging
 import stripe
 
 from ..models import AutoRefillCycle, Order, OrderStatus
-from ..services.autorefill import cycle_place_order
+from ..services.autorefill_runs import cycle_place_order
 from ..services.lifecycle import order_mark_paid, order_note_payment_failed
 from .client import stripe_client, transient_as_unavailable
 

@@ -1,6 +1,6 @@
 """Auto-refill tasks: the hourly run (beat), one cycle's order and charge, its emails.
 
-`run_auto_refills` finds what is due (`services.autorefill.cycles_due`: notices,
+`run_auto_refills` finds what is due (`services.autorefill_runs.cycles_due`: notices,
 today's cycles, and cycles whose charge a lost task left undone) and queues one
 `run_cycle` each. A cycle places one order and charges once however often it runs:
 the cycle row links its order in the same transaction, and the charge carries the
@@ -13,7 +13,7 @@ from django.utils import timezone
 from pharmacy.queue import enqueue
 
 from ..payments.refills import refill_cycle_run
-from ..services.autorefill import cycle_email_send, cycles_due
+from ..services.autorefill_runs import cycle_email_send, cycles_due
 from ..task_names import RUN_AUTO_REFILL_CYCLE, RUN_AUTO_REFILLS, SEND_AUTO_REFILL_EMAIL
 from .payments import TASK_OPTIONS
 from .shipping import RETRY
