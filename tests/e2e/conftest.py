@@ -243,6 +243,7 @@ class Mail:
     to: list[str]
     subject: str
     body: str
+    sender: str = ""
 
 
 def _read_mail(folder: Path) -> list[Mail]:
@@ -257,9 +258,15 @@ def _read_mail(folder: Path) -> list[Mail]:
                     to=[a.strip() for a in str(message.get("To", "")).split(",")],
                     subject=str(message.get("Subject", "")),
                     body=part.get_content() if part else "",
+                    sender=str(message.get("From", "")),
                 )
             )
     return mails
+
+
+def sent_emails(stack: Stack, *, to: str) -> list[Mail]:
+    """Every complete email the stack has sent to `to`, oldest first."""
+    return [m for m in _read_mail(stack.mail_dir) if to in m.to]
 
 
 def latest_email(stack: Stack, *, to: str, subject_contains: str, timeout: float = 15) -> Mail:

@@ -20,13 +20,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import stripe
 from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from about.emails import pharmacy_name
 from catalog.models import Package
 from devtools.demo.pharmacy import ensure_demo_pharmacy
 from orders.models import Order, OrderStatus, ShippingOption
@@ -44,6 +47,7 @@ from tests.e2e.conftest import (
     latest_email,
     prescription_file,
     price_row,
+    sent_emails,
     shot,
 )
 from tests.factories import make_catalog_staff, make_pharmacist, valid_npi
@@ -438,6 +442,23 @@ def patient_orders_again_too_early_and_is_told_when(page: Page, stack: Stack, or
     both_sizes(page, "11-order-again-too-early")
 
 
+def every_email_was_in_the_pharmacys_name(stack: Stack, patient: Patient) -> None:
+    """Sign-up, prescription, receipt, dispatch, counselling: each names the pharmacy (its
+    details were filled in halfway, so the site's name before), never the host it runs on."""
+    host = urlsplit(stack.url).netloc
+    names = (settings.SITE_NAME, pharmacy_name())
+    sent = sent_emails(stack, to=patient.email)
+    assert len(sent) >= 5, [m.subject for m in sent]
+    for mail in sent:
+        assert mail.subject.endswith(tuple(f" - {name}" for name in names)), mail.subject
+        assert host not in mail.subject and host not in mail.sender, mail.subject
+        assert parseaddr(mail.sender)[0] in names, mail.sender
+        # Links name the host; no sentence does ("Hello from 127.0.0.1:8000!").
+        words = [line for line in mail.body.splitlines() if "://" not in line]
+        assert not [line for line in words if host in line], (mail.subject, words)
+        assert "Thank you for using" not in mail.body, mail.subject
+
+
 def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     page: Page, new_page, stack: Stack, tmp_path: Path
 ):
@@ -466,3 +487,4 @@ def test_visitor_becomes_a_patient_orders_pays_and_sees_the_parcel_dispatched(
     new_visitor_sees_the_new_price(new_page(), stack)
     patient_order_keeps_the_old_price(page, stack, order)
     patient_orders_again_too_early_and_is_told_when(page, stack, order)
+    every_email_was_in_the_pharmacys_name(stack, patient)

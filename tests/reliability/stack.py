@@ -28,7 +28,7 @@ from dispensing.models import Lot
 from orders.emails import SUBJECTS
 from orders.models import Notification, Order, OrderLine, OrderStatus, OrderStatusChange
 from prescriptions.models import Prescription
-from tests.dispensing.factories import release
+from tests.dispensing.factories import receive_lot, release
 from tests.factories import make_e_prescription
 from tests.fixtures.stripe import pay_at_standin
 from tests.orders.factories import (
@@ -136,6 +136,12 @@ def authorised_order(stripe_api):
 
 def stock() -> int:
     return baclofen_package().stock
+
+
+def lot_on_hand(quantity: int = 20) -> None:
+    """Boxes received as a lot before a test counts the stock, so that the final check
+    picks from them instead of receiving a lot (and adding its boxes) mid-test."""
+    receive_lot(package=baclofen_package(), quantity=quantity)
 
 
 def units_used(order: Order) -> int:

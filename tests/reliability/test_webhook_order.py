@@ -140,6 +140,7 @@ def test_a_refund_that_overtakes_the_payment_ends_refunded_with_stock_back_once(
 
 
 def test_an_expiry_after_the_payment_leaves_the_order_paid_and_shipped(site, stripe_api):
+    stack.lot_on_hand()
     before = stack.stock()
     order = stack.new_order()
     completed = pay_at_standin(stripe_api, order)
