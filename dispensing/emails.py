@@ -7,7 +7,7 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import sender
+from about.emails import sender, subject
 from accounts.roles import PHARMACIST
 
 from .models import CounsellingOffer, OrderMessage, RecallNotice
@@ -27,10 +27,8 @@ def recall_email(notice: RecallNotice) -> EmailMessage:
         else [],
     }
     body = render_to_string("dispensing/email/recall.txt", context)
-    subject = f"Important: a medicine you received is recalled (lot {recall.lot_number})"
-    return EmailMessage(
-        f"{subject} - {settings.SITE_NAME}", body, from_email=sender(), to=[notice.patient.email]
-    )
+    title = subject(f"Important: a medicine you received is recalled (lot {recall.lot_number})")
+    return EmailMessage(title, body, from_email=sender(), to=[notice.patient.email])
 
 
 def send_recall_email(notice: RecallNotice) -> None:
@@ -50,10 +48,8 @@ def counselling_offer_email(offer: CounsellingOffer) -> EmailMessage:
         "stop_warnings": [],
     }
     body = render_to_string("dispensing/email/counselling_offer.txt", context)
-    subject = f"Order {order.number}: a pharmacist can talk you through your new medicine"
-    return EmailMessage(
-        f"{subject} - {settings.SITE_NAME}", body, from_email=sender(), to=[order.patient.email]
-    )
+    title = subject(f"Order {order.number}: a pharmacist can talk you through your new medicine")
+    return EmailMessage(title, body, from_email=sender(), to=[order.patient.email])
 
 
 def send_counselling_offer_email(offer: CounsellingOffer) -> None:
@@ -75,16 +71,16 @@ def message_notice_email(message: OrderMessage) -> EmailMessage | None:
     if message.from_pharmacist:
         to = [order.patient.email]
         url = _absolute(reverse("dispensing:conversation", args=[order.number]))
-        subject = f"Order {order.number}: a pharmacist wrote to you"
+        title = subject(f"Order {order.number}: a pharmacist wrote to you")
     else:
         to = _pharmacists()
         url = _absolute(reverse("admin:dispensing_orderconversation_change", args=[order.pk]))
-        subject = f"Order {order.number}: the patient wrote to the pharmacy"
+        title = subject(f"Order {order.number}: the patient wrote to the pharmacy")
     if not to:
         return None
     context = {"message": message, "order": order, "url": url, "stop_warnings": []}
     body = render_to_string("dispensing/email/message_notice.txt", context)
-    return EmailMessage(f"{subject} - {settings.SITE_NAME}", body, from_email=sender(), to=to)
+    return EmailMessage(title, body, from_email=sender(), to=to)
 
 
 def send_message_notice_email(message: OrderMessage) -> None:

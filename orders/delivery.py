@@ -143,6 +143,10 @@ class ShippingOptionQuerySet(models.QuerySet):
     def active(self):
         return self.filter(active=True)
 
+    def default(self):
+        """The option an order gets when nobody chose one (auto-refill): the first offered."""
+        return self.active().first()
+
 
 class ShippingOption(models.Model):
     """A way to deliver an order ("Standard", "Express") with its price and the business

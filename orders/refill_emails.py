@@ -3,13 +3,13 @@ why a refill was not placed. (After an order is placed, the order's own emails f
 the receipt, or "your card was declined".) Plain text, in the pharmacy's name, with the
 medicine's own warning never to stop it suddenly."""
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import sender
+from about.emails import sender, subject
 
+from .delivery import ShippingOption
 from .emails import absolute_url, money
 from .refill_models import AutoRefillCycle
 from .supply import stop_warnings
@@ -24,13 +24,18 @@ def auto_refill_email(cycle: AutoRefillCycle, kind: str) -> EmailMessage:
     auto_refill = cycle.auto_refill
     package = auto_refill.package
     drug = package.formulation.drug
+    items = package.price * auto_refill.quantity
+    # What the card is charged: the packages and the delivery the order will be placed
+    # with (checkout's own default), at today's prices.
+    delivery = ShippingOption.objects.default()
     page = absolute_url(reverse("orders:auto_refill", args=[auto_refill.prescription_id]))
     context = {
         "cycle": cycle,
         "auto_refill": auto_refill,
         "patient": auto_refill.patient,
         "description": f"{auto_refill.quantity} × {drug.name} {package.label}",
-        "total": money(package.price * auto_refill.quantity),
+        "total": money(items + (delivery.price if delivery else 0)),
+        "delivery": delivery,
         "page_url": page,
         "skip_url": page + "#skip",
         "order_url": absolute_url(drug.get_absolute_url()),
@@ -39,9 +44,9 @@ def auto_refill_email(cycle: AutoRefillCycle, kind: str) -> EmailMessage:
     }
     body = render_to_string(f"orders/email/auto_refill_{kind}.txt", context)
     day = f"{cycle.run_on:%B} {cycle.run_on.day}"
-    subject = SUBJECTS[kind].format(medicine=drug.name.lower(), day=day)
+    title = subject(SUBJECTS[kind].format(medicine=drug.name.lower(), day=day))
     return EmailMessage(
-        f"{subject} - {settings.SITE_NAME}",
+        title,
         body,
         from_email=sender(),
         to=[auto_refill.patient.email],

@@ -16,9 +16,8 @@ NO_OPTIONS = (
 
 def chosen_shipping_option(option_id: int | None) -> tuple[ShippingOption | None, str]:
     """(the option, "") or (None, why not): `option_id` None means the first offered."""
-    offered = ShippingOption.objects.active()
     if option_id is None:
-        option = offered.first()
+        option = ShippingOption.objects.default()
         return (option, "") if option else (None, NO_OPTIONS)
-    option = offered.filter(pk=option_id).first()
+    option = ShippingOption.objects.active().filter(pk=option_id).first()
     return (option, "") if option else (None, NOT_OFFERED)

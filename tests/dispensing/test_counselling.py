@@ -1,11 +1,15 @@
 """Counselling on a first fill, the patient's answer on the order, and private messages."""
 
+from email.utils import parseaddr
+
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
+from about.emails import pharmacy_name
+from devtools.demo.pharmacy import ensure_demo_pharmacy
 from dispensing.models import CounsellingOffer, OrderMessage
 from dispensing.services.counselling import counselling_answer
 from tests.dispensing.factories import release
@@ -118,3 +122,14 @@ def test_another_patient_never_sees_the_conversation(first_fill):
     assert other.get(url).status_code == 404
     assert other.post(url, {"m-body": "hello"}).status_code == 404
     assert not OrderMessage.objects.exists()
+
+
+def test_the_counselling_offer_is_in_the_pharmacys_name(to_check, capture, settings):
+    with capture(execute=True):  # saved as staff save it: the cached details are dropped
+        ensure_demo_pharmacy()
+    name = pharmacy_name()
+    assert name != settings.SITE_NAME  # the pharmacy's own name, not the site's
+    release(to_check, capture=capture)
+    [offer] = [m for m in mail.outbox if "talk you through" in m.subject]
+    assert offer.subject.endswith(f" - {name}")
+    assert parseaddr(offer.from_email)[0] == name

@@ -5,6 +5,7 @@ order and an email; turning it off, or a hold after a profile change, stops it; 
 review refusing an early refill emails the patient."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -89,7 +90,11 @@ def test_turning_on_sends_the_patient_to_stripes_setup_page(client, prescription
     assert "cus_" not in page and "pm_" not in page
 
 
-def test_the_notice_comes_days_before_with_skip_and_change_links(prescription, stripe_api, capture):
+def test_the_notice_comes_days_before_with_skip_and_change_links(
+    prescription, stripe_api, capture, standard_shipping
+):
+    standard_shipping.price = Decimal("4.95")
+    standard_shipping.save()
     auto_refill = turn_on(prescription.patient, prescription, stripe_api)
     day = timezone.localdate() + timedelta(days=2)
     AutoRefill.objects.filter(pk=auto_refill.pk).update(next_run_on=day)
@@ -102,6 +107,10 @@ def test_the_notice_comes_days_before_with_skip_and_change_links(prescription, s
     assert notice.subject.startswith("Your auto-refill of baclofen is on ")
     assert f"/auto-refills/{prescription.pk}/#skip" in notice.body
     assert "Visa ending 4242" in notice.body
+    # The amount the card will be charged: the packages and the delivery, as checkout adds.
+    charged = auto_refill.package.price * auto_refill.quantity + Decimal("4.95")
+    assert f"${charged} at today's prices, Standard delivery included" in notice.body
+    assert notice.subject.endswith(" - Northside Pharmacy")
     assert not Order.objects.filter(patient=prescription.patient).exists()
 
 
