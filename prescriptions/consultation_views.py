@@ -12,6 +12,7 @@ from catalog.models import Drug
 from . import services
 from .forms import ConsultationForm, MedicalProfileForm
 from .models import Consultation, MedicalProfile
+from .selectors import open_consultation
 
 PROFILE_PREFIX = "profile"
 
@@ -21,9 +22,7 @@ def consultation_new(request, slug: str):
     """The drug's questionnaire: the medical profile (saved with the request), the
     drug's questions, the form and strength, and the service to ask."""
     drug = get_object_or_404(Drug, slug=slug, is_published=True, prescription_required=True)
-    open_one = Consultation.objects.filter(
-        patient=request.user, drug=drug, status=Consultation.Status.SENT
-    ).first()
+    open_one = open_consultation(patient=request.user, drug=drug)
     if open_one is not None:
         messages.info(request, f"You already asked for a prescription of {drug}; here it is.")
         return redirect(open_one)

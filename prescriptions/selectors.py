@@ -7,7 +7,13 @@ from django.db import models
 from django.utils import timezone
 
 from . import review
-from .models import ConsultationQuestion, MedicalProfile, Prescription, TelemedicinePartner
+from .models import (
+    Consultation,
+    ConsultationQuestion,
+    MedicalProfile,
+    Prescription,
+    TelemedicinePartner,
+)
 from .review import ProfileState
 
 # The profile fields a patient fills in, in the order the form shows them.
@@ -240,6 +246,14 @@ def units_available(*, patient, formulation, on=None) -> int:
 
 
 # Consultations --------------------------------------------------------------------
+
+
+def open_consultation(*, patient, drug) -> Consultation | None:
+    """The patient's consultation for `drug` still waiting for the partner's answer: while
+    there is one, asking again leads to it instead of sending a second request."""
+    return Consultation.objects.filter(
+        patient=patient, drug=drug, status=Consultation.Status.SENT
+    ).first()
 
 
 def consultation_partners():

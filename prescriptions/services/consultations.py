@@ -15,7 +15,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from ..models import CONSULTATION_MACHINE, Consultation, PartnerRequest
-from ..selectors import consultation_partners, consultation_questions, profile_answers
+from ..selectors import (
+    consultation_partners,
+    consultation_questions,
+    open_consultation,
+    profile_answers,
+)
 from .consultation_answers import notify
 from .partner_requests import partner_request_queue
 from .profile import profile_update
@@ -78,9 +83,7 @@ def consultation_request(
     """The patient asks `partner` for a prescription of `drug`: the profile is saved,
     the answers kept, the request queued. While one is open for the drug, asking again
     returns it. ValidationError says why it cannot be asked."""
-    open_one = Consultation.objects.filter(
-        patient=patient, drug=drug, status=Consultation.Status.SENT
-    ).first()
+    open_one = open_consultation(patient=patient, drug=drug)
     if open_one is not None:
         return open_one
     if not drug.is_published or not drug.prescription_required:
