@@ -211,7 +211,10 @@ class DispenseRecordAdmin(ReadOnlyAdmin):
         returned = getattr(obj, "returned", None)
         if returned is None:
             return "—"
-        sale = "on sale" if returned.back_on_sale else "kept off sale"
+        if returned.reason == DispenseReturn.Reason.RECHECK:
+            sale = "still the order's, for its new check"
+        else:
+            sale = "on sale" if returned.back_on_sale else "kept off sale"
         return f"{returned.at:%Y-%m-%d %H:%M}, {returned.get_reason_display().lower()} ({sale})"
 
 

@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('quantity', models.PositiveIntegerField(verbose_name='packages')),
-                ('back_on_sale', models.BooleanField(help_text='No: the lot is held or expired, so the boxes are kept off sale.')),
+                ('back_on_sale', models.BooleanField(help_text='No: the lot is held or expired, so the boxes are kept off sale, or the order keeps them for its new check.')),
                 ('reason', models.CharField(choices=[('refunded', 'Order refunded before it was shipped'), ('recheck', 'Parcel held by a recall, unpacked for a new final check')], max_length=10)),
                 ('note', models.CharField(blank=True, help_text="The refund's own note.", max_length=300)),
                 ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),

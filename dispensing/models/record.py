@@ -122,7 +122,8 @@ class DispenseReturn(AppendOnly):
     record = models.OneToOneField(DispenseRecord, on_delete=models.PROTECT, related_name="returned")
     quantity = models.PositiveIntegerField("packages")
     back_on_sale = models.BooleanField(
-        help_text="No: the lot is held or expired, so the boxes are kept off sale."
+        help_text="No: the lot is held or expired, so the boxes are kept off sale, or the "
+        "order keeps them for its new check."
     )
     reason = models.CharField(max_length=10, choices=Reason)
     note = models.CharField(max_length=300, blank=True, help_text="The refund's own note.")

@@ -78,6 +78,9 @@ def hold_recheck(*, hold_id: int, pharmacist) -> Order:
     """
     if not pharmacist.has_perm(CHECK_PERMISSION):
         raise PermissionDenied("Only a pharmacist may send a parcel back to the final check.")
+    # The order's row first, as a refund and the courier lock it, then the hold's.
+    order_id = DispatchHold.objects.values_list("order_id", flat=True).get(pk=hold_id)
+    Order.objects.select_for_update().filter(pk=order_id).first()
     hold = DispatchHold.objects.select_for_update().select_related("recall").get(pk=hold_id)
     if not hold.is_open:
         raise ValidationError(

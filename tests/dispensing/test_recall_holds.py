@@ -8,7 +8,9 @@ from catalog.models import Package
 from dispensing.models import DispatchHold, DispenseRecord, DispenseReturn, FinalCheck, Lot
 from dispensing.services.holds import hold_recheck
 from dispensing.services.recalls import recall_enter
+from orders.couriers import get_courier
 from orders.models import OrderStatus, Shipment
+from orders.services.shipping import order_dispatch
 from orders.services.sweeps import lost_work_resume
 from orders.tasks.shipping import dispatch_order
 from tests.dispensing.factories import check_as_planned, receive_lot
@@ -154,3 +156,35 @@ def test_a_parcel_already_booked_is_not_held(to_check, package, pharmacist, capt
         entered_by=pharmacist,
     )
     assert not DispatchHold.objects.exists()
+
+
+def test_the_patients_order_page_says_the_parcel_is_held(checked_not_booked, recalled, client):
+    client.force_login(checked_not_booked.patient)
+    page = client.get(reverse("orders:detail", args=[checked_not_booked.number]))
+    assert "Held: a pharmacist is replacing a recalled batch" in page.content.decode()
+
+
+def test_a_recall_entered_while_the_courier_books_keeps_the_order_from_being_dispatched(
+    checked_not_booked, package, pharmacist, monkeypatch
+):
+    """The courier was asked before the hold, the shipment is recorded after it: refused."""
+    order = checked_not_booked
+    courier = get_courier()
+    booked = courier.create_shipment
+
+    def book_then_recall(booked_order):
+        booking = booked(booked_order)
+        recall_enter(
+            package_id=package.pk,
+            lot_number="RC1",
+            reason="Mislabelled",
+            patient_instructions="Return it.",
+            entered_by=pharmacist,
+        )
+        return booking
+
+    monkeypatch.setattr(courier, "create_shipment", book_then_recall)
+    monkeypatch.setattr("orders.services.shipping.get_courier", lambda: courier)
+    assert order_dispatch(order_id=order.pk) is None
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PAID and not Shipment.objects.exists()
