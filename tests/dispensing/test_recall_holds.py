@@ -5,6 +5,7 @@ from django.core import mail
 from django.urls import reverse
 
 from catalog.models import Package
+from dispensing.documents import label_facts
 from dispensing.models import DispatchHold, DispenseRecord, DispenseReturn, FinalCheck, Lot
 from dispensing.services.holds import hold_recheck
 from dispensing.services.recalls import recall_enter
@@ -84,7 +85,7 @@ def test_the_admin_shows_the_parcel_held_with_the_recall_reason(
 
 
 def test_a_pharmacist_unpacks_the_held_parcel_and_checks_it_again_with_another_lot(
-    checked_not_booked, recalled, package, pharmacist, pharmacist_client, capture
+    checked_not_booked, recalled, package, pharmacist, pharmacist_client, capture, pharmacy
 ):
     order = checked_not_booked
     receive_lot(package=package, lot_number="OK2", quantity=4, expires_in_days=300)
@@ -122,6 +123,8 @@ def test_a_pharmacist_unpacks_the_held_parcel_and_checks_it_again_with_another_l
     ]
     assert Lot.objects.get(lot_number="OK2").quantity_on_hand == 3
     assert FinalCheck.objects.filter(order=order).count() == 2
+    # The label prints the lot that went out, not the one put back.
+    assert [number for number, _ in label_facts(line=order.lines.get()).lots] == ["OK2"]
 
 
 def test_the_recheck_is_refused_when_no_other_lot_can_replace_the_recalled_boxes(

@@ -1,11 +1,12 @@
 """A refund after the final check, before the courier: the boxes go back to their lots."""
 
 import pytest
+from django.core import mail
 from django.db.models import Sum
 from django.urls import reverse
 
 from catalog.models import Package
-from dispensing.models import DispenseRecord, DispenseReturn, Lot
+from dispensing.models import CounsellingOffer, DispenseRecord, DispenseReturn, Lot
 from dispensing.services.recalls import recall_enter
 from dispensing.services.returns import order_boxes_return
 from orders import services
@@ -133,3 +134,29 @@ def test_the_pharmacist_reads_the_return_on_the_dispense_record(
         reverse("admin:dispensing_dispenserecord_change", args=[record.pk])
     )
     assert "order refunded before it was shipped (on sale)" in detail.content.decode()
+
+
+def test_a_later_recall_of_the_lot_does_not_write_to_the_patient_of_a_refunded_order(
+    checked_from_two_lots, package, pharmacist, capture
+):
+    services.order_mark_refunded(order_id=checked_from_two_lots.pk, actor=pharmacist)
+    mail.outbox.clear()
+    with capture(execute=True):
+        recall = recall_enter(
+            package_id=package.pk,
+            lot_number="A1",
+            reason="Mislabelled",
+            patient_instructions="Return it.",
+            entered_by=pharmacist,
+        )
+    assert not recall.notices.exists() and mail.outbox == []
+
+
+def test_the_next_order_after_a_refunded_first_fill_is_still_offered_counselling(
+    checked_from_two_lots, package, pharmacist, capture
+):
+    first = checked_from_two_lots
+    services.order_mark_refunded(order_id=first.pk, actor=pharmacist)
+    again = pay(place_order(patient=first.patient, package=package), capture)
+    check_as_planned(again)
+    assert CounsellingOffer.objects.filter(order=again).exists()
