@@ -15,8 +15,8 @@ from pharmacy.admin import HistoryAdmin
 
 from .admin_conversations import OrderConversationAdmin  # noqa: F401  registers them
 from .admin_queue import OrderToCheckAdmin  # noqa: F401  registers the queue
-from .admin_recalls import RecallAdmin  # noqa: F401  registers recalls
-from .models import EXPIRES_SOON_DAYS, DispenseRecord, FinalCheck, Lot
+from .admin_recalls import DispatchHoldAdmin, RecallAdmin  # noqa: F401  registers recalls
+from .models import EXPIRES_SOON_DAYS, DispenseRecord, DispenseReturn, FinalCheck, Lot
 from .services.stock import lot_receipt_errors, lot_receive
 
 
@@ -165,11 +165,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(FinalCheck)
 class FinalCheckAdmin(ReadOnlyAdmin):
-    list_display = ("order", "outcome", "pharmacist", "at")
+    list_display = ("order", "outcome", "round", "pharmacist", "at")
     list_filter = ("outcome", "at")
     search_fields = ("order__number", "pharmacist__email", "reason")
     list_select_related = ("order", "pharmacist")
-    readonly_fields = ("order", "outcome", "reason", "pharmacist", "at")
+    readonly_fields = ("order", "outcome", "round", "reason", "pharmacist", "at")
 
 
 @admin.register(DispenseRecord)
@@ -183,11 +183,13 @@ class DispenseRecordAdmin(ReadOnlyAdmin):
         "units",
         "pharmacist",
         "at",
+        "put_back",
     )
     list_filter = ("at", "lot__package__formulation__drug")
     search_fields = ("lot_number", "order_line__order__number", "order_line__order__patient__email")
-    list_select_related = ("order_line__order", "pharmacist")
+    list_select_related = ("order_line__order", "pharmacist", "returned")
     readonly_fields = (
+        "put_back",
         "final_check",
         "order_line",
         "prescription",
@@ -203,3 +205,46 @@ class DispenseRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="Order", ordering="order_line__order__number")
     def order_number(self, obj):
         return obj.order_line.order.number
+
+    @admin.display(description="Put back")
+    def put_back(self, obj):
+        returned = getattr(obj, "returned", None)
+        if returned is None:
+            return "—"
+        if returned.reason == DispenseReturn.Reason.RECHECK:
+            sale = "still the order's, for its new check"
+        else:
+            sale = "on sale" if returned.back_on_sale else "kept off sale"
+        return f"{returned.at:%Y-%m-%d %H:%M}, {returned.get_reason_display().lower()} ({sale})"
+
+
+@admin.register(DispenseReturn)
+class DispenseReturnAdmin(ReadOnlyAdmin):
+    """Boxes put back into their lot before they left: who, when, why. Written by the
+    refund and by unpacking a parcel a recall held (services.returns), never here."""
+
+    list_display = (
+        "record",
+        "order_number",
+        "quantity",
+        "back_on_sale",
+        "reason",
+        "returned_by",
+        "at",
+    )
+    list_filter = ("reason", "back_on_sale", "at")
+    search_fields = ("record__lot_number", "record__order_line__order__number", "note")
+    list_select_related = ("record__order_line__order", "returned_by")
+    readonly_fields = (
+        "record",
+        "quantity",
+        "back_on_sale",
+        "reason",
+        "note",
+        "returned_by",
+        "at",
+    )
+
+    @admin.display(description="Order", ordering="record__order_line__order__number")
+    def order_number(self, obj):
+        return obj.record.order_line.order.number

@@ -108,7 +108,7 @@ class OrderConversationAdmin(admin.ModelAdmin):
             raise Http404
         record_access(
             request,
-            action=AuditEvent.Action.VIEW_PRESCRIPTION,
+            action=AuditEvent.Action.READ_CONVERSATION,
             patient=order.patient,
             obj=order,
             allowed=True,

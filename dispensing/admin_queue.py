@@ -100,7 +100,7 @@ class OrderToCheckAdmin(admin.ModelAdmin):
             return redirect("admin:dispensing_ordertocheck_changelist")
         record_access(
             request,
-            action=AuditEvent.Action.VIEW_PRESCRIPTION,
+            action=AuditEvent.Action.PRINT_LABEL,
             patient=line.order.patient,
             obj=line.prescription,
             allowed=True,
@@ -114,6 +114,14 @@ class OrderToCheckAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return redirect("admin:dispensing_ordertocheck_changelist")
+        # The leaflet is the monograph's, but which patient's order it is printed for is not.
+        record_access(
+            request,
+            action=AuditEvent.Action.PRINT_LEAFLET,
+            patient=line.order.patient,
+            obj=line,
+            allowed=True,
+        )
         return pdf_response(content, f"leaflet-{line.package.formulation.drug.slug}.pdf")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -128,7 +136,7 @@ class OrderToCheckAdmin(admin.ModelAdmin):
             if plan.prescription is not None:
                 record_access(
                     request,
-                    action=AuditEvent.Action.VIEW_PRESCRIPTION,
+                    action=AuditEvent.Action.VIEW_FINAL_CHECK,
                     patient=order.patient,
                     obj=plan.prescription,
                     allowed=True,

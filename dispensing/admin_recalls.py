@@ -1,12 +1,16 @@
-"""Recalls in the admin: staff enter a recalled lot; its page lists who received it."""
+"""Recalls in the admin: staff enter a recalled lot; its page lists who received it, and
+the parcels it holds, which a pharmacist unpacks for a new final check."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html, format_html_join
 
 from pharmacy.admin import HistoryAdmin
 
-from .models import Recall, RecallNotice
+from .models import DispatchHold, Recall, RecallNotice
+from .services.final_check import CHECK_PERMISSION
+from .services.holds import hold_recheck
 from .services.recalls import affected_orders, recall_enter, recall_errors
 
 
@@ -29,7 +33,7 @@ class RecallForm(forms.ModelForm):
 
 class RecallNoticeInline(admin.TabularInline):
     model = RecallNotice
-    fields = ("patient", "orders", "sent_at")
+    fields = ("patient", "orders", "held_orders", "sent_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -112,6 +116,60 @@ class RecallAdmin(HistoryAdmin):
         )
         obj.pk = recall.pk
         obj._state.adding = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DispatchHold)
+class DispatchHoldAdmin(HistoryAdmin):
+    """Parcels checked with a recalled lot before the courier took them: held, not sent.
+
+    Open holds first. The action unpacks a parcel for a new final check with another
+    lot (services.holds.hold_recheck); refunding the order closes its hold too.
+    """
+
+    list_display = ("order", "patient", "reason", "held_at", "outcome", "closed_by", "closed_at")
+    list_filter = ("outcome", "held_at")
+    search_fields = ("order__number", "order__patient__email", "recall__lot_number")
+    list_select_related = ("order__patient", "recall", "closed_by")
+    readonly_fields = ("order", "recall", "reason", "held_at", "outcome", "closed_by", "closed_at")
+    actions = ["recheck_selected"]
+    ordering = ("outcome", "-held_at", "-pk")  # "held" sorts before "recheck", "refunded"
+
+    @admin.display(description="Patient", ordering="order__patient__email")
+    def patient(self, obj):
+        return obj.order.patient
+
+    @admin.action(description="Unpack for a new final check with another lot")
+    def recheck_selected(self, request, queryset):
+        if not request.user.has_perm(CHECK_PERMISSION):
+            raise PermissionDenied
+        for hold in queryset:
+            try:
+                order = hold_recheck(hold_id=hold.pk, pharmacist=request.user)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{hold.order}: {' '.join(exc.messages)}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"Order {order.number} is back in the orders to check: its boxes are back "
+                    "in their lots, the recalled ones kept off sale.",
+                )
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm(CHECK_PERMISSION):
+            actions.pop("recheck_selected", None)
+        return actions
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class DispensingConfig(AppConfig):
     name = "dispensing"
     verbose_name = "Dispensing"
+
+    def ready(self):
+        # Orders knows no dispensing: what dispensing adds to a refund and to the
+        # courier's booking is registered at orders' extension point.
+        from orders.extensions import register_dispatch_hold, register_stock_return
+
+        from .services.holds import dispatch_hold_reason
+        from .services.returns import order_boxes_return
+
+        register_stock_return(order_boxes_return)
+        register_dispatch_hold(dispatch_hold_reason)

@@ -50,7 +50,9 @@ def label_facts(*, line: OrderLine) -> LabelFacts:
         raise ValidationError("This line has no prescription yet: there is no label to print.")
     formulation = line.package.formulation
     records = list(
-        DispenseRecord.objects.filter(order_line=line).select_related("pharmacist").order_by("pk")
+        DispenseRecord.objects.filter(order_line=line, returned__isnull=True)
+        .select_related("pharmacist")
+        .order_by("pk")
     )
     if records:
         lots = tuple((r.lot_number, r.expiry_date) for r in records)

@@ -21,7 +21,9 @@ def recall_email(notice: RecallNotice) -> EmailMessage:
         "recall": recall,
         "package": recall.package,
         "orders": notice.orders,
-        "order_count": len(notice.orders.split(", ")),
+        "order_count": len(notice.orders.split(", ")) if notice.orders else 0,
+        "held_orders": notice.held_orders,
+        "held_count": len(notice.held_orders.split(", ")) if notice.held_orders else 0,
         "stop_warnings": [drug.stop_suddenly_warning]
         if drug.must_not_stop_suddenly and drug.stop_suddenly_warning
         else [],

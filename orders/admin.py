@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from pharmacy.admin import HistoryAdmin
 
 from . import services
+from .extensions import dispatch_hold_reason
 from .models import (
     AutoRefill,
     AutoRefillChange,
@@ -106,9 +107,10 @@ class OrderAdmin(admin.ModelAdmin):
         DiscrepancyInline,
     ]
     actions = ["refund_selected", "cancel_selected"]
-    readonly_fields = [f.name for f in Order._meta.fields]
+    readonly_fields = [*(f.name for f in Order._meta.fields), "dispatch_hold"]
     fieldsets = (
         (None, {"fields": ("number", "patient", "status", "total", "currency")}),
+        ("At the pharmacy", {"fields": ("checked_at", "checked_by", "dispatch_hold")}),
         (
             "Delivery address",
             {
@@ -164,6 +166,11 @@ class OrderAdmin(admin.ModelAdmin):
             actions.pop("refund_selected", None)
             actions.pop("cancel_selected", None)
         return actions
+
+    @admin.display(description="Held, not to be sent")
+    def dispatch_hold(self, obj):
+        """Why the courier may not take the parcel (a recall of a lot in it), if held."""
+        return dispatch_hold_reason(obj.pk) or "—"
 
     @admin.display(description="Tracking")
     def tracking(self, obj):

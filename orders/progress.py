@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from .extensions import dispatch_hold_reason
 from .models import Order, OrderStatus
 
 # Stripe's object ids (PaymentIntent, Checkout Session, Charge, Refund, ...): staff need
@@ -80,6 +81,8 @@ def order_steps(order: Order, *, confirming: bool) -> list[Step]:
             label = "Confirming payment"
         if state == CURRENT and step_status == OrderStatus.DISPATCHED:
             label = "Preparing your parcel" if order.checked_at else "A pharmacist is checking it"
+            if order.checked_at and dispatch_hold_reason(order.pk):
+                label = "Held: a pharmacist is replacing a recalled batch"
         steps.append(Step(label=label, state=state, at=reached.get(step_status)))
     return steps
 

@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from orders.models import Order
+
 
 class Recall(models.Model):
     package = models.ForeignKey("catalog.Package", on_delete=models.PROTECT, related_name="+")
@@ -46,6 +48,11 @@ class RecallNotice(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     orders = models.CharField(max_length=300, help_text="The orders that received the lot.")
+    held_orders = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Orders checked with the lot but not yet sent: held, not shipped.",
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -58,3 +65,44 @@ class RecallNotice(models.Model):
 
     def __str__(self):
         return f"{self.recall}: {self.patient}"
+
+
+class DispatchHold(models.Model):
+    """A checked order whose parcel holds boxes of a recalled lot: not to be booked.
+
+    The courier task skips the order while a hold is open (orders.extensions). A
+    pharmacist closes it by unpacking the parcel for a new final check with another
+    lot, or by refunding the order.
+    """
+
+    class Outcome(models.TextChoices):
+        HELD = "held", "Held: not to be sent"
+        RECHECK = "recheck", "Unpacked for a new final check"
+        REFUNDED = "refunded", "Order refunded"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="dispatch_holds")
+    recall = models.ForeignKey(Recall, on_delete=models.PROTECT, related_name="holds")
+    reason = models.CharField(max_length=300)
+    held_at = models.DateTimeField(default=timezone.now, db_index=True)
+    outcome = models.CharField(max_length=10, choices=Outcome, default=Outcome.HELD)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-held_at", "-pk"]
+        verbose_name = "parcel held by a recall"
+        verbose_name_plural = "parcels held by a recall"
+        constraints = [
+            models.UniqueConstraint(fields=["order", "recall"], name="dispatch_hold_once_a_recall")
+        ]
+
+    def __str__(self):
+        return f"{self.order}: {self.get_outcome_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.outcome == self.Outcome.HELD

@@ -52,15 +52,20 @@ class FinalCheck(AppendOnly):
     outcome = models.CharField(max_length=10, choices=Outcome)
     reason = models.TextField(blank=True, help_text="What did not match, for a refusal.")
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    round = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="1 for the order's first check; one more each time a recall hold sent the "
+        "parcel back to be checked again.",
+    )
 
     class Meta:
         ordering = ["-at", "-pk"]
         permissions = [("perform_finalcheck", "Can perform the final check before dispatch")]
         constraints = [
             models.UniqueConstraint(
-                fields=["order"],
+                fields=["order", "round"],
                 condition=models.Q(outcome="released"),
-                name="final_check_releases_an_order_once",
+                name="final_check_releases_an_order_once_a_round",
             )
         ]
 
@@ -99,6 +104,44 @@ class DispenseRecord(AppendOnly):
 
     def __str__(self):
         return f"{self.quantity} x {self.order_line.description}, lot {self.lot_number}"
+
+
+class DispenseReturn(AppendOnly):
+    """The boxes of one dispense record put back into their lot: the order was refunded
+    before it left, or its parcel was unpacked (a recall) for a new final check.
+
+    One per record, so a refund handled twice returns the boxes once. Boxes of a lot
+    that is held (recalled) or expired go back into the lot's count but not on sale:
+    they stay in quarantine with the rest of the lot, for the supplier.
+    """
+
+    class Reason(models.TextChoices):
+        REFUNDED = "refunded", "Order refunded before it was shipped"
+        RECHECK = "recheck", "Parcel held by a recall, unpacked for a new final check"
+
+    record = models.OneToOneField(DispenseRecord, on_delete=models.PROTECT, related_name="returned")
+    quantity = models.PositiveIntegerField("packages")
+    back_on_sale = models.BooleanField(
+        help_text="No: the lot is held or expired, so the boxes are kept off sale, or the "
+        "order keeps them for its new check."
+    )
+    reason = models.CharField(max_length=10, choices=Reason)
+    note = models.CharField(max_length=300, blank=True, help_text="The refund's own note.")
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when Stripe reported the refund (made in Stripe's dashboard).",
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.quantity} back to lot {self.record.lot_number}: {self.get_reason_display()}"
 
 
 class OrderToCheck(Order):

@@ -31,7 +31,11 @@ def counselling_offer_first_fills(
     """
     offers = []
     for prescription_id in {line.prescription_id for line in lines if line.prescription_id}:
-        if DispenseRecord.objects.filter(prescription_id=prescription_id).exists():
+        # Boxes put back (a refund before shipping) were never the patient's first fill.
+        given = DispenseRecord.objects.filter(
+            prescription_id=prescription_id, returned__isnull=True
+        )
+        if given.exists():
             continue
         offer, created = CounsellingOffer.objects.get_or_create(
             order=order, prescription_id=prescription_id

@@ -218,8 +218,13 @@ def _check_and_release(*, order_id, pharmacist, drug_confirmed_lines, lots, toda
     if problems:
         raise _Refused(problems)
     counselling_offer_first_fills(order=order, lines=[plan.line for plan in plans])
+    # A parcel a recall sent back is checked again: the next round of releases.
+    released_before = order.final_checks.filter(outcome=FinalCheck.Outcome.RELEASED).count()
     check = FinalCheck.objects.create(
-        order=order, pharmacist=pharmacist, outcome=FinalCheck.Outcome.RELEASED
+        order=order,
+        pharmacist=pharmacist,
+        outcome=FinalCheck.Outcome.RELEASED,
+        round=released_before + 1,
     )
     for plan in plans:
         for allocation in plan.allocations:

@@ -1,9 +1,11 @@
 """A recall entered by staff: hold what is left of the lot, find who received it, tell them.
 
 Holding takes the lot's boxes off the sellable stock (they are kept for the
-supplier, never dispensed: the final check only picks unheld lots), and every
-patient a dispense record ties to the lot is written a notice, emailed after the
-commit by the task `dispensing.recalls.send_recall_notice`.
+supplier, never dispensed: the final check only picks unheld lots), a parcel
+checked with the lot but not yet booked is held too (services.holds), and every
+patient a dispense record ties to the lot is written one notice (naming the orders
+that reached them and those held), emailed after the commit by the task
+`dispensing.recalls.send_recall_notice`.
 """
 
 from django.core.exceptions import ValidationError
@@ -14,6 +16,7 @@ from pharmacy.queue import enqueue_on_commit
 
 from ..models import DispenseRecord, Lot, Recall, RecallNotice
 from ..task_names import SEND_RECALL_NOTICE
+from .holds import holds_place
 from .stock import _take_off_sale
 
 
@@ -61,10 +64,16 @@ def recall_enter(
             lot.hold_reason = f"Recalled: {recall.reason}"[:300]
             lot._history_user = entered_by
             lot.save(update_fields=["held_at", "hold_reason"])
+    held = holds_place(recall=recall, by=entered_by)
     received = affected_orders(recall=recall)
     for patient_id, numbers in received.items():
+        # One notice a patient: the orders that reached them, and those held here.
+        kept = held.get(patient_id, set())
         notice = RecallNotice.objects.create(
-            recall=recall, patient_id=patient_id, orders=", ".join(sorted(numbers))[:300]
+            recall=recall,
+            patient_id=patient_id,
+            orders=", ".join(sorted(numbers - kept))[:300],
+            held_orders=", ".join(sorted(kept))[:300],
         )
         enqueue_on_commit(SEND_RECALL_NOTICE, notice.pk)
     return recall
@@ -73,7 +82,9 @@ def recall_enter(
 def affected_orders(*, recall: Recall) -> dict[int, set[str]]:
     """Patient id -> the numbers of their orders the recalled lot was dispensed into."""
     records = DispenseRecord.objects.filter(
-        lot__package_id=recall.package_id, lot__lot_number=recall.lot_number
+        lot__package_id=recall.package_id,
+        lot__lot_number=recall.lot_number,
+        returned__isnull=True,  # boxes put back (a refund) never reached the patient
     ).values_list("order_line__order__patient_id", "order_line__order__number")
     received: dict[int, set[str]] = {}
     for patient_id, number in records:

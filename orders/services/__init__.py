@@ -9,6 +9,7 @@ from .lifecycle import (
     order_mark_paid,
     order_mark_refunded,
     order_release_for_dispatch,
+    order_return_to_check,
 )
 from .reorder import reorder_fill_cart, reorder_plan
 
@@ -24,6 +25,7 @@ __all__ = [
     "order_mark_refunded",
     "order_place",
     "order_release_for_dispatch",
+    "order_return_to_check",
     "reorder_fill_cart",
     "reorder_plan",
 ]

@@ -6,6 +6,7 @@ refunded gives the stock and prescription units back; since each of those states
 be entered only once, they are given back exactly once.
 """
 
+import logging
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ from pharmacy.queue import enqueue_on_commit
 from pharmacy.state_machine import MoveRefused
 from prescriptions.services import prescription_release_units
 
+from ..extensions import dispatch_hold_reason, stock_returned_elsewhere
 from ..models import (
     ORDER_MACHINE,
     Notification,
@@ -33,6 +35,8 @@ from ..task_names import (
 )
 from .notifications import notify
 
+logger = logging.getLogger(__name__)
+
 # Moving into these gives stock and prescription units back.
 RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
@@ -41,9 +45,13 @@ def _locked(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
 
 
-def _release(order: Order) -> None:
+def _release(order: Order, *, actor=None, note: str = "") -> None:
+    # Boxes already dispensed from a lot go back to that lot (the dispensing app, through
+    # orders.extensions), which says which lines it put back; the others go back here.
+    returned = stock_returned_elsewhere(order=order, actor=actor, note=note)
     for line in order.lines.all():
-        return_stock(line.package_id, line.quantity)
+        if line.pk not in returned:
+            return_stock(line.package_id, line.quantity)
         if line.units_reserved:  # a line still waiting for its prescription took none
             prescription_release_units(prescription_id=line.prescription_id, units=line.units)
 
@@ -54,7 +62,7 @@ def _move(order: Order, to_status: str, **fields) -> OrderStatusChange | None:
     late can never send an order backwards."""
     change = ORDER_MACHINE.move(order, to_status, **fields)
     if change is not None and to_status in RELEASING_STATUSES:
-        _release(order)
+        _release(order, actor=fields.get("actor"), note=fields.get("note", ""))
     return change
 
 
@@ -111,6 +119,27 @@ def order_release_for_dispatch(*, order_id: int, pharmacist) -> Order:
     order.checked_by = pharmacist
     order.save(update_fields=["checked_at", "checked_by", "updated_at"])
     enqueue_on_commit(DISPATCH_ORDER, order.pk)
+    return order
+
+
+@transaction.atomic
+def order_return_to_check(*, order_id: int, actor, note: str) -> Order:
+    """A checked order whose parcel is unpacked before the courier took it (a recall of a
+    lot in it): back to the pharmacist's "to check" queue, with the reason in its history.
+
+    Refuses an order that is not paid and checked, or whose parcel is already booked.
+    """
+    order = _locked(order_id)
+    if order.status != OrderStatus.PAID or order.checked_at is None:
+        raise ValidationError(
+            f"Order {order.number} is not a checked parcel waiting for the courier."
+        )
+    if Shipment.objects.filter(order=order).exists():
+        raise ValidationError(f"Order {order.number} is already booked with the courier.")
+    order.checked_at = None
+    order.checked_by = None
+    order.save(update_fields=["checked_at", "checked_by", "updated_at"])
+    ORDER_MACHINE.note(order, actor=actor, note=note[:300])
     return order
 
 
@@ -220,13 +249,18 @@ def order_mark_dispatched(
     *, order_id: int, carrier: str, tracking_number: str, tracking_url: str = ""
 ) -> Shipment | None:
     """paid and checked -> dispatched with its shipment; None if the order is not (or no
-    longer) paid, or has not passed the pharmacist's final check.
+    longer) paid, has not passed the pharmacist's final check, or is held (a recall).
 
     `tracking_url` is the carrier's page for the parcel; it is stored as the carrier gave
     it, and shown only when it is an http(s) address (`Shipment.tracking_link`).
     """
     order = _locked(order_id)
     if order.checked_at is None:
+        return None
+    if reason := dispatch_hold_reason(order.pk):
+        # Held after the courier was asked (a recall entered in between): the booking
+        # is not used, and the order stays paid and checked, held.
+        logger.warning("Order %s was booked but is held, not dispatched: %s", order.number, reason)
         return None
     if _move_if_allowed(order, OrderStatus.DISPATCHED, note=f"{carrier} {tracking_number}") is None:
         return None

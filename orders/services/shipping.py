@@ -10,6 +10,7 @@ import logging
 from django.db import OperationalError
 
 from ..couriers import CourierUnavailable, couriers, get_courier
+from ..extensions import dispatch_hold_reason
 from ..models import Order, OrderStatus, Shipment
 from .lifecycle import order_mark_delivered, order_mark_dispatched
 
@@ -23,13 +24,17 @@ def order_dispatch(*, order_id: int) -> Shipment | None:
     """Book a checked order's parcel with the courier for new parcels; mark it dispatched.
 
     Returns the new shipment, or None when the order is not due (gone, not paid, not
-    through the pharmacist's final check, or already shipped). Raises CourierUnavailable, with nothing changed here, when the
-    courier cannot book now; the task retries.
+    through the pharmacist's final check, held by a recall, or already shipped). Raises
+    CourierUnavailable, with nothing changed here, when the courier cannot book now; the
+    task retries.
     """
     order = Order.objects.filter(pk=order_id).first()
     if order is None or order.status != OrderStatus.PAID or order.checked_at is None:
         return None
     if Shipment.objects.filter(order_id=order_id).exists():
+        return None
+    if reason := dispatch_hold_reason(order_id):
+        logger.info("Order %s is held, not booked: %s", order.number, reason)
         return None
     courier = get_courier()
     booking = courier.create_shipment(order)

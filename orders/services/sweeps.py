@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from pharmacy.queue import enqueue
 
+from ..extensions import dispatch_hold_reason
 from ..models import Notification, Order, OrderStatus
 from ..task_names import DISPATCH_ORDER, SEND_ORDER_EMAIL
 
@@ -21,8 +22,8 @@ LOST_TASK_AFTER = timedelta(minutes=2)
 def lost_work_resume(*, now=None) -> int:
     """Queue again the dispatches and emails whose task never ran; returns how many.
 
-    Orders released by the final check without a shipment, and notifications not sent, that are older than
-    LOST_TASK_AFTER.
+    Orders released by the final check without a shipment (and not held by a recall),
+    and notifications not sent, that are older than LOST_TASK_AFTER.
     """
     before = (now or timezone.now()) - LOST_TASK_AFTER
     orders = Order.objects.filter(
@@ -33,6 +34,8 @@ def lost_work_resume(*, now=None) -> int:
     ).values_list("order_id", "kind")
     count = 0
     for order_id in orders:
+        if dispatch_hold_reason(order_id):
+            continue  # held by a recall: waiting for a pharmacist, not for a lost task
         enqueue(DISPATCH_ORDER, order_id)
         count += 1
     for order_id, kind in notifications:

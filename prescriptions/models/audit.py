@@ -33,6 +33,11 @@ class AuditEvent(models.Model):
             "view_prescription_history",
             "Viewed a prescription's history",
         )
+        # The pharmacist's dispensing pages (dispensing.admin_queue, admin_conversations).
+        VIEW_FINAL_CHECK = "view_final_check", "Viewed the final check"
+        PRINT_LABEL = "print_label", "Printed a label"
+        PRINT_LEAFLET = "print_leaflet", "Printed a leaflet"
+        READ_CONVERSATION = "read_conversation", "Read a conversation"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

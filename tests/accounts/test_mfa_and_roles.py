@@ -132,6 +132,9 @@ def test_roles_hold_exactly_their_permissions():
         "dispensing.view_recallnotice",
         "dispensing.view_orderconversation",
         "dispensing.view_counsellingoffer",
+        # Boxes put back into their lots, and the parcels a recall holds (dispensing 0005).
+        "dispensing.view_dispensereturn",
+        "dispensing.view_dispatchhold",
         "orders.view_autorefill",
         "orders.change_autorefill",
         "orders.view_autorefillchange",

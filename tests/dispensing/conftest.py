@@ -3,6 +3,8 @@
 import pytest
 from django.core import mail
 
+from about.models import PharmacyIdentity
+from about.selectors import forget_facts
 from tests.orders.factories import (
     baclofen_package,
     make_patient,
@@ -31,3 +33,23 @@ def to_check(package, capture):
     order = pay_order(place_order(patient=patient, package=package), capture)
     mail.outbox.clear()
     return order
+
+
+@pytest.fixture
+def pharmacy(db):
+    identity = PharmacyIdentity.objects.create(
+        legal_name="Label Test Pharmacy LLC",
+        name="Label Test Pharmacy",
+        street_address="5 Mortar Lane",
+        city="Albany",
+        state="NY",
+        zip_code="12207",
+        phone="(518) 555-0142",
+        email="care@example.com",
+        opening_hours="Monday to Friday: 9 am to 6 pm",
+        pharmacist_in_charge="Sam Rivera",
+        pharmacist_licence_number="NY-PH-1",
+        sender_email="orders@example.com",
+    )
+    forget_facts()
+    return identity

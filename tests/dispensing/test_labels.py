@@ -5,36 +5,15 @@ from io import BytesIO
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
-from about.models import PharmacyIdentity
-from about.selectors import forget_facts
 from catalog.models import MonographSection
 from dispensing.labels import SIDE_EFFECTS_STATEMENT
 from tests.dispensing.factories import check_as_planned, receive_lot
 from tests.factories import make_catalog_staff, make_user_with_verified_email, sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pharmacy(db):
-    identity = PharmacyIdentity.objects.create(
-        legal_name="Label Test Pharmacy LLC",
-        name="Label Test Pharmacy",
-        street_address="5 Mortar Lane",
-        city="Albany",
-        state="NY",
-        zip_code="12207",
-        phone="(518) 555-0142",
-        email="care@example.com",
-        opening_hours="Monday to Friday: 9 am to 6 pm",
-        pharmacist_in_charge="Sam Rivera",
-        pharmacist_licence_number="NY-PH-1",
-        sender_email="orders@example.com",
-    )
-    forget_facts()
-    return identity
 
 
 def text_of(response) -> str:
@@ -69,7 +48,8 @@ def test_the_label_prints_everything_the_board_asks_for(dispensed, pharmacist_cl
         "(518) 555-0142",
         "Lot BX2207",
         f"Exp {record.expiry_date:%Y-%m-%d}",
-        f"Date {record.at:%Y-%m-%d}",
+        # The pharmacy's day, not UTC's: in the evening in New York UTC is a day ahead.
+        f"Date {timezone.localdate(record.at):%Y-%m-%d}",
         SIDE_EFFECTS_STATEMENT,
     ]
     missing = [line for line in expected if line not in text]

@@ -189,6 +189,8 @@ ADMIN_MODELS = {
     "dispensing.recall": (YES, NO),
     "dispensing.orderconversation": (YES, NO),
     "dispensing.counsellingoffer": (YES, NO),
+    "dispensing.dispensereturn": (YES, NO),
+    "dispensing.dispatchhold": (YES, NO),
     # The pharmacy's details, licences and notices: catalog staff keep them.
     "about.pharmacyidentity": (NO, YES),
     "about.statelicence": (NO, YES),

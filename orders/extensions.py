@@ -1,0 +1,50 @@
+"""What another app adds to an order's life, without orders importing it.
+
+Orders knows no dispensing (the apps depend one way). The dispensing app registers
+here, from its AppConfig.ready, the two things only it knows:
+
+- a stock return: when an order is refunded after its final check, the boxes that
+  left a lot go back to that lot (and to the package's count only if the lot may
+  still be sold); it answers which lines it put back, and orders puts back the rest;
+- a dispatch hold: why a checked order's parcel must not be booked now (a recall of
+  a lot in it), or "" when nothing stands in the way.
+
+With nothing registered, orders runs as on its own: every line's boxes go back to the
+package's stock, and every checked order may be booked.
+"""
+
+from collections.abc import Callable
+
+# handler(*, order, actor, note) -> the ids of the lines whose boxes it put back.
+StockReturn = Callable[..., set[int]]
+# handler(order_id) -> why the order's parcel must not be booked, or "".
+DispatchHold = Callable[[int], str]
+
+_stock_returns: list[StockReturn] = []
+_dispatch_holds: list[DispatchHold] = []
+
+
+def register_stock_return(handler: StockReturn) -> StockReturn:
+    if handler not in _stock_returns:
+        _stock_returns.append(handler)
+    return handler
+
+
+def register_dispatch_hold(handler: DispatchHold) -> DispatchHold:
+    if handler not in _dispatch_holds:
+        _dispatch_holds.append(handler)
+    return handler
+
+
+def stock_returned_elsewhere(*, order, actor=None, note: str = "") -> set[int]:
+    """Run in the transaction that cancels or refunds `order` (once: those states are
+    entered once): the lines whose boxes a registered app already put back."""
+    returned: set[int] = set()
+    for handler in _stock_returns:
+        returned |= handler(order=order, actor=actor, note=note)
+    return returned
+
+
+def dispatch_hold_reason(order_id: int) -> str:
+    """Why the order's parcel must not be booked now; "" when it may be."""
+    return "; ".join(reason for handler in _dispatch_holds if (reason := handler(order_id)))
