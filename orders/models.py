@@ -154,6 +154,24 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         permissions = [("refund_order", "Can refund or cancel orders")]
+        # Partial indexes for the periodic jobs: each holds only the rows a job looks
+        # for, so its sweep costs what is due, not the size of the table (README
+        # "Periodic jobs at scale").
+        indexes = [
+            models.Index(
+                fields=["payment_due_by"],
+                condition=models.Q(status=OrderStatus.PENDING_PAYMENT),
+                name="order_unpaid_due_by",
+            ),
+            models.Index(
+                fields=["paid_at"], condition=models.Q(paid_at__isnull=False), name="order_paid_at"
+            ),
+            models.Index(
+                fields=["checked_at"],
+                condition=models.Q(status=OrderStatus.PAID, checked_at__isnull=False),
+                name="order_checked_not_shipped",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"
@@ -276,9 +294,23 @@ class OrderLine(models.Model):
         help_text="Whether the prescription's units were taken for this line; a line placed "
         "against a prescription still waiting for a pharmacist takes them when it is verified.",
     )
+    refill_due_on = models.DateField(
+        "supply runs out on",
+        null=True,
+        blank=True,
+        help_text="The first day without medicine, from the directions and the units bought; "
+        "set when the order is paid. The refill reminders look ahead by it.",
+    )
 
     class Meta:
         ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["refill_due_on"],
+                condition=models.Q(refill_due_on__isnull=False),
+                name="order_line_refill_due_on",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(quantity__gt=0), name="order_line_quantity_positive"
@@ -345,6 +377,14 @@ class Notification(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["order", "kind"], name="notification_once_per_kind")
+        ]
+        # The lost-work sweep looks only at emails not sent yet.
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(sent_at__isnull=True),
+                name="notification_unsent",
+            )
         ]
 
     def __str__(self):

@@ -21,10 +21,12 @@ from ..models import (
     ORDER_MACHINE,
     Notification,
     Order,
+    OrderLine,
     OrderStatus,
     OrderStatusChange,
     Shipment,
 )
+from ..supply import run_out_date
 from ..task_names import (
     DISPATCH_ORDER,
     EXPIRE_CHECKOUT_SESSION,
@@ -67,6 +69,16 @@ def _move_if_allowed(order: Order, to_status: str, **fields) -> OrderStatusChang
         return None
 
 
+def _record_run_out(order: Order) -> None:
+    """Record on each line of a just-paid order the day its supply runs out (empty when
+    the directions do not say how much a day): the refill reminders look ahead by it."""
+    lines = list(order.lines.select_related("prescription").filter(prescription__isnull=False))
+    for line in lines:
+        line.order = order
+        line.refill_due_on = run_out_date(line)
+    OrderLine.objects.bulk_update([line for line in lines if line.refill_due_on], ["refill_due_on"])
+
+
 @transaction.atomic
 def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") -> bool:
     """pending_payment -> paid, once. Units stay consumed; the receipt follows, and the
@@ -87,6 +99,7 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
     )
     if paid is None:
         return False
+    _record_run_out(order)
     notify(order, Notification.Kind.CONFIRMED)
     return True
 
