@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.stock import return_stock
+from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue_on_commit
 from pharmacy.state_machine import MoveRefused
 from prescriptions.services import prescription_release_units
@@ -263,14 +264,17 @@ def order_mark_delivered(*, order_id: int) -> bool:
     return True
 
 
-def expire_unpaid_orders(*, now=None) -> int:
-    """Cancel every order still unpaid past its time limit; returns how many."""
+def expire_unpaid_orders(*, now=None, batch: int = JOB_BATCH) -> int:
+    """Cancel every order still unpaid past its time limit; returns how many.
+
+    Read `batch` at a time from the partial index of unpaid orders (`order_unpaid_due_by`),
+    so the orders paid long ago cost nothing and a backlog is never held in memory.
+    """
     now = now or timezone.now()
-    expired = Order.objects.filter(
-        status=OrderStatus.PENDING_PAYMENT, payment_due_by__lt=now
-    ).values_list("pk", flat=True)
+    expired = Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_by__lt=now)
     count = 0
-    for order_id in list(expired):
-        if order_cancel(order_id=order_id, note="Not paid in time"):
-            count += 1
+    for order_ids in keyset_batches(expired, order="payment_due_by", size=batch):
+        for order_id in order_ids:
+            if order_cancel(order_id=order_id, note="Not paid in time"):
+                count += 1
     return count
