@@ -16,7 +16,7 @@ from django.utils import timezone
 from catalog.models import Package
 from catalog.services import stock_adjust
 from catalog.stock import move_stock
-from pharmacy.batches import keyset_batches
+from pharmacy.batches import JOB_BATCH, keyset_batches
 
 from ..models import Lot
 
@@ -129,7 +129,7 @@ def _take_off_sale(lot: Lot) -> int:
     return removed
 
 
-def lots_expire(*, today: date | None = None) -> int:
+def lots_expire(*, today: date | None = None, batch: int = JOB_BATCH) -> int:
     """Take every lot past its expiry date off sale, once; returns how many lots.
 
     The periodic sweep (task `dispensing.stock.expire_lots`): running it twice, or
@@ -141,7 +141,7 @@ def lots_expire(*, today: date | None = None) -> int:
     )
     count = 0
     # From the partial index of lots on sale (`lot_on_sale_expiry`), a batch at a time.
-    for lot_ids in keyset_batches(due, order="expiry_date"):
+    for lot_ids in keyset_batches(due, order="expiry_date", size=batch):
         for lot_id in lot_ids:
             with transaction.atomic():
                 lot = Lot.objects.select_for_update().get(pk=lot_id)

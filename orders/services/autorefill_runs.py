@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from pharmacy.batches import keyset_batches
+from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue_on_commit
 from prescriptions.review import long_date
 from prescriptions.selectors import refill_supply
@@ -93,14 +93,14 @@ def cycle_open(*, auto_refill_id: int, today: date) -> int | None:
     return cycle.pk
 
 
-def cycles_due(*, today: date, now=None) -> list[int]:
+def cycles_due(*, today: date, now=None, batch: int = JOB_BATCH) -> list[int]:
     """The cycles to place and charge now: today's, and those whose charge was lost."""
     notice_from = today + timedelta(days=settings.AUTO_REFILL_NOTICE_DAYS)
     # From the partial index of the auto-refills that are on, a batch at a time.
     due = AutoRefill.objects.filter(status=AutoRefillStatus.ACTIVE, next_run_on__lte=notice_from)
     cycles = [
         cycle_id
-        for auto_refill_ids in keyset_batches(due, order="next_run_on")
+        for auto_refill_ids in keyset_batches(due, order="next_run_on", size=batch)
         for auto_refill_id in auto_refill_ids
         if (cycle_id := cycle_open(auto_refill_id=auto_refill_id, today=today)) is not None
     ]

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from pharmacy.batches import keyset_batches
+from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue
 
 from ..models import Notification, Order, OrderStatus
@@ -19,7 +19,7 @@ from ..task_names import DISPATCH_ORDER, SEND_ORDER_EMAIL
 LOST_TASK_AFTER = timedelta(minutes=2)
 
 
-def lost_work_resume(*, now=None) -> int:
+def lost_work_resume(*, now=None, batch: int = JOB_BATCH) -> int:
     """Queue again the dispatches and emails whose task never ran; returns how many.
 
     Orders released by the final check without a shipment, and notifications not sent,
@@ -32,12 +32,14 @@ def lost_work_resume(*, now=None) -> int:
         status=OrderStatus.PAID, checked_at__lt=before, shipment__isnull=True
     )
     count = 0
-    for order_ids in keyset_batches(orders, order="checked_at"):
+    for order_ids in keyset_batches(orders, order="checked_at", size=batch):
         for order_id in order_ids:
             enqueue(DISPATCH_ORDER, order_id)
         count += len(order_ids)
     notifications = Notification.objects.filter(sent_at__isnull=True, created_at__lt=before)
-    for pairs in keyset_batches(notifications, order="created_at", fields=("order_id", "kind")):
+    for pairs in keyset_batches(
+        notifications, order="created_at", size=batch, fields=("order_id", "kind")
+    ):
         for order_id, kind in pairs:
             enqueue(SEND_ORDER_EMAIL, order_id, kind)
         count += len(pairs)
