@@ -13,14 +13,13 @@ verification whose authorisation Stripe no longer holds ("order waiting, no
 authorisation"). The admins get one email with everything not emailed before.
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import stripe
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from ..models import AutoRefillCycle, Discrepancy, Order, OrderStatus
@@ -177,15 +176,14 @@ ORDER_COLUMNS = (
 )
 
 
-def _paid_orders(since: datetime) -> Iterator[Order]:
-    """The orders paid in the window, from the index on `paid_at` (`order_paid_at`),
-    read in chunks; `auto_refilled` says whether a cycle placed it (no query per order)."""
+def paid_in_window(since: datetime) -> QuerySet[Order]:
+    """The orders paid in the window, from the index on `paid_at` (`order_paid_at`);
+    `auto_refilled` says whether a cycle placed it (no query per order)."""
     return (
         Order.objects.filter(paid_at__gte=since, status__in=PAID_STATUSES)
         .only(*ORDER_COLUMNS)
         .annotate(auto_refilled=Exists(AutoRefillCycle.objects.filter(order=OuterRef("pk"))))
         .order_by("paid_at", "pk")
-        .iterator(chunk_size=RECONCILE_CHUNK)
     )
 
 
@@ -207,7 +205,7 @@ def find_discrepancies(*, since: datetime) -> list[Finding]:
             continue  # recorded already, by the webhook or an earlier night
         if finding := _session_finding(session, own.get(session_id)):
             findings.append(finding)
-    for order in _paid_orders(since):
+    for order in paid_in_window(since).iterator(chunk_size=RECONCILE_CHUNK):
         # A manual-capture order's session may stay "unpaid" at Stripe after the capture.
         captured_later = order.is_manual_capture and order.stripe_session_id in authorised
         if (
