@@ -28,6 +28,11 @@ def new_order_number() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def _partial(field: str, name: str, **where) -> models.Index:
+    """An index of `field` over the rows `where` holds (PostgreSQL and SQLite alike)."""
+    return models.Index(fields=[field], condition=models.Q(**where), name=name)
+
+
 class OrderStatus(models.TextChoices):
     PENDING_PAYMENT = "pending_payment", "Waiting for payment"
     AUTHORISED = "authorised", "Card authorised, waiting for the pharmacist"
@@ -154,22 +159,16 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         permissions = [("refund_order", "Can refund or cancel orders")]
-        # Partial indexes for the periodic jobs: each holds only the rows a job looks
-        # for, so its sweep costs what is due, not the size of the table (README
-        # "Periodic jobs at scale").
+        # For the periodic jobs: each index holds only the rows a job looks for, so
+        # its sweep costs what is due, not the table (README "Periodic jobs at scale").
         indexes = [
-            models.Index(
-                fields=["payment_due_by"],
-                condition=models.Q(status=OrderStatus.PENDING_PAYMENT),
-                name="order_unpaid_due_by",
-            ),
-            models.Index(
-                fields=["paid_at"], condition=models.Q(paid_at__isnull=False), name="order_paid_at"
-            ),
-            models.Index(
-                fields=["checked_at"],
-                condition=models.Q(status=OrderStatus.PAID, checked_at__isnull=False),
-                name="order_checked_not_shipped",
+            _partial("payment_due_by", "order_unpaid_due_by", status=OrderStatus.PENDING_PAYMENT),
+            _partial("paid_at", "order_paid_at", paid_at__isnull=False),
+            _partial(
+                "checked_at",
+                "order_checked_not_shipped",
+                status=OrderStatus.PAID,
+                checked_at__isnull=False,
             ),
         ]
         constraints = [
@@ -305,11 +304,7 @@ class OrderLine(models.Model):
     class Meta:
         ordering = ["pk"]
         indexes = [
-            models.Index(
-                fields=["refill_due_on"],
-                condition=models.Q(refill_due_on__isnull=False),
-                name="order_line_refill_due_on",
-            )
+            _partial("refill_due_on", "order_line_refill_due_on", refill_due_on__isnull=False)
         ]
         constraints = [
             models.CheckConstraint(
@@ -379,13 +374,7 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["order", "kind"], name="notification_once_per_kind")
         ]
         # The lost-work sweep looks only at emails not sent yet.
-        indexes = [
-            models.Index(
-                fields=["created_at"],
-                condition=models.Q(sent_at__isnull=True),
-                name="notification_unsent",
-            )
-        ]
+        indexes = [_partial("created_at", "notification_unsent", sent_at__isnull=True)]
 
     def __str__(self):
         return f"{self.get_kind_display()} for {self.order}"

@@ -3,7 +3,8 @@
 `refill_due_on` is set at payment from then on (`services.reminders`); this fills it
 for the lines paid before, in batches that each commit on their own (the migration is
 not atomic), so a backfill interrupted on a large table resumes where it stopped. The
-indexes are created after the backfill, which is cheaper than updating them row by row.
+indexes are created after the backfill, which is cheaper than updating them row by row,
+and on PostgreSQL CONCURRENTLY, so orders are placed and paid while they are built.
 """
 
 from datetime import timedelta
@@ -63,6 +64,25 @@ def backfill_refill_due_on(apps, schema_editor):
         last = lines[-1].pk
 
 
+class AddIndexWithoutLock(migrations.AddIndex):
+    """AddIndex; on PostgreSQL built CONCURRENTLY (writes go on meanwhile), which needs
+    a migration that is not atomic. Other databases build it as AddIndex does."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, concurrently=True)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if schema_editor.connection.vendor != "postgresql":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, concurrently=True)
+
+
 class Migration(migrations.Migration):
     atomic = False
 
@@ -84,7 +104,7 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(backfill_refill_due_on, migrations.RunPython.noop, elidable=True),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="orderline",
             index=models.Index(
                 condition=models.Q(("refill_due_on__isnull", False)),
@@ -92,7 +112,7 @@ class Migration(migrations.Migration):
                 name="order_line_refill_due_on",
             ),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="order",
             index=models.Index(
                 condition=models.Q(("status", "pending_payment")),
@@ -100,7 +120,7 @@ class Migration(migrations.Migration):
                 name="order_unpaid_due_by",
             ),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="order",
             index=models.Index(
                 condition=models.Q(("paid_at__isnull", False)),
@@ -108,7 +128,7 @@ class Migration(migrations.Migration):
                 name="order_paid_at",
             ),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="order",
             index=models.Index(
                 condition=models.Q(("checked_at__isnull", False), ("status", "paid")),
@@ -116,7 +136,7 @@ class Migration(migrations.Migration):
                 name="order_checked_not_shipped",
             ),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="notification",
             index=models.Index(
                 condition=models.Q(("sent_at__isnull", True)),
@@ -124,7 +144,7 @@ class Migration(migrations.Migration):
                 name="notification_unsent",
             ),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="paymentevent",
             index=models.Index(
                 condition=models.Q(("processed_at__isnull", True)),
@@ -132,7 +152,7 @@ class Migration(migrations.Migration):
                 name="payment_event_unprocessed",
             ),
         ),
-        migrations.AddIndex(
+        AddIndexWithoutLock(
             model_name="autorefill",
             index=models.Index(
                 condition=models.Q(("status", "active")),

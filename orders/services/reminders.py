@@ -14,6 +14,7 @@ that sent it, and a row another run holds is skipped. A run that stopped half wa
 leaves its rows unsent; the next run, or the lost-work sweep before it, sends them.
 """
 
+import logging
 import smtplib
 from datetime import date, timedelta
 
@@ -39,6 +40,8 @@ SUPPLIED_STATUSES = (OrderStatus.PAID, OrderStatus.DISPATCHED, OrderStatus.DELIV
 REMINDER_BATCH = 500
 REFILL = Notification.Kind.REFILL
 
+logger = logging.getLogger(__name__)
+
 
 def due_orders(*, today: date) -> QuerySet[Order]:
     """Orders with a line whose supply runs out within the window and no reminder sent,
@@ -62,7 +65,8 @@ def due_orders(*, today: date) -> QuerySet[Order]:
 def _send_batch(order_ids: list[int]) -> int:
     """Send the reminders of these orders not sent yet; returns how many went out.
 
-    Mail that fails part way keeps what was sent marked as sent, and raises.
+    Mail that fails part way keeps what was sent marked as sent, and raises; an email
+    that cannot be written is logged and left unsent (the lost-work sweep retries it).
     """
     Notification.objects.bulk_create(
         [Notification(order_id=order_id, kind=REFILL) for order_id in order_ids],
@@ -88,7 +92,11 @@ def _send_batch(order_ids: list[int]) -> int:
         with get_connection() as connection:
             for notification in notifications:
                 order = notification.order
-                message = order_email(order, REFILL, lines=list(order.lines.all()))
+                try:
+                    message = order_email(order, REFILL, lines=list(order.lines.all()))
+                except Exception:  # one order's email must not hold back the others'
+                    logger.exception("The refill reminder for %s could not be written", order)
+                    continue
                 try:
                     connection.send_messages([message])
                 except (smtplib.SMTPException, OSError) as exc:

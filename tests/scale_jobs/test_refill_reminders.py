@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from orders.models import Notification, Order, OrderLine, OrderStatus
+from orders.services import reminders
 from orders.services.reminders import send_due_reminders
 from orders.supply import run_out_date
 from tests.orders.factories import make_verified_prescription, pay, place_order
@@ -144,3 +145,19 @@ def test_a_run_stopped_by_the_mail_server_sends_the_rest_next_time_and_none_twic
     sent_to_orders = [re.search(r"from order (\w+)", m.subject).group(1) for m in mail.outbox]
     assert len(sent_to_orders) == 6 == len(set(sent_to_orders))
     assert not Notification.objects.filter(kind=REFILL, sent_at__isnull=True).exists()
+
+
+def test_an_email_that_cannot_be_written_holds_back_no_other_reminder(paid, monkeypatch):
+    day = reminder_day(paid)
+    order_copies(paid, 3, line_fields={"refill_due_on": day})
+    write = reminders.order_email
+
+    def broken_for_the_first(order, kind, **kwargs):
+        if order.pk == paid.pk:
+            raise ValueError("a template error")
+        return write(order, kind, **kwargs)
+
+    monkeypatch.setattr(reminders, "order_email", broken_for_the_first)
+    assert send_due_reminders(today=day) == 3
+    assert paid.number not in " ".join(m.subject for m in mail.outbox)
+    assert Notification.objects.get(order=paid, kind=REFILL).sent_at is None
