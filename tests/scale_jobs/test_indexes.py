@@ -19,6 +19,7 @@ from orders.payments.reconciliation import paid_in_window
 from orders.services import expire_unpaid_orders, sweeps
 from orders.services.autorefill_runs import cycles_due
 from orders.services.reminders import send_due_reminders
+from prescriptions.services.partner_requests import due_partner_requests
 
 pytestmark = [
     pytest.mark.django_db,
@@ -64,8 +65,18 @@ def plan_of(job, table: str) -> str:
             "auto_refill_active_next_run",
         ),
         (lots_expire, "dispensing_lot", "lot_on_sale_expiry"),
+        (due_partner_requests, "prescriptions_partnerrequest", "partner_request_due"),
     ],
-    ids=["reminders", "expiry", "lost-dispatch", "lost-email", "events", "auto-refill", "lots"],
+    ids=[
+        "reminders",
+        "expiry",
+        "lost-dispatch",
+        "lost-email",
+        "events",
+        "auto-refill",
+        "lots",
+        "partner-requests",
+    ],
 )
 def test_each_job_reads_its_own_index(job, table, index):
     assert index in plan_of(job, table)

@@ -2,6 +2,7 @@
 at a time, so the rows not due (orders paid long ago, emails sent, events processed,
 lots sold out or still good) cost it nothing, and each due row costs the same."""
 
+import uuid
 from datetime import timedelta
 from itertools import count as numbers
 
@@ -23,7 +24,10 @@ from orders.payments import events
 from orders.payments.reconciliation import reconcile
 from orders.services import expire_unpaid_orders, sweeps
 from orders.services.autorefill_runs import cycles_due
+from prescriptions.models import PartnerRequest
+from prescriptions.services.partner_requests import due_partner_requests
 from tests.dispensing.factories import receive_lot
+from tests.factories import make_partner
 from tests.orders.factories import baclofen_package, make_verified_prescription, place_order
 from tests.scale_jobs.bulk import copies, order_copies, queries
 
@@ -229,3 +233,34 @@ def test_orders_paid_before_the_window_cost_the_reconciliation_nothing(placed, s
     paid_long_ago(30)
     many = queries(reconcile)
     assert few == many
+
+
+# Requests to telemedicine partners ----------------------------------------------------------
+
+
+def test_requests_delivered_cost_the_partner_sweep_nothing_and_a_backlog_goes_a_batch_a_minute(
+    db,
+):
+    partner = make_partner()
+    past = timezone.now() - timedelta(hours=1)
+    template = PartnerRequest(partner=partner, kind=PartnerRequest.Kind.RENEWAL, payload={})
+
+    def delivered(count: int) -> None:
+        copies(
+            template,
+            count,
+            request_id=lambda i: uuid.uuid4(),
+            state=PartnerRequest.State.DELIVERED,
+            next_attempt_at=past,
+            delivered_at=past,
+        )
+
+    delivered(2)
+    few = queries(due_partner_requests)
+    delivered(40)
+    many = queries(due_partner_requests)
+    assert few == many
+    assert due_partner_requests() == []
+
+    backlog = copies(template, 5, request_id=lambda i: uuid.uuid4(), next_attempt_at=past)
+    assert due_partner_requests(limit=3) == [r.pk for r in backlog[:3]]
