@@ -38,7 +38,19 @@ PAID_STATUSES = (
 DEFAULT_WINDOW = timedelta(days=3)
 # Stray payments are refunded: the same kinds the webhook handlers refund.
 REFUNDED_KINDS = (Discrepancy.Kind.FOREIGN_SESSION, Discrepancy.Kind.AMOUNT_MISMATCH)
+# Paid orders in the window are read this many at a time.
 RECONCILE_CHUNK = 500
+# The columns the checks and the findings read; the rest of an order is never loaded.
+ORDER_COLUMNS = (
+    "number",
+    "status",
+    "total",
+    "currency",
+    "capture_method",
+    "stripe_session_id",
+    "stripe_payment_intent",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -161,19 +173,6 @@ def _paid_off_session(order: Order) -> bool:
         and intent.amount_received == order.total_cents
         and (intent.currency or "").lower() == order.currency.lower()
     )
-
-
-# The columns the checks and the findings read; the rest of an order is never loaded.
-ORDER_COLUMNS = (
-    "number",
-    "status",
-    "total",
-    "currency",
-    "capture_method",
-    "stripe_session_id",
-    "stripe_payment_intent",
-    "created_at",
-)
 
 
 def paid_in_window(since: datetime) -> QuerySet[Order]:
