@@ -162,7 +162,8 @@ def _refund(order: Order, lines: list[OrderLine]) -> dict:
 def _refill(order: Order, lines: list[OrderLine]) -> dict:
     supplies = []
     for line in lines:
-        run_out = run_out_date(line)
+        # As recorded at payment, the day the reminder was sent for.
+        run_out = line.refill_due_on or run_out_date(line)
         if run_out is None:
             continue
         prescription = line.prescription
@@ -200,12 +201,17 @@ EXTRA_CONTEXT = {
 }
 
 
-def order_email(order: Order, kind: str) -> EmailMessage:
-    """The email for `kind` (a Notification.Kind), addressed to the order's patient."""
+def order_email(order: Order, kind: str, *, lines: list[OrderLine] | None = None) -> EmailMessage:
+    """The email for `kind` (a Notification.Kind), addressed to the order's patient.
+
+    `lines`: the order's lines with their package, drug and prescription, when the
+    caller read them already (the reminders read a whole batch's at once).
+    """
     kind = Kind(kind)
-    lines = list(
-        order.lines.select_related("package__formulation__drug", "prescription").order_by("pk")
-    )
+    if lines is None:
+        lines = list(
+            order.lines.select_related("package__formulation__drug", "prescription").order_by("pk")
+        )
     context = {
         "order": order,
         "patient": order.patient,

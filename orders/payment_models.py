@@ -27,6 +27,14 @@ class PaymentEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-pk"]
+        # The retry sweep, every minute, reads only the events not processed yet.
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(processed_at__isnull=True),
+                name="payment_event_unprocessed",
+            )
+        ]
 
     def __str__(self):
         return f"{self.type} {self.event_id}"

@@ -76,6 +76,14 @@ class AutoRefill(models.Model):
                 name="auto_refill_status_valid",
             ),
         ]
+        # The hourly run reads only the auto-refills that are on, by their next day.
+        indexes = [
+            models.Index(
+                fields=["next_run_on"],
+                condition=models.Q(status=AutoRefillStatus.ACTIVE),
+                name="auto_refill_active_next_run",
+            )
+        ]
 
     def __str__(self):
         return f"Auto-refill of prescription #{self.prescription_id}"

@@ -8,7 +8,6 @@ refill reminders and the emails.
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import Drug
@@ -28,12 +27,6 @@ def run_out_date(line: OrderLine) -> date | None:
         return None
     days = int(Decimal(line.units) // daily)
     return timezone.localdate(paid_at) + timedelta(days=days)
-
-
-def is_due(run_out: date, *, today: date) -> bool:
-    """Within the reminder window; a supply that already ran out is not reminded about."""
-    window_opens = run_out - timedelta(days=settings.REFILL_REMINDER_DAYS_BEFORE)
-    return window_opens <= today <= run_out
 
 
 def stop_warnings(drugs: list[Drug]) -> list[str]:

@@ -70,6 +70,14 @@ class Lot(models.Model):
                 name="lot_on_hand_at_most_received",
             ),
         ]
+        # The expiry sweep reads only the lots still on sale, by their expiry date.
+        indexes = [
+            models.Index(
+                fields=["expiry_date"],
+                condition=models.Q(removed_from_sale_at__isnull=True, held_at__isnull=True),
+                name="lot_on_sale_expiry",
+            )
+        ]
 
     def __str__(self):
         return f"Lot {self.lot_number} (exp {self.expiry_date:%Y-%m-%d})"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from catalog.models import Package
 from catalog.services import stock_adjust
 from catalog.stock import move_stock
+from pharmacy.batches import JOB_BATCH, keyset_batches
 
 from ..models import Lot
 
@@ -128,7 +129,7 @@ def _take_off_sale(lot: Lot) -> int:
     return removed
 
 
-def lots_expire(*, today: date | None = None) -> int:
+def lots_expire(*, today: date | None = None, batch: int = JOB_BATCH) -> int:
     """Take every lot past its expiry date off sale, once; returns how many lots.
 
     The periodic sweep (task `dispensing.stock.expire_lots`): running it twice, or
@@ -137,16 +138,18 @@ def lots_expire(*, today: date | None = None) -> int:
     today = today or timezone.localdate()
     due = Lot.objects.filter(
         expiry_date__lt=today, removed_from_sale_at__isnull=True, held_at__isnull=True
-    ).values_list("pk", flat=True)
+    )
     count = 0
-    for lot_id in list(due):
-        with transaction.atomic():
-            lot = Lot.objects.select_for_update().get(pk=lot_id)
-            if lot.removed_from_sale_at is not None or lot.held_at is not None:
-                continue
-            if lot.quantity_on_hand:
-                _take_off_sale(lot)
-            lot.removed_from_sale_at = timezone.now()
-            lot.save(update_fields=["removed_from_sale_at"])
-            count += 1
+    # From the partial index of lots on sale (`lot_on_sale_expiry`), a batch at a time.
+    for lot_ids in keyset_batches(due, order="expiry_date", size=batch):
+        for lot_id in lot_ids:
+            with transaction.atomic():
+                lot = Lot.objects.select_for_update().get(pk=lot_id)
+                if lot.removed_from_sale_at is not None or lot.held_at is not None:
+                    continue
+                if lot.quantity_on_hand:
+                    _take_off_sale(lot)
+                lot.removed_from_sale_at = timezone.now()
+                lot.save(update_fields=["removed_from_sale_at"])
+                count += 1
     return count

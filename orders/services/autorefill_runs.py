@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue_on_commit
 from prescriptions.review import long_date
 from prescriptions.selectors import refill_supply
@@ -92,15 +93,15 @@ def cycle_open(*, auto_refill_id: int, today: date) -> int | None:
     return cycle.pk
 
 
-def cycles_due(*, today: date, now=None) -> list[int]:
+def cycles_due(*, today: date, now=None, batch: int = JOB_BATCH) -> list[int]:
     """The cycles to place and charge now: today's, and those whose charge was lost."""
     notice_from = today + timedelta(days=settings.AUTO_REFILL_NOTICE_DAYS)
-    due = AutoRefill.objects.filter(
-        status=AutoRefillStatus.ACTIVE, next_run_on__lte=notice_from
-    ).order_by("next_run_on", "pk")
+    # From the partial index of the auto-refills that are on, a batch at a time.
+    due = AutoRefill.objects.filter(status=AutoRefillStatus.ACTIVE, next_run_on__lte=notice_from)
     cycles = [
         cycle_id
-        for auto_refill_id in due.values_list("pk", flat=True)
+        for auto_refill_ids in keyset_batches(due, order="next_run_on", size=batch)
+        for auto_refill_id in auto_refill_ids
         if (cycle_id := cycle_open(auto_refill_id=auto_refill_id, today=today)) is not None
     ]
     lost = AutoRefillCycle.objects.filter(
@@ -110,7 +111,9 @@ def cycles_due(*, today: date, now=None) -> list[int]:
         order__payment_error_attempt="",
         created_at__lt=(now or timezone.now()) - LOST_CHARGE_AFTER,
     )
-    return cycles + [pk for pk in lost.values_list("pk", flat=True) if pk not in cycles]
+    # Driven by the partial index of unpaid orders (`order_unpaid_due_by`): few at a time.
+    seen = set(cycles)
+    return cycles + [pk for pk in lost.values_list("pk", flat=True) if pk not in seen]
 
 
 def cycle_place_order(*, cycle_id: int) -> Order | None:

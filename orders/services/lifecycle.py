@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.stock import return_stock
+from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue_on_commit
 from pharmacy.state_machine import MoveRefused
 from prescriptions.services import prescription_release_units
@@ -23,10 +24,12 @@ from ..models import (
     ORDER_MACHINE,
     Notification,
     Order,
+    OrderLine,
     OrderStatus,
     OrderStatusChange,
     Shipment,
 )
+from ..supply import run_out_date
 from ..task_names import (
     DISPATCH_ORDER,
     EXPIRE_CHECKOUT_SESSION,
@@ -75,6 +78,16 @@ def _move_if_allowed(order: Order, to_status: str, **fields) -> OrderStatusChang
         return None
 
 
+def _record_run_out(order: Order) -> None:
+    """Record on each line of a just-paid order the day its supply runs out (empty when
+    the directions do not say how much a day): the refill reminders look ahead by it."""
+    lines = list(order.lines.select_related("prescription").filter(prescription__isnull=False))
+    for line in lines:
+        line.order = order
+        line.refill_due_on = run_out_date(line)
+    OrderLine.objects.bulk_update([line for line in lines if line.refill_due_on], ["refill_due_on"])
+
+
 @transaction.atomic
 def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") -> bool:
     """pending_payment -> paid, once. Units stay consumed; the receipt follows, and the
@@ -95,6 +108,7 @@ def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") 
     )
     if paid is None:
         return False
+    _record_run_out(order)
     notify(order, Notification.Kind.CONFIRMED)
     return True
 
@@ -284,14 +298,17 @@ def order_mark_delivered(*, order_id: int) -> bool:
     return True
 
 
-def expire_unpaid_orders(*, now=None) -> int:
-    """Cancel every order still unpaid past its time limit; returns how many."""
+def expire_unpaid_orders(*, now=None, batch: int = JOB_BATCH) -> int:
+    """Cancel every order still unpaid past its time limit; returns how many.
+
+    Read `batch` at a time from the partial index of unpaid orders (`order_unpaid_due_by`),
+    so the orders paid long ago cost nothing and a backlog is never held in memory.
+    """
     now = now or timezone.now()
-    expired = Order.objects.filter(
-        status=OrderStatus.PENDING_PAYMENT, payment_due_by__lt=now
-    ).values_list("pk", flat=True)
+    expired = Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, payment_due_by__lt=now)
     count = 0
-    for order_id in list(expired):
-        if order_cancel(order_id=order_id, note="Not paid in time"):
-            count += 1
+    for order_ids in keyset_batches(expired, order="payment_due_by", size=batch):
+        for order_id in order_ids:
+            if order_cancel(order_id=order_id, note="Not paid in time"):
+                count += 1
     return count

@@ -2,15 +2,29 @@
 
 Some medicines must never be stopped suddenly (the drug's own flag and sentence say
 which), so running out is a clinical risk and not only an inconvenience. When a
-supply runs out is `orders.supply`'s to say; this finds the orders due and queues
-one reminder each, through `notifications.notify`.
+supply runs out is `orders.supply`'s to say; it is recorded on each line when the
+order is paid (`refill_due_on`, indexed), so the daily run reads only the lines whose
+day falls in the reminder window, however many orders the pharmacy has.
+
+The run works in batches of REMINDER_BATCH orders: it creates their Notification rows
+in one statement, locks those not sent yet, builds every email from one read of the
+lines and sends them over one connection. The Notification row (unique per order and
+kind) is what makes a reminder go out once: a row is marked sent in the transaction
+that sent it, and a row another run holds is skipped. A run that stopped half way
+leaves its rows unsent; the next run, or the lost-work sweep before it, sends them.
 """
 
-from datetime import date, datetime, time, timedelta
+import logging
+import smtplib
+from datetime import date, timedelta
 
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
+from ..emails import order_email
 from ..models import (
     AutoRefill,
     AutoRefillStatus,
@@ -19,68 +33,89 @@ from ..models import (
     OrderLine,
     OrderStatus,
 )
-from ..supply import is_due, run_out_date
-from .notifications import notify
 
 # Orders whose medicine may still be in the patient's hands.
 SUPPLIED_STATUSES = (OrderStatus.PAID, OrderStatus.DISPATCHED, OrderStatus.DELIVERED)
-# Bounds the daily scan: no order supplies more than this, and prescriptions last a
-# year, so an order paid longer ago than this has certainly run out.
-MAX_SUPPLY_DAYS = 400
+# Orders handled per transaction: one read of their lines, one connection to send.
+REMINDER_BATCH = 500
+REFILL = Notification.Kind.REFILL
+
+logger = logging.getLogger(__name__)
 
 
-def _candidates(*, today: date) -> QuerySet[Order]:
-    """Orders that could be due: supplied, with directions, not reminded yet."""
-    oldest = datetime.combine(today - timedelta(days=MAX_SUPPLY_DAYS), time.min)
-    with_directions = OrderLine.objects.filter(
-        order=OuterRef("pk"),
-        prescription__units_per_dose__isnull=False,
-        prescription__doses_per_day__isnull=False,
+def due_orders(*, today: date) -> QuerySet[Order]:
+    """Orders with a line whose supply runs out within the window and no reminder sent,
+    by id; a line whose prescription has auto-refill on is left to it (it emails its own
+    notice), and a supply that already ran out is not reminded about."""
+    window = (today, today + timedelta(days=settings.REFILL_REMINDER_DAYS_BEFORE))
+    refilled = AutoRefill.objects.filter(
+        prescription=OuterRef("prescription"), status=AutoRefillStatus.ACTIVE
     )
-    reminded = Notification.objects.filter(
-        order=OuterRef("pk"), kind=Notification.Kind.REFILL, sent_at__isnull=False
-    )
+    lines = OrderLine.objects.filter(
+        refill_due_on__range=window, order__status__in=SUPPLIED_STATUSES
+    ).exclude(Exists(refilled))
+    reminded = Notification.objects.filter(order=OuterRef("pk"), kind=REFILL, sent_at__isnull=False)
     return (
-        Order.objects.filter(
-            status__in=SUPPLIED_STATUSES,
-            paid_at__gte=timezone.make_aware(oldest),
-        )
-        .filter(Exists(with_directions))
+        Order.objects.filter(pk__in=lines.values("order_id"))
         .exclude(Exists(reminded))
-        .prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=OrderLine.objects.select_related(
-                    "prescription", "package__formulation__drug"
-                ),
-            )
-        )
-        .order_by("paid_at", "pk")
+        .order_by("pk")
     )
 
 
-def due_orders(*, today: date) -> list[Order]:
-    """Orders with at least one line whose supply runs out within the window; a line
-    whose prescription has auto-refill on is left to it (it emails its own notice)."""
-    refilled = set(
-        AutoRefill.objects.filter(status=AutoRefillStatus.ACTIVE).values_list(
-            "prescription_id", flat=True
-        )
-    )
-    due = []
-    for order in _candidates(today=today):
-        lines = [line for line in order.lines.all() if line.prescription_id not in refilled]
-        dates = (run_out_date(line) for line in lines)
-        if any(d is not None and is_due(d, today=today) for d in dates):
-            due.append(order)
-    return due
+def _send_batch(order_ids: list[int]) -> int:
+    """Send the reminders of these orders not sent yet; returns how many went out.
 
-
-def send_due_reminders(*, today: date) -> int:
-    """Queue one reminder per due order, at most once ever; returns how many were queued.
-
-    The Notification row (unique per order and kind) is what makes it once: the email
-    task locks it and sends only while `sent_at` is empty, so a reminder queued again
-    before the first one went out is still sent a single time.
+    Mail that fails part way keeps what was sent marked as sent, and raises; an email
+    that cannot be written is logged and left unsent (the lost-work sweep retries it).
     """
-    return sum(notify(order, Notification.Kind.REFILL) for order in due_orders(today=today))
+    Notification.objects.bulk_create(
+        [Notification(order_id=order_id, kind=REFILL) for order_id in order_ids],
+        ignore_conflicts=True,
+    )
+    sent: list[int] = []
+    failure = None
+    with transaction.atomic():
+        notifications = list(
+            Notification.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(order_id__in=order_ids, kind=REFILL, sent_at__isnull=True)
+            .select_related("order__patient")
+            .prefetch_related(
+                Prefetch(
+                    "order__lines",
+                    queryset=OrderLine.objects.select_related(
+                        "prescription", "package__formulation__drug"
+                    ).order_by("pk"),
+                )
+            )
+            .order_by("order_id")
+        )
+        with get_connection() as connection:
+            for notification in notifications:
+                order = notification.order
+                try:
+                    message = order_email(order, REFILL, lines=list(order.lines.all()))
+                except Exception:  # one order's email must not hold back the others'
+                    logger.exception("The refill reminder for %s could not be written", order)
+                    continue
+                try:
+                    connection.send_messages([message])
+                except (smtplib.SMTPException, OSError) as exc:
+                    failure = exc
+                    break
+                sent.append(notification.pk)
+        Notification.objects.filter(pk__in=sent).update(sent_at=timezone.now())
+    if failure is not None:
+        raise failure
+    return len(sent)
+
+
+def send_due_reminders(*, today: date, batch: int = REMINDER_BATCH) -> int:
+    """Send each due order's reminder, at most once ever; returns how many were sent."""
+    count = 0
+    last = 0
+    while order_ids := list(
+        due_orders(today=today).filter(pk__gt=last).values_list("pk", flat=True)[:batch]
+    ):
+        count += _send_batch(order_ids)
+        last = order_ids[-1]
+    return count

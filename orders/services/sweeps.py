@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue
 
 from ..extensions import dispatch_hold_reason
@@ -19,26 +20,31 @@ from ..task_names import DISPATCH_ORDER, SEND_ORDER_EMAIL
 LOST_TASK_AFTER = timedelta(minutes=2)
 
 
-def lost_work_resume(*, now=None) -> int:
+def lost_work_resume(*, now=None, batch: int = JOB_BATCH) -> int:
     """Queue again the dispatches and emails whose task never ran; returns how many.
 
     Orders released by the final check without a shipment (and not held by a recall),
-    and notifications not sent, that are older than LOST_TASK_AFTER.
+    and notifications not sent, that are older than LOST_TASK_AFTER. Both are read a
+    batch at a time from partial indexes that hold only such rows
+    (`order_checked_not_shipped`, `notification_unsent`), so the orders shipped and the
+    emails sent, however many, cost nothing.
     """
     before = (now or timezone.now()) - LOST_TASK_AFTER
     orders = Order.objects.filter(
         status=OrderStatus.PAID, checked_at__lt=before, shipment__isnull=True
-    ).values_list("pk", flat=True)
-    notifications = Notification.objects.filter(
-        sent_at__isnull=True, created_at__lt=before
-    ).values_list("order_id", "kind")
+    )
     count = 0
-    for order_id in orders:
-        if dispatch_hold_reason(order_id):
-            continue  # held by a recall: waiting for a pharmacist, not for a lost task
-        enqueue(DISPATCH_ORDER, order_id)
-        count += 1
-    for order_id, kind in notifications:
-        enqueue(SEND_ORDER_EMAIL, order_id, kind)
-        count += 1
+    for order_ids in keyset_batches(orders, order="checked_at", size=batch):
+        for order_id in order_ids:
+            if dispatch_hold_reason(order_id):
+                continue  # held by a recall: waiting for a pharmacist, not for a lost task
+            enqueue(DISPATCH_ORDER, order_id)
+            count += 1
+    notifications = Notification.objects.filter(sent_at__isnull=True, created_at__lt=before)
+    for pairs in keyset_batches(
+        notifications, order="created_at", size=batch, fields=("order_id", "kind")
+    ):
+        for order_id, kind in pairs:
+            enqueue(SEND_ORDER_EMAIL, order_id, kind)
+        count += len(pairs)
     return count

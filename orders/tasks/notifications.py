@@ -1,4 +1,4 @@
-"""Email tasks: the order emails, and the daily refill reminders that queue them."""
+"""Email tasks: the order emails, and the daily refill reminders."""
 
 from celery import shared_task
 from django.utils import timezone
@@ -17,5 +17,5 @@ def send_order_email(order_id: int, kind: str) -> bool:
 
 @shared_task(acks_late=True, name=SEND_REFILL_REMINDERS)
 def send_refill_reminders() -> int:
-    """Queue the refill reminders due today; returns how many."""
+    """Send the refill reminders due today, in batches; returns how many were sent."""
     return send_due_reminders(today=timezone.localdate())

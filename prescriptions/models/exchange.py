@@ -59,6 +59,14 @@ class PartnerRequest(models.Model):
                 name="partner_request_state_valid",
             )
         ]
+        # The every-minute sweep reads only the requests still to deliver, by when.
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state="pending"),
+                name="partner_request_due",
+            )
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.partner} ({self.get_state_display().lower()})"

@@ -39,6 +39,8 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
 TIMEOUT_SECONDS = 10
 RETRIED_STATUSES = {408, 425, 429}
+# Requests attempted per run of the every-minute sweep; the rest wait a minute.
+DUE_BATCH = 100
 
 
 def partner_request_queue(*, partner, kind: str, payload: dict, request_id=None) -> PartnerRequest:
@@ -121,12 +123,15 @@ def partner_request_deliver(*, request_pk: int, now=None) -> str:
         return f"{outbound.state}: {outcome}"
 
 
-def due_partner_requests(*, now=None) -> list[int]:
-    """The pending requests whose next attempt is due, oldest first (the sweep's)."""
+def due_partner_requests(*, now=None, limit: int = DUE_BATCH) -> list[int]:
+    """The pending requests whose next attempt is due, oldest first (the sweep's), at
+    most `limit`: the sweep runs every minute and takes the rest then. Read from the
+    partial index of pending requests (`partner_request_due`), so the requests
+    delivered long ago cost nothing."""
     return list(
         PartnerRequest.objects.filter(
             state=PartnerRequest.State.PENDING, next_attempt_at__lte=now or timezone.now()
         )
         .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", flat=True)[:limit]
     )

@@ -103,10 +103,9 @@ def test_reminder_is_never_sent_twice_for_the_same_order(paid_order, capture):
     assert Notification.objects.filter(order=paid_order, kind=REFILL).count() == 1
 
 
-def test_a_reminder_queued_but_not_yet_sent_is_sent_once(paid_order, capture):
+def test_a_reminder_a_stopped_run_left_unsent_is_sent_once(paid_order, capture):
     day = paid_on(paid_order) + timedelta(days=2)
-    with capture(execute=False):  # the email task never ran (the worker was down)
-        assert send_due_reminders(today=day) == 1
+    Notification.objects.create(order=paid_order, kind=REFILL)  # the run stopped there
     assert mail.outbox == []
     assert remind(capture, today=day + timedelta(days=1)) == 1
     assert remind(capture, today=day + timedelta(days=1)) == 0
@@ -195,7 +194,11 @@ def test_reminder_asks_for_a_new_prescription_when_it_cannot_cover_another_order
 
 
 def test_send_refill_reminders_task_uses_todays_date(paid_order, capture):
+    # As if paid two days ago: its supply runs out tomorrow.
     Order.objects.filter(pk=paid_order.pk).update(paid_at=timezone.now() - timedelta(days=2))
+    OrderLine.objects.filter(order=paid_order).update(
+        refill_due_on=timezone.localdate() + timedelta(days=1)
+    )
     with capture(execute=True):
         assert send_refill_reminders.delay().get() == 1
     with capture(execute=True):

@@ -1,0 +1,19 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("prescriptions", "0022_dispensing_audit_actions"),
+    ]
+
+    operations = [
+        # The every-minute delivery sweep reads only the requests still to deliver.
+        migrations.AddIndex(
+            model_name="partnerrequest",
+            index=models.Index(
+                condition=models.Q(("state", "pending")),
+                fields=["next_attempt_at"],
+                name="partner_request_due",
+            ),
+        ),
+    ]
