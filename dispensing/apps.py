@@ -10,8 +10,8 @@ class DispensingConfig(AppConfig):
         # courier's booking is registered at orders' extension point.
         from orders.extensions import register_dispatch_hold, register_stock_return
 
-        from .services.holds import dispatch_hold_reason
+        from .services.holds import dispatch_hold_reasons
         from .services.returns import order_boxes_return
 
         register_stock_return(order_boxes_return)
-        register_dispatch_hold(dispatch_hold_reason)
+        register_dispatch_hold(dispatch_hold_reasons)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 # handler(*, order, actor, note) -> the ids of the lines whose boxes it put back.
 StockReturn = Callable[..., set[int]]
-# handler(order_id) -> why the order's parcel must not be booked, or "".
-DispatchHold = Callable[[int], str]
+# handler(order_ids) -> {order id: why its parcel must not be booked}, for the held ones.
+DispatchHold = Callable[[list[int]], dict[int, str]]
 
 _stock_returns: list[StockReturn] = []
 _dispatch_holds: list[DispatchHold] = []
@@ -45,6 +45,17 @@ def stock_returned_elsewhere(*, order, actor=None, note: str = "") -> set[int]:
     return returned
 
 
+def dispatch_hold_reasons(order_ids: list[int]) -> dict[int, str]:
+    """Why each held order's parcel must not be booked now, by order id; the orders that
+    may be booked are not in it. One question per registered app, however many orders
+    (the sweep asks for a whole batch)."""
+    reasons: dict[int, list[str]] = {}
+    for handler in _dispatch_holds:
+        for order_id, reason in handler(list(order_ids)).items():
+            reasons.setdefault(order_id, []).append(reason)
+    return {order_id: "; ".join(parts) for order_id, parts in reasons.items()}
+
+
 def dispatch_hold_reason(order_id: int) -> str:
     """Why the order's parcel must not be booked now; "" when it may be."""
-    return "; ".join(reason for handler in _dispatch_holds if (reason := handler(order_id)))
+    return dispatch_hold_reasons([order_id]).get(order_id, "")

@@ -2,7 +2,7 @@
 
 A recall entered between the final check and the courier's booking must stop the
 parcel: `holds_place` (from the recall, in its transaction) opens a DispatchHold on
-each such order, and orders' dispatch asks `dispatch_hold_reason` (registered in
+each such order, and orders' dispatch asks `dispatch_hold_reasons` (registered in
 orders.extensions by apps.py) before it books, so the courier task skips the order
 and leaves it paid and checked. The patient hears of it in the recall's own notice.
 
@@ -23,12 +23,16 @@ from .final_check import CHECK_PERMISSION
 from .returns import dispensed_return, hold_close
 
 
-def dispatch_hold_reason(order_id: int) -> str:
-    """orders.extensions dispatch hold: the open hold's reason, or "" when there is none."""
-    reasons = DispatchHold.objects.filter(
-        order_id=order_id, outcome=DispatchHold.Outcome.HELD
-    ).values_list("reason", flat=True)
-    return "; ".join(reasons)
+def dispatch_hold_reasons(order_ids: list[int]) -> dict[int, str]:
+    """orders.extensions dispatch hold: the open holds' reasons of those orders, by order
+    id, in one query; the orders without an open hold are left out."""
+    reasons: dict[int, list[str]] = {}
+    holds = DispatchHold.objects.filter(
+        order_id__in=order_ids, outcome=DispatchHold.Outcome.HELD
+    ).values_list("order_id", "reason")
+    for order_id, reason in holds:
+        reasons.setdefault(order_id, []).append(reason)
+    return {order_id: "; ".join(parts) for order_id, parts in reasons.items()}
 
 
 def holds_place(*, recall: Recall, by) -> dict[int, set[str]]:

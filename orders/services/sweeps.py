@@ -12,7 +12,7 @@ from django.utils import timezone
 from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue
 
-from ..extensions import dispatch_hold_reason
+from ..extensions import dispatch_hold_reasons
 from ..models import Notification, Order, OrderStatus
 from ..task_names import DISPATCH_ORDER, SEND_ORDER_EMAIL
 
@@ -35,11 +35,12 @@ def lost_work_resume(*, now=None, batch: int = JOB_BATCH) -> int:
     )
     count = 0
     for order_ids in keyset_batches(orders, order="checked_at", size=batch):
+        # Held by a recall: waiting for a pharmacist, not for a lost task.
+        held = dispatch_hold_reasons(list(order_ids))
         for order_id in order_ids:
-            if dispatch_hold_reason(order_id):
-                continue  # held by a recall: waiting for a pharmacist, not for a lost task
-            enqueue(DISPATCH_ORDER, order_id)
-            count += 1
+            if order_id not in held:
+                enqueue(DISPATCH_ORDER, order_id)
+                count += 1
     notifications = Notification.objects.filter(sent_at__isnull=True, created_at__lt=before)
     for pairs in keyset_batches(
         notifications, order="created_at", size=batch, fields=("order_id", "kind")
