@@ -1,0 +1,352 @@
+#!/usr/bin/env python
+"""Our pages beside plain Django and django-oscar's product page (issue 18).
+
+Builds, in a virtual environment of its own, a plain Django project with one view
+returning 10 KB ("hello") and django-oscar 4.2.1's shop with one product
+(bench/compare_projects.py). Starts the three under the same gunicorn (2 sync workers,
+DEBUG off, plain HTTP on loopback) and our site a second time without Redis (local-memory
+cache), measures each page with `wrk -t2 -c16` in interleaved rounds, and prints the
+median requests/s of each page against hello, Oscar and our /healthz, then the targets
+of issue 18 as ratios to /healthz. Exit status 1 when a target is not met or a page
+answered anything but 2xx/3xx.
+
+    psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE pharmacy_bench"   # or let it create it
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pharmacy_bench \\
+    REDIS_URL=redis://127.0.0.1:6379/9 CACHE_URL=redis://127.0.0.1:6379/8 \\
+    .venv/bin/python bench/compare.py --duration 10 --rounds 3
+
+Runs `migrate` on DATABASE_URL and on the Oscar database (DATABASE_URL's name + `_oscar`
+unless --oscar-database-url), creating them when missing: use databases made for it.
+"""
+
+import argparse
+import os
+import platform
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.compare_projects import (  # noqa: E402
+    OSCAR_PRODUCT_TITLE,
+    OSCAR_SEED,
+    build_venv,
+    database_settings,
+    write_hello,
+    write_oscar,
+)
+from bench.pages import (  # noqa: E402
+    ensure_wrk,
+    free_port,
+    manage,
+    run_wrk,
+    site_env,
+    start_gunicorn,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    key: str
+    label: str
+    server: str  # hello, oscar, site (Redis) or site_locmem
+    path: str = ""  # the Oscar product's is known once it is seeded
+    signed_in: bool = False
+
+
+DRUG = "/medicines/baclofen/"  # bench/data.py's drug, loaded by the catalog's migration
+PAGES = (
+    Page("hello", "hello (plain Django, no middleware)", "hello", "/"),
+    Page("oscar", "django-oscar 4.2.1 product page", "oscar"),
+    Page("healthz", "our `/healthz`, production settings, Redis", "site", "/healthz"),
+    Page("drug", "drug page, anonymous, Redis cache", "site", DRUG),
+    Page("drug_locmem", "drug page, anonymous, local-memory cache", "site_locmem", DRUG),
+    Page("drug_signed_in", "drug page, signed-in patient, Redis", "site", DRUG, True),
+    Page("cart", "cart, signed-in patient, Redis", "site", "/cart/", True),
+)
+# Issue 18: (page, its share of /healthz's requests/s at least)
+TARGETS = (("drug", 0.9), ("drug_signed_in", 0.4), ("cart", 0.3))
+
+# A patient with a confirmed profile, a verified e-prescription and one box in the cart,
+# signed in by a session made with the site's own session engine (cached_db with Redis).
+PATIENT_SESSION = """
+import secrets
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from bench.data import (
+    bench_package, make_partner, make_patient, make_pharmacist, receive_e_prescription,
+)
+from orders.cart import COUNT_KEY, SESSION_KEY as CART_KEY
+from prescriptions.services import prescription_verify
+
+run = secrets.token_hex(4)
+patient = make_patient(email=f"compare-{run}@example.com", first_name="Bench", last_name="Patient")
+pharmacist = make_pharmacist(email=f"compare-{run}-pharmacist@example.com")
+partner = make_partner(name=f"Bench telehealth {run}", slug=f"compare-{run}")
+prescription = receive_e_prescription(patient=patient, partner=partner, reference=f"CMP-{run}")
+prescription_verify(prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True)
+package = bench_package()
+if package.stock < 100:
+    type(package).objects.filter(pk=package.pk).update(stock=1000)
+session = import_module(settings.SESSION_ENGINE).SessionStore()
+session[SESSION_KEY] = str(patient.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = patient.get_session_auth_hash()
+session[CART_KEY] = {str(package.pk): 1}
+session[COUNT_KEY] = 1
+session.create()
+print(session.session_key)
+"""
+
+
+# The figures: pure functions, unit-tested in tests/test_bench_compare.py --------------
+
+
+def medians(runs: dict[str, list[float]]) -> dict[str, float]:
+    """Each page's median requests/s over the rounds."""
+    return {key: statistics.median(values) for key, values in runs.items()}
+
+
+def ratio_text(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def table(rps: dict[str, float], pages: tuple[Page, ...] = PAGES) -> list[str]:
+    """The issue's table: each page's requests/s and its multiple of hello, Oscar, /healthz."""
+    lines = [
+        "| page | req/s | x hello | x Oscar | x healthz |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for page in pages:
+        value = rps[page.key]
+        ratios = [ratio_text(value / rps[base]) for base in ("hello", "oscar", "healthz")]
+        lines.append(f"| {page.label} | {value:.0f} | {' | '.join(ratios)} |")
+    return lines
+
+
+def verdicts(rps: dict[str, float], pages: tuple[Page, ...] = PAGES) -> list[tuple[str, bool]]:
+    """One line per issue-18 target, and whether it is met."""
+    labels = {page.key: page.label for page in pages}
+    out = []
+    for key, target in TARGETS:
+        share = rps[key] / rps["healthz"]
+        met = share >= target
+        text = f"{labels[key]}: {share:.2f}x /healthz, target >= {target}x: "
+        out.append((text + ("MET" if met else "NOT MET"), met))
+    return out
+
+
+# The processes -------------------------------------------------------------------------
+
+
+def ensure_database(url: str) -> None:
+    """CREATE DATABASE when it does not exist (PostgreSQL, through the server's `postgres`)."""
+    import psycopg2
+
+    settings = database_settings(url)
+    connection = psycopg2.connect(
+        dbname="postgres",
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [settings["NAME"]])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{settings["NAME"]}"')
+    connection.close()
+
+
+def oscar_database_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_oscar"))
+
+
+def plain_env(**extra: str) -> dict:
+    """The environment of the hello and Oscar processes: none of this site's settings."""
+    keep = ("PATH", "HOME", "LANG", "TMPDIR")
+    return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
+
+
+def prepare(args, tmp: str) -> tuple[dict[str, dict], str, str]:
+    """Build and seed everything; returns each server's start arguments, the Oscar
+    product's path and the signed-in patient's session key."""
+    work = Path(args.workdir)
+    python = build_venv(work / "venv")
+    write_hello(work / "hello")
+    for url in (args.database_url, args.oscar_database_url):
+        ensure_database(url)
+    write_oscar(python, work / "frobshop", args.oscar_database_url)
+    oscar_env = plain_env(SECRET_KEY=secrets.token_urlsafe(40))
+
+    def oscar_manage(*command: str) -> str:
+        done = subprocess.run(
+            [python, "manage.py", *command],
+            cwd=work / "frobshop",
+            env=oscar_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    print("migrating and seeding Oscar and our site...", flush=True)
+    oscar_manage("migrate", "--noinput", "-v", "0")
+    product_path = oscar_manage("shell", "-c", OSCAR_SEED).strip().splitlines()[-1]
+
+    static = os.path.join(tmp, "static")
+    redis_env = site_env(args.database_url, static, args.redis_url)
+    if args.cache_url:
+        redis_env["CACHE_URL"] = args.cache_url
+    manage(redis_env, "migrate", "--noinput", "-v", "0")
+    manage(redis_env, "collectstatic", "--noinput", "-v", "0")
+    session_key = manage(redis_env, "shell", "-c", PATIENT_SESSION).strip().splitlines()[-1]
+    servers = {
+        "hello": dict(
+            env=plain_env(SECRET_KEY=secrets.token_urlsafe(40)),
+            app="wsgi:application",
+            python=python,
+            cwd=work / "hello",
+            ready_path="/",
+        ),
+        "oscar": dict(
+            env=oscar_env,
+            app="frobshop.wsgi:application",
+            python=python,
+            cwd=work / "frobshop",
+            ready_path=product_path,
+        ),
+        "site": dict(env=redis_env),
+        "site_locmem": dict(env=site_env(args.database_url, static)),
+    }
+    return servers, product_path, session_key
+
+
+def check_page(url: str, page: Page, headers: dict) -> None:
+    """One request before measuring: the page must be the one meant, not an error or a
+    sign-in page, or the figures would be of something else."""
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    body = urllib.request.urlopen(request, timeout=10).read().decode()  # noqa: S310
+    problems = {
+        "oscar": OSCAR_PRODUCT_TITLE not in body,
+        "drug_signed_in": "Sign out" not in body,
+        "cart": "Sign out" not in body or "Your cart is empty" in body,
+    }
+    if problems.get(page.key):
+        sys.exit(f"{url} is not the page to measure ({page.label}); the figures would be wrong.")
+
+
+def measure(args, wrk: str, urls: dict[str, str], headers: dict[str, dict]) -> dict:
+    """Warm every page, then `rounds` rounds of every page, each round starting one page
+    further down the list so that no page always runs first or last."""
+    wrk_headers = {key: [f"{k}: {v}" for k, v in h.items()] for key, h in headers.items()}
+    for page in PAGES:
+        check_page(urls[page.key], page, headers[page.key])
+        if args.warmup:
+            run_wrk(wrk, urls[page.key], wrk_headers[page.key], duration=args.warmup)
+    runs: dict[str, list[float]] = {page.key: [] for page in PAGES}
+    errors: dict[str, int] = {page.key: 0 for page in PAGES}
+    for n in range(args.rounds):
+        order = PAGES[n % len(PAGES) :] + PAGES[: n % len(PAGES)]
+        for page in order:
+            result = run_wrk(
+                wrk,
+                urls[page.key],
+                wrk_headers[page.key],
+                duration=args.duration,
+                connections=args.connections,
+            )
+            runs[page.key].append(result["rps"])
+            errors[page.key] += result["errors"]
+        figures = ", ".join(f"{key} {values[-1]:.0f}" for key, values in runs.items())
+        print(f"round {n + 1}: {figures}", flush=True)
+    return {"runs": runs, "errors": errors}
+
+
+def options(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (3)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c (16)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of wrk per page first (2)")
+    parser.add_argument(
+        "--workdir",
+        default=os.path.join(tempfile.gettempdir(), "bench-compare"),
+        help="where the venv and the two projects are built; the venv is kept between runs",
+    )
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--oscar-database-url", default="", help="default: DATABASE_URL + _oscar")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    parser.add_argument("--cache-url", default=os.environ.get("CACHE_URL", ""))
+    args = parser.parse_args(argv)
+    if not args.database_url.startswith("postgres"):
+        parser.error("a PostgreSQL DATABASE_URL (or --database-url) is needed")
+    if not args.redis_url:
+        parser.error("REDIS_URL (or --redis-url) is needed: the production stack caches in Redis")
+    args.oscar_database_url = args.oscar_database_url or oscar_database_url(args.database_url)
+    return args
+
+
+def main(argv=None) -> int:
+    args = options(argv)
+    wrk = ensure_wrk()
+    began, load = time.monotonic(), os.getloadavg()[0]
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        servers, product_path, session_key = prepare(args, tmp)
+        ports = {}
+        try:
+            for name, kwargs in servers.items():
+                ports[name] = free_port()
+                procs.append(start_gunicorn(port=ports[name], **kwargs))
+            urls, headers = {}, {}
+            for page in PAGES:
+                path = product_path if page.key == "oscar" else page.path
+                urls[page.key] = f"http://127.0.0.1:{ports[page.server]}{path}"
+                headers[page.key] = {"Cookie": f"sessionid={session_key}"} if page.signed_in else {}
+            results = measure(args, wrk, urls, headers)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=30)
+    rps = medians(results["runs"])
+    print(
+        f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"load average before {load:.2f}; ran {time.monotonic() - began:.0f} s"
+    )
+    print(
+        f"gunicorn 2 sync workers each, wrk -t2 -c{args.connections} -d{args.duration}s, "
+        f"{args.rounds} interleaved rounds, medians\n"
+    )
+    print("\n".join(table(rps)))
+    print()
+    failed = False
+    for line, met in verdicts(rps):
+        print(line)
+        failed |= not met
+    for key, count in results["errors"].items():
+        if count:
+            print(f"{key}: {count} answers other than 2xx/3xx")
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
