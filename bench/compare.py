@@ -235,11 +235,15 @@ def prepare(args, tmp: str) -> tuple[dict[str, dict], str, str]:
     return servers, product_path, session_key
 
 
+def get(url: str, headers: dict) -> str:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    return urllib.request.urlopen(request, timeout=120).read().decode()  # noqa: S310
+
+
 def check_page(url: str, page: Page, headers: dict) -> None:
     """One request before measuring: the page must be the one meant, not an error or a
     sign-in page, or the figures would be of something else."""
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
-    body = urllib.request.urlopen(request, timeout=10).read().decode()  # noqa: S310
+    body = get(url, headers)
     problems = {
         "oscar": OSCAR_PRODUCT_TITLE not in body,
         "drug_signed_in": "Sign out" not in body,
@@ -251,12 +255,17 @@ def check_page(url: str, page: Page, headers: dict) -> None:
 
 def measure(args, wrk: str, urls: dict[str, str], headers: dict[str, dict]) -> dict:
     """Warm every page, then `rounds` rounds of every page, each round starting one page
-    further down the list so that no page always runs first or last."""
+    further down the list so that no page always runs first or last.
+
+    After each wrk run, one more request to the same server: it queues behind the
+    requests wrk left in the server's backlog (a slow page's can take a second or two),
+    so the next page is measured on an idle machine."""
     wrk_headers = {key: [f"{k}: {v}" for k, v in h.items()] for key, h in headers.items()}
     for page in PAGES:
         check_page(urls[page.key], page, headers[page.key])
         if args.warmup:
             run_wrk(wrk, urls[page.key], wrk_headers[page.key], duration=args.warmup)
+            get(urls[page.key], headers[page.key])
     runs: dict[str, list[float]] = {page.key: [] for page in PAGES}
     errors: dict[str, int] = {page.key: 0 for page in PAGES}
     for n in range(args.rounds):
@@ -269,6 +278,7 @@ def measure(args, wrk: str, urls: dict[str, str], headers: dict[str, dict]) -> d
                 duration=args.duration,
                 connections=args.connections,
             )
+            get(urls[page.key], headers[page.key])
             runs[page.key].append(result["rps"])
             errors[page.key] += result["errors"]
         figures = ", ".join(f"{key} {values[-1]:.0f}" for key, values in runs.items())
