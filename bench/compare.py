@@ -282,7 +282,7 @@ def measure(args, wrk: str, urls: dict[str, str], headers: dict[str, dict]) -> d
             runs[page.key].append(result["rps"])
             errors[page.key] += result["errors"]
         figures = ", ".join(f"{key} {values[-1]:.0f}" for key, values in runs.items())
-        print(f"round {n + 1}: {figures}", flush=True)
+        print(f"round {n + 1}: {figures} (load average {os.getloadavg()[0]:.1f})", flush=True)
     return {"runs": runs, "errors": errors}
 
 
@@ -339,7 +339,8 @@ def main(argv=None) -> int:
     print(
         f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-        f"load average before {load:.2f}; ran {time.monotonic() - began:.0f} s"
+        f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; "
+        f"ran {time.monotonic() - began:.0f} s"
     )
     print(
         f"gunicorn 2 sync workers each, wrk -t2 -c{args.connections} -d{args.duration}s, "
