@@ -60,8 +60,8 @@ class Page:
     key: str
     label: str
     server: str  # hello, oscar, site (Redis) or site_locmem
-    path: str = ""  # the Oscar product's is known once it is seeded
-    signed_in: bool = False
+    path: str = ""  # Oscar's product page and the order page: known once they are made
+    patient: str = ""  # signed in as the patient with a box in the "cart", or an "order"
 
 
 DRUG = "/medicines/baclofen/"  # bench/data.py's drug, loaded by the catalog's migration
@@ -71,42 +71,63 @@ PAGES = (
     Page("healthz", "our `/healthz`, production settings, Redis", "site", "/healthz"),
     Page("drug", "drug page, anonymous, Redis cache", "site", DRUG),
     Page("drug_locmem", "drug page, anonymous, local-memory cache", "site_locmem", DRUG),
-    Page("drug_signed_in", "drug page, signed-in patient, Redis", "site", DRUG, True),
-    Page("cart", "cart, signed-in patient, Redis", "site", "/cart/", True),
+    Page("drug_signed_in", "drug page, signed-in patient, Redis", "site", DRUG, "cart"),
+    Page("cart", "cart, signed-in patient, Redis", "site", "/cart/", "cart"),
+    Page("order", "order page, signed-in patient, Redis", "site", patient="order"),
 )
 # Issue 18: (page, its share of /healthz's requests/s at least)
-TARGETS = (("drug", 0.9), ("drug_signed_in", 0.4), ("cart", 0.3))
+TARGETS = (("drug", 0.9), ("drug_signed_in", 0.4), ("cart", 0.3), ("order", 0.3))
 
-# A patient with a confirmed profile, a verified e-prescription and one box in the cart,
-# signed in by a session made with the site's own session engine (cached_db with Redis).
-PATIENT_SESSION = """
+# Two patients, each with a confirmed profile and a verified e-prescription, signed in by
+# a session made with the site's own session engine (cached_db with Redis): one with a
+# box in the cart, one who has placed an order for a box (waiting for payment). Prints
+# both session keys and the order page's path.
+PATIENT_SESSIONS = """
 import secrets
 from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from bench.data import (
-    bench_package, make_partner, make_patient, make_pharmacist, receive_e_prescription,
+    bench_package, delivery_option, licence_state, make_partner, make_patient, make_pharmacist,
+    receive_e_prescription,
 )
-from orders.cart import COUNT_KEY, SESSION_KEY as CART_KEY
+from orders.cart import COUNT_KEY, CartLine, SESSION_KEY as CART_KEY
+from orders.services import address_save, order_place
 from prescriptions.services import prescription_verify
 
 run = secrets.token_hex(4)
-patient = make_patient(email=f"compare-{run}@example.com", first_name="Bench", last_name="Patient")
-pharmacist = make_pharmacist(email=f"compare-{run}-pharmacist@example.com")
-partner = make_partner(name=f"Bench telehealth {run}", slug=f"compare-{run}")
-prescription = receive_e_prescription(patient=patient, partner=partner, reference=f"CMP-{run}")
-prescription_verify(prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True)
 package = bench_package()
 if package.stock < 100:
     type(package).objects.filter(pk=package.pk).update(stock=1000)
-session = import_module(settings.SESSION_ENGINE).SessionStore()
-session[SESSION_KEY] = str(patient.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[HASH_SESSION_KEY] = patient.get_session_auth_hash()
-session[CART_KEY] = {str(package.pk): 1}
-session[COUNT_KEY] = 1
-session.create()
-print(session.session_key)
+    package.refresh_from_db()
+pharmacist = make_pharmacist(email=f"compare-{run}-pharmacist@example.com")
+partner = make_partner(name=f"Bench telehealth {run}", slug=f"compare-{run}")
+licence_state("NY")
+delivery_option()
+
+
+def signed_in(who, cart):
+    patient = make_patient(email=f"compare-{run}-{who}@example.com", first_name="Bench", last_name=who)
+    prescription = receive_e_prescription(patient=patient, partner=partner, reference=f"CMP-{run}-{who}")
+    prescription_verify(prescription_id=prescription.pk, pharmacist=pharmacist, warnings_acknowledged=True)
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(patient.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = patient.get_session_auth_hash()
+    session[CART_KEY] = cart
+    session[COUNT_KEY] = sum(cart.values())
+    session.create()
+    return patient, session.session_key
+
+
+_, cart_key = signed_in("Cart", {str(package.pk): 1})
+patient, order_key = signed_in("Order", {})
+address = address_save(patient=patient, data={
+    "full_name": "Bench Order", "line1": "12 Elm Street", "line2": "", "city": "Springfield",
+    "state": "NY", "zip_code": "10001", "phone": "",
+})
+order = order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+print(cart_key, order_key, order.get_absolute_url())
 """
 
 
@@ -181,9 +202,9 @@ def plain_env(**extra: str) -> dict:
     return {**{k: os.environ[k] for k in keep if k in os.environ}, **extra}
 
 
-def prepare(args, tmp: str) -> tuple[dict[str, dict], str, str]:
-    """Build and seed everything; returns each server's start arguments, the Oscar
-    product's path and the signed-in patient's session key."""
+def prepare(args, tmp: str) -> tuple[dict[str, dict], dict[str, str], dict[str, str]]:
+    """Build and seed everything; returns each server's start arguments, the paths of
+    the pages made here (Oscar's product, the order) and each patient's session key."""
     work = Path(args.workdir)
     python = build_venv(work / "venv")
     write_hello(work / "hello")
@@ -213,7 +234,8 @@ def prepare(args, tmp: str) -> tuple[dict[str, dict], str, str]:
         redis_env["CACHE_URL"] = args.cache_url
     manage(redis_env, "migrate", "--noinput", "-v", "0")
     manage(redis_env, "collectstatic", "--noinput", "-v", "0")
-    session_key = manage(redis_env, "shell", "-c", PATIENT_SESSION).strip().splitlines()[-1]
+    made = manage(redis_env, "shell", "-c", PATIENT_SESSIONS).strip().splitlines()[-1]
+    cart_key, order_key, order_path = made.split()
     servers = {
         "hello": dict(
             env=plain_env(SECRET_KEY=secrets.token_urlsafe(40)),
@@ -232,7 +254,8 @@ def prepare(args, tmp: str) -> tuple[dict[str, dict], str, str]:
         "site": dict(env=redis_env),
         "site_locmem": dict(env=site_env(args.database_url, static)),
     }
-    return servers, product_path, session_key
+    paths = {"oscar": product_path, "order": order_path}
+    return servers, paths, {"cart": cart_key, "order": order_key}
 
 
 def get(url: str, headers: dict) -> str:
@@ -248,6 +271,7 @@ def check_page(url: str, page: Page, headers: dict) -> None:
         "oscar": OSCAR_PRODUCT_TITLE not in body,
         "drug_signed_in": "Sign out" not in body,
         "cart": "Sign out" not in body or "Your cart is empty" in body,
+        "order": "Sign out" not in body,
     }
     if problems.get(page.key):
         sys.exit(f"{url} is not the page to measure ({page.label}); the figures would be wrong.")
@@ -318,7 +342,7 @@ def main(argv=None) -> int:
     began, load = time.monotonic(), os.getloadavg()[0]
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
-        servers, product_path, session_key = prepare(args, tmp)
+        servers, paths, sessions = prepare(args, tmp)
         ports = {}
         try:
             for name, kwargs in servers.items():
@@ -326,9 +350,10 @@ def main(argv=None) -> int:
                 procs.append(start_gunicorn(port=ports[name], **kwargs))
             urls, headers = {}, {}
             for page in PAGES:
-                path = product_path if page.key == "oscar" else page.path
+                path = page.path or paths[page.key]
                 urls[page.key] = f"http://127.0.0.1:{ports[page.server]}{path}"
-                headers[page.key] = {"Cookie": f"sessionid={session_key}"} if page.signed_in else {}
+                cookie = f"sessionid={sessions[page.patient]}" if page.patient else ""
+                headers[page.key] = {"Cookie": cookie} if cookie else {}
             results = measure(args, wrk, urls, headers)
         finally:
             for proc in procs:

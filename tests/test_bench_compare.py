@@ -14,6 +14,7 @@ RPS = {
     "drug_locmem": 3800.0,
     "drug_signed_in": 1200.0,
     "cart": 1000.0,
+    "order": 1400.0,
 }
 
 
@@ -42,6 +43,7 @@ def test_a_target_exactly_reached_is_met_and_one_just_missed_is_not():
         "drug page, anonymous, Redis cache: 0.90x /healthz, target >= 0.9x: MET": True,
         "drug page, signed-in patient, Redis: 0.30x /healthz, target >= 0.4x: NOT MET": False,
         "cart, signed-in patient, Redis: 0.25x /healthz, target >= 0.3x: NOT MET": False,
+        "order page, signed-in patient, Redis: 0.35x /healthz, target >= 0.3x: MET": True,
     }
 
 
