@@ -51,3 +51,16 @@ def test_oscar_gets_a_database_of_its_own_beside_ours():
     url = "postgres://postgres@127.0.0.1:5432/pharmacy_bench"
 
     assert oscar_database_url(url) == "postgres://postgres@127.0.0.1:5432/pharmacy_bench_oscar"
+
+
+def test_with_server_cpu_the_table_and_verdicts_also_show_cpu_per_request():
+    cpu_ms = {key: 1.0 for key in RPS} | {"healthz": 0.5, "drug": 0.5, "cart": 2.0}
+
+    rows = table(RPS, cpu_ms)
+    lines = [line for line, _ in verdicts(RPS, cpu_ms)]
+
+    assert rows[0].endswith("| x healthz | CPU ms/req |")
+    assert rows[-2].startswith("| cart, signed-in patient, Redis | 1000 |")
+    assert rows[-2].endswith("| 0.25 | 2.00 |")
+    assert lines[0].endswith("MET (by server CPU per request: 1.00x)")
+    assert lines[2].endswith("NOT MET (by server CPU per request: 0.25x)")
