@@ -6,9 +6,11 @@ returning 10 KB ("hello") and django-oscar 4.2.1's shop with one product
 (bench/compare_projects.py). Starts the three under the same gunicorn (2 sync workers,
 DEBUG off, plain HTTP on loopback) and our site a second time without Redis (local-memory
 cache), measures each page with `wrk -t2 -c16` in interleaved rounds, and prints the
-median requests/s of each page against hello, Oscar and our /healthz, then the targets
-of issue 18 as ratios to /healthz. Exit status 1 when a target is not met or a page
-answered anything but 2xx/3xx.
+median requests/s of each page against hello, Oscar and our /healthz, with each
+server's CPU per request, then issue 18's targets: the anonymous and the signed-in
+drug page, a signed-in patient's cart and order page, as shares of /healthz. The
+pages and the arithmetic are in bench/compare_figures.py. Exit status 1 when a target is not met or a page answered anything but
+2xx/3xx.
 
     psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE pharmacy_bench"   # or let it create it
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pharmacy_bench \\
@@ -24,19 +26,20 @@ import os
 import platform
 import secrets
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.compare_figures import PAGES, Page, medians, table, verdicts  # noqa: E402
 from bench.compare_projects import (  # noqa: E402
     OSCAR_PRODUCT_TITLE,
     OSCAR_SEED,
@@ -53,30 +56,6 @@ from bench.pages import (  # noqa: E402
     site_env,
     start_gunicorn,
 )
-
-
-@dataclass(frozen=True)
-class Page:
-    key: str
-    label: str
-    server: str  # hello, oscar, site (Redis) or site_locmem
-    path: str = ""  # Oscar's product page and the order page: known once they are made
-    patient: str = ""  # signed in as the patient with a box in the "cart", or an "order"
-
-
-DRUG = "/medicines/baclofen/"  # bench/data.py's drug, loaded by the catalog's migration
-PAGES = (
-    Page("hello", "hello (plain Django, no middleware)", "hello", "/"),
-    Page("oscar", "django-oscar 4.2.1 product page", "oscar"),
-    Page("healthz", "our `/healthz`, production settings, Redis", "site", "/healthz"),
-    Page("drug", "drug page, anonymous, Redis cache", "site", DRUG),
-    Page("drug_locmem", "drug page, anonymous, local-memory cache", "site_locmem", DRUG),
-    Page("drug_signed_in", "drug page, signed-in patient, Redis", "site", DRUG, "cart"),
-    Page("cart", "cart, signed-in patient, Redis", "site", "/cart/", "cart"),
-    Page("order", "order page, signed-in patient, Redis", "site", patient="order"),
-)
-# Issue 18: (page, its share of /healthz's requests/s at least)
-TARGETS = (("drug", 0.9), ("drug_signed_in", 0.4), ("cart", 0.3), ("order", 0.3))
 
 # Two patients, each with a confirmed profile and a verified e-prescription, signed in by
 # a session made with the site's own session engine (cached_db with Redis): one with a
@@ -130,62 +109,11 @@ order = order_place(patient=patient, lines=[CartLine(package, 1)], address=addre
 print(cart_key, order_key, order.get_absolute_url())
 """
 
-
-# The figures: pure functions, unit-tested in tests/test_bench_compare.py --------------
-
-
-def medians(runs: dict[str, list[float]]) -> dict[str, float]:
-    """Each page's median requests/s over the rounds."""
-    return {key: statistics.median(values) for key, values in runs.items()}
-
-
-def ratio_text(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
-
-
-def table(
-    rps: dict[str, float], cpu_ms: dict[str, float] | None = None, pages: tuple[Page, ...] = PAGES
-) -> list[str]:
-    """The issue's table: each page's requests/s and its multiple of hello's, Oscar's and
-    /healthz's; with `cpu_ms`, a last column of the server's CPU per request."""
-    head, rule = (
-        "| page | req/s | x hello | x Oscar | x healthz |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    )
-    lines = [head + " CPU ms/req |", rule + " ---: |"] if cpu_ms else [head, rule]
-    for page in pages:
-        value = rps[page.key]
-        ratios = [ratio_text(value / rps[base]) for base in ("hello", "oscar", "healthz")]
-        cpu = f" {cpu_ms[page.key]:.2f} |" if cpu_ms else ""
-        lines.append(f"| {page.label} | {value:.0f} | {' | '.join(ratios)} |{cpu}")
-    return lines
-
-
-def verdicts(
-    rps: dict[str, float], cpu_ms: dict[str, float] | None = None, pages: tuple[Page, ...] = PAGES
-) -> list[tuple[str, bool]]:
-    """One line per issue-18 target, and whether it is met (by requests/s, as the issue
-    says); with `cpu_ms`, also the share that /healthz's CPU per request gives."""
-    labels = {page.key: page.label for page in pages}
-    out = []
-    for key, target in TARGETS:
-        share = rps[key] / rps["healthz"]
-        met = share >= target
-        text = f"{labels[key]}: {share:.2f}x /healthz, target >= {target}x: "
-        text += "MET" if met else "NOT MET"
-        if cpu_ms:
-            text += f" (by server CPU per request: {cpu_ms['healthz'] / cpu_ms[key]:.2f}x)"
-        out.append((text, met))
-    return out
-
-
 # The processes -------------------------------------------------------------------------
 
 
 def ensure_database(url: str) -> None:
     """CREATE DATABASE when it does not exist (PostgreSQL, through the server's `postgres`)."""
-    import psycopg2
-
     settings = database_settings(url)
     connection = psycopg2.connect(
         dbname="postgres",
@@ -225,15 +153,14 @@ def prepare(args, tmp: str) -> tuple[dict[str, dict], dict[str, str], dict[str, 
     oscar_env = plain_env(SECRET_KEY=secrets.token_urlsafe(40))
 
     def oscar_manage(*command: str) -> str:
-        done = subprocess.run(
+        return subprocess.run(
             [python, "manage.py", *command],
             cwd=work / "frobshop",
             env=oscar_env,
             capture_output=True,
             text=True,
             check=True,
-        )
-        return done.stdout
+        ).stdout
 
     print("migrating and seeding Oscar and our site...", flush=True)
     oscar_manage("migrate", "--noinput", "-v", "0")
@@ -383,7 +310,10 @@ def main(argv=None) -> int:
     began, load = time.monotonic(), os.getloadavg()[0]
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
-        servers, paths, sessions = prepare(args, tmp)
+        try:
+            servers, paths, sessions = prepare(args, tmp)
+        except subprocess.CalledProcessError as failed:
+            sys.exit(f"{' '.join(map(str, failed.cmd[:3]))} failed:\n{failed.stderr}")
         ports = {}
         try:
             for name, kwargs in servers.items():

@@ -3,7 +3,8 @@
 No timing here: the benchmark's figures live in bench/README.md, never in a test.
 """
 
-from bench.compare import PAGES, medians, oscar_database_url, table, verdicts
+from bench.compare import oscar_database_url
+from bench.compare_figures import PAGES, medians, table, verdicts
 
 # Requests/s of one made-up run, chosen so that every ratio is easy to check by hand.
 RPS = {
