@@ -126,6 +126,7 @@ def create_patients(run: str) -> list[str]:
 
     from bench.data import (
         bench_package,
+        delivery_option,
         licence_state,
         make_partner,
         make_patient,
@@ -140,6 +141,7 @@ def create_patients(run: str) -> list[str]:
     session_store = import_module(settings.SESSION_ENGINE).SessionStore
     package = bench_package()
     licence_state(ADDRESS["state"])
+    delivery_option()
     pharmacist = make_pharmacist(email=f"bench-{run}-pharmacist@example.com")
     partner = make_partner(name=f"Bench telehealth {run}", slug=f"bench-{run}")
     keys = []

@@ -16,6 +16,7 @@ from django.utils import timezone
 from about.models import LicenceKind, StateLicence
 from accounts.roles import PHARMACIST
 from catalog.models import Package
+from orders.delivery import ShippingOption
 from prescriptions.intake import IntakeData
 from prescriptions.models import Prescription, TelemedicinePartner
 from prescriptions.npi import npi_check_digit
@@ -45,6 +46,17 @@ def licence_state(state: str) -> StateLicence:
         },
     )
     return licence
+
+
+def delivery_option() -> ShippingOption:
+    """An active delivery option: an order needs one (orders/services/checkout.py), and a
+    fresh database has none."""
+    option = ShippingOption.objects.active().first()
+    if option is None:
+        option = ShippingOption.objects.create(
+            name="Standard (bench)", price=Decimal("4.95"), days_min=3, days_max=5
+        )
+    return option
 
 
 DATE_OF_BIRTH = date(1980, 5, 17)

@@ -92,13 +92,23 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+def start_gunicorn(
+    env: dict,
+    port: int,
+    *,
+    app: str = "pharmacy.wsgi:application",
+    python: str = PYTHON,
+    cwd: Path = ROOT,
+    ready_path: str = "/healthz",
+) -> subprocess.Popen:
+    """gunicorn with 2 sync workers serving `app`; by default this site, from this
+    interpreter. bench/compare.py starts other projects, from their own venv, the same way."""
     proc = subprocess.Popen(
         [
-            PYTHON,
+            python,
             "-m",
             "gunicorn",
-            "pharmacy.wsgi:application",
+            app,
             "--workers",
             "2",
             "--bind",
@@ -106,12 +116,12 @@ def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
     )
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=1)
             return proc
         except OSError:
             time.sleep(0.1)
@@ -124,8 +134,12 @@ def to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def run_wrk(wrk: str, url: str, headers: list[str]) -> dict:
-    args = [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", url]
+def run_wrk(
+    wrk: str, url: str, headers: list[str], *, duration: int = 0, connections: int = 0
+) -> dict:
+    """wrk -t2 on `url`; DURATION and CONNECTIONS unless given."""
+    duration, connections = duration or DURATION, connections or CONNECTIONS
+    args = [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
     for header in headers:
         args += ["-H", header]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
@@ -135,6 +149,7 @@ def run_wrk(wrk: str, url: str, headers: list[str]) -> dict:
         "p50": to_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
         "p99": to_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
         "errors": int(errors.group(1)) if errors else 0,
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
     }
 
 
