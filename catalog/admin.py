@@ -388,7 +388,7 @@ class StockAdjustmentAdmin(admin.ModelAdmin):
     list_filter = (DirectionFilter, "package__formulation__drug", "package__formulation__form")
     search_fields = ("reason", "actor__email", "package__formulation__drug__name")
     list_select_related = ("package__formulation__drug", "actor")
-    date_hierarchy = "at"
+    show_full_result_count = False
     readonly_fields = [f.name for f in StockAdjustment._meta.fields]
 
     def has_add_permission(self, request):

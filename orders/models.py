@@ -154,6 +154,11 @@ class Order(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         permissions = [("refund_order", "Can refund or cancel orders")]
+        indexes = [
+            # The orders list, newest first, whole and by status.
+            models.Index(fields=["created_at", "id"], name="order_created"),
+            models.Index(fields=["status", "created_at", "id"], name="order_status_created"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"

@@ -186,14 +186,19 @@ SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
 ORDER_WAITING_STATUS = "authorised"
 
 
-def with_order_waiting(queryset):
-    """Annotate `order_waiting_since`: when the oldest order still waiting for this
-    prescription had its card authorised (None when no order waits for it)."""
-    return queryset.annotate(
-        order_waiting_since=models.Min(
-            "order_lines__order__authorised_at",
-            filter=models.Q(order_lines__order__status=ORDER_WAITING_STATUS),
+def order_waiting_since(prescription_pk):
+    """When the oldest order still waiting for the prescription (an OuterRef, or a pk)
+    had its card authorised, as a subquery: None when no order waits for it. The queue
+    reads it stored (`Prescription.order_waiting_since`)."""
+    return models.Subquery(
+        Prescription.objects.filter(pk=prescription_pk)
+        .annotate(
+            since=models.Min(
+                "order_lines__order__authorised_at",
+                filter=models.Q(order_lines__order__status=ORDER_WAITING_STATUS),
+            )
         )
+        .values("since")[:1]
     )
 
 

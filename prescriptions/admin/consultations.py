@@ -33,7 +33,7 @@ class ConsultationAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_display = ("created_at", "pk", "drug", "partner", "status", "rx", "answered_at")
     list_filter = ("status", "partner", "drug")
     search_fields = ("id", "partner_request__request_id", "decline_reason")
-    date_hierarchy = "created_at"
+    show_full_result_count = False
     list_select_related = ("drug", "partner")
     exclude = ("patient", "prescription", "partner_request", "emailed_status")
     readonly_fields = ("rx",)

@@ -25,7 +25,7 @@ class PartnerExchangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "direction", "partner_name", "endpoint", "status_code", "outcome", "rx")
     list_filter = ("direction", "partner", "status_code")
     search_fields = ("partner_slug", "endpoint", "outcome", "body_sha256")
-    date_hierarchy = "at"
+    show_full_result_count = False
     list_select_related = ("partner",)
     exclude = ("prescription", "request")
     readonly_fields = ("rx",)
