@@ -315,7 +315,7 @@ class PrescriptionAdmin(
                 "prescription": obj,
                 "profile": profile,
                 "age": profile.age_on(timezone.localdate()) if profile else None,
-                "changes": profile_changes(profile)[:5] if profile else [],
+                "changes": profile_changes(profile, limit=5) if profile else [],
                 "profile_url": reverse(
                     "admin:prescriptions_medicalprofile_change", args=[profile.pk]
                 )
