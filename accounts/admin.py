@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from pharmacy.admin_search import EMAIL, NAME, IndexedSearchMixin
+from pharmacy.admin_search import EMAIL, NAME, CappedCountPaginator, IndexedSearchMixin
 
 from .models import User
 
@@ -25,3 +25,4 @@ class UserAdmin(IndexedSearchMixin, DjangoUserAdmin):
     indexed_search = (("email", EMAIL), ("first_name", NAME), ("last_name", NAME))
     ordering = ("email",)
     show_full_result_count = False
+    paginator = CappedCountPaginator

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
-from pharmacy.admin_search import CODE, EMAIL, EXACT, NAME, IndexedSearchMixin
+from pharmacy.admin_search import CODE, EMAIL, EXACT, NAME, CappedCountPaginator, IndexedSearchMixin
 
 from . import services
 from .models import (
@@ -123,6 +123,7 @@ class OrderAdmin(IndexedSearchMixin, admin.ModelAdmin):
     )
     list_select_related = ("patient", "shipment")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     inlines = [
         OrderLineInline,
         ShipmentInline,

@@ -1,4 +1,4 @@
-"""Admin search that an index answers, on tables of millions of rows.
+"""Admin search and counts that an index answers, on tables of millions of rows.
 
 Django's own search ORs a case-insensitive "contains" over every search field, joins
 included, then DISTINCTs the result: each search reads the whole table. Here each
@@ -10,8 +10,10 @@ DISTINCT, the admin's ordering and index unchanged.
 
 import ipaddress
 
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.functional import cached_property
 
 # How a column is searched (`IndexedSearchMixin.indexed_search`):
 ID = "id"  # the term is a whole number (or "#123"): equal to it
@@ -92,3 +94,19 @@ class IndexedSearchMixin:
         for word in search_term.split()[:5]:
             queryset = queryset.filter(pk__in=matching_pks(self.model, self.indexed_search, word))
         return queryset, False
+
+
+class CappedCountPaginator(Paginator):
+    """Counts the rows of a list up to `count_cap` and no further: a count of a table of
+    millions reads all of it, for a number nobody pages to the end of. Past the cap the
+    admin's pagination says "more than" it (templates/admin/pagination.html)."""
+
+    count_cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by().values("pk")[: self.count_cap + 1].count()
+
+    @property
+    def count_capped(self) -> bool:
+        return self.count > self.count_cap

@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from pharmacy.admin_search import CappedCountPaginator
+
 from ..models import PartnerExchange, PartnerRequest, RenewalRequest
 from .mixins import ReadOnlyAdminMixin
 
@@ -26,6 +28,7 @@ class PartnerExchangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("direction", "partner", "status_code")
     search_fields = ("partner_slug", "endpoint", "outcome", "body_sha256")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     list_select_related = ("partner",)
     exclude = ("prescription", "request")
     readonly_fields = ("rx",)

@@ -13,7 +13,15 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from pharmacy.admin import HistoryAdmin
-from pharmacy.admin_search import EMAIL, EXACT, ID, NAME, PREFIX, IndexedSearchMixin
+from pharmacy.admin_search import (
+    EMAIL,
+    EXACT,
+    ID,
+    NAME,
+    PREFIX,
+    CappedCountPaginator,
+    IndexedSearchMixin,
+)
 
 from .. import services
 from ..models import (
@@ -104,6 +112,7 @@ class PrescriptionAdmin(
     list_select_related = ("patient", "formulation__drug", "partner")
     list_per_page = 50
     show_full_result_count = False
+    paginator = CappedCountPaginator
     autocomplete_fields = ()
     fieldsets = (
         (

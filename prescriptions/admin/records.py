@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
-from pharmacy.admin_search import EMAIL, IP, NAME, PREFIX, IndexedSearchMixin
+from pharmacy.admin_search import EMAIL, IP, NAME, PREFIX, CappedCountPaginator, IndexedSearchMixin
 
 from ..models import AuditEvent, DeniedAttempt, MedicalProfile, TelemedicinePartner
 from ..selectors import PROFILE_FIELDS, profile_changes
@@ -40,6 +40,7 @@ class MedicalProfileAdmin(IndexedSearchMixin, AuditedAdminMixin, ReadOnlyAdminMi
     )
     list_select_related = ("user",)
     show_full_result_count = False
+    paginator = CappedCountPaginator
     fields = ["user", *PROFILE_FIELDS, "updated_at", "change_log"]
     readonly_fields = fields
 
@@ -84,6 +85,7 @@ class AuditEventAdmin(IndexedSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_select_related = ("actor", "patient", "denied_attempt")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
     def get_actions(self, request):
@@ -108,6 +110,7 @@ class DeniedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("actor",)
     list_filter = ("action", ("window_start", admin.DateFieldListFilter))
     show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = [f.name for f in DeniedAttempt._meta.fields]
 
     def get_actions(self, request):

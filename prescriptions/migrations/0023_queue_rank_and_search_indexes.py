@@ -133,5 +133,9 @@ class Migration(migrations.Migration):
             model_name="prescription",
             index=models.Index(fields=["partner_reference"], name="prescription_partner_ref"),
         ),
+        migrations.AddIndex(
+            model_name="consultation",
+            index=models.Index(fields=["created_at", "id"], name="consultation_created"),
+        ),
         migrations.RunPython(create_indexes, drop_indexes),
     ]

@@ -29,14 +29,17 @@ def _count(client, url: str, params: dict | None) -> int:
         if hasattr(response, "streaming_content"):
             b"".join(response.streaming_content)
     assert response.status_code == 200, (url, params, response.status_code)
-    return len(context)
+    # The staff session's timestamp is refreshed by the clock, not by the rows.
+    return len([q for q in context.captured_queries if '"django_session"' not in q["sql"]])
 
 
 def add_prescriptions(count: int, *, start: int) -> None:
     """`count` patients, each with a prescription in the queue (a few already decided)."""
     pharmacist = make_pharmacist()
     for i in range(start, start + count):
-        patient = make_patient(first_name=f"Robin{i}", last_name=f"Smith{i}")
+        patient = make_patient(
+            email=f"robin{i}@example.com", first_name=f"Robin{i}", last_name=f"Smith{i}"
+        )
         prescription = make_e_prescription(patient=patient)
         if i % 3 == 0:
             prescription_verify(
@@ -48,7 +51,9 @@ def add_orders(count: int, *, start: int) -> None:
     """`count` patients, each with a verified prescription and an order placed with it."""
     Package.objects.update(stock=10_000)
     for i in range(start, start + count):
-        patient = make_patient(first_name=f"Robin{i}", last_name=f"Smith{i}")
+        patient = make_patient(
+            email=f"robin{i}@example.com", first_name=f"Robin{i}", last_name=f"Smith{i}"
+        )
         make_verified_prescription(patient=patient)
         place_order(patient=patient)
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from pharmacy.admin_search import CappedCountPaginator
 from tests.scale.rows import LARGE, SMALL, add_audit_events, add_orders, add_prescriptions, queries
 
 QUEUE = "admin:prescriptions_prescription_changelist"
@@ -73,12 +74,12 @@ def test_a_search_finds_rows_by_each_indexed_column(pharmacist_client):
     url = reverse(QUEUE)
 
     by_name = pharmacist_client.get(url, {"q": "smith2"}).content.decode()
-    by_email = pharmacist_client.get(url, {"q": "ROBIN1"}).content.decode()
+    by_email = pharmacist_client.get(url, {"q": "ROBIN1@"}).content.decode()
     both_words = pharmacist_client.get(url, {"q": "robin3 smith3"}).content.decode()
     neither = pharmacist_client.get(url, {"q": "robin3 smith2"}).content.decode()
 
     assert "Robin2 Smith2" in by_name and "Robin1 Smith1" not in by_name
-    assert "Robin1 Smith1" in by_email
+    assert "Robin1 Smith1" in by_email and "Robin2 Smith2" not in by_email
     assert "Robin3 Smith3" in both_words and "Robin2 Smith2" not in both_words
     assert "Robin3 Smith3" not in neither and "Robin2 Smith2" not in neither
 
@@ -108,3 +109,23 @@ def test_a_big_list_counts_once_and_reads_no_dates_or_distinct_values(
     assert sum("COUNT(" in s for s in sql) == 1, sql
     assert not [s for s in sql if "DISTINCT" in s], sql
     assert not [s for s in sql if "MIN(" in s or "date_trunc" in s.lower()], sql
+
+
+@pytest.mark.django_db
+def test_a_list_past_the_count_cap_stops_counting_and_says_more_than(
+    pharmacist_client, monkeypatch
+):
+    """The count reads at most the cap's rows, however long the table."""
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 3)
+    add_prescriptions(5, start=0)
+    with CaptureQueriesContext(connection) as context:
+        html = pharmacist_client.get(reverse(QUEUE)).content.decode()
+    (count,) = [q["sql"] for q in context.captured_queries if "COUNT(" in q["sql"]]
+
+    assert "more than 3 prescriptions" in html
+    assert "LIMIT 4" in count
+    assert (
+        pharmacist_client.get(reverse(QUEUE), {"q": "robin1@"})
+        .content.decode()
+        .count("1 prescription")
+    )
