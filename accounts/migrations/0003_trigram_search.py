@@ -12,6 +12,15 @@ INDEXES = {
 }
 
 
+class PostgreSQLTrigramExtension(TrigramExtension):
+    """Django's, whose forwards does nothing on SQLite but whose backwards still asks
+    SQLite for pg_extension."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def create_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -32,7 +41,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # Does nothing on SQLite (Django's CreateExtension checks the database).
-        TrigramExtension(),
+        PostgreSQLTrigramExtension(),
         migrations.RunPython(create_indexes, drop_indexes),
     ]
