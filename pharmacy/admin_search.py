@@ -85,8 +85,9 @@ def matching_pks(model, indexed_search, term: str):
 
 class IndexedSearchMixin:
     """`indexed_search`: (field or "relation__field", kind) pairs. Every word of the
-    search must match one of them (as in Django's admin search); `search_fields` only
-    turns the search box on and says, for readers, what is searched."""
+    search (the first five: each is one more subquery) must match one of them, as in
+    Django's admin search; `search_fields` only turns the search box on and says, for
+    readers, what is searched."""
 
     indexed_search: tuple[tuple[str, str], ...] = ()
 
