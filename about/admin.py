@@ -37,7 +37,6 @@ class StateLicenceAdmin(AboutHistoryAdmin):
     list_display = ["state", "state_name", "kind", "licence_number", "expires_on"]
     list_filter = ["kind", "state", "expires_on"]
     search_fields = ["state", "licence_number"]
-    date_hierarchy = "expires_on"
 
 
 @admin.register(Policy)

@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from pharmacy.admin import RestorableHistoryAdmin
+from pharmacy.admin_search import CappedCountPaginator
 
 from . import services
 from .forms import StockAdjustForm
@@ -388,7 +389,8 @@ class StockAdjustmentAdmin(admin.ModelAdmin):
     list_filter = (DirectionFilter, "package__formulation__drug", "package__formulation__form")
     search_fields = ("reason", "actor__email", "package__formulation__drug__name")
     list_select_related = ("package__formulation__drug", "actor")
-    date_hierarchy = "at"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = [f.name for f in StockAdjustment._meta.fields]
 
     def has_add_permission(self, request):

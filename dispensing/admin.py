@@ -104,7 +104,7 @@ class LotAdmin(HistoryAdmin):
     list_filter = (ExpiryFilter, OnHandFilter, "package__formulation__drug", "supplier")
     search_fields = ("lot_number", "supplier", "invoice_reference")
     list_select_related = ("package__formulation__drug",)
-    date_hierarchy = "received_at"
+    show_full_result_count = False
     readonly_fields = [f.name for f in Lot._meta.fields]
 
     @admin.display(description="State")

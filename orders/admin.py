@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
+from pharmacy.admin_search import CODE, EMAIL, EXACT, NAME, CappedCountPaginator, IndexedSearchMixin
 
 from . import services
 from .extensions import dispatch_hold_reason
@@ -75,8 +76,23 @@ class ShipmentInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    """The delivery options by name, read from the options (a handful) rather than from
+    a DISTINCT over every order."""
+
+    title = "delivery"
+    parameter_name = "shipping_name"
+
+    def lookups(self, request, model_admin):
+        names = ShippingOption.objects.order_by("position", "pk").values_list("name", flat=True)
+        return [(name, name) for name in dict.fromkeys(names)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(shipping_name=self.value()) if self.value() else queryset
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(IndexedSearchMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "patient",
@@ -87,8 +103,7 @@ class OrderAdmin(admin.ModelAdmin):
         "paid_at",
         "tracking",
     )
-    list_filter = ("status", "capture_method", "shipping_name", "created_at", "paid_at")
-    date_hierarchy = "created_at"
+    list_filter = ("status", "capture_method", DeliveryFilter, "created_at", "paid_at")
     search_fields = (
         "number",
         "patient__email",
@@ -98,7 +113,18 @@ class OrderAdmin(admin.ModelAdmin):
         "stripe_payment_intent",
         "shipment__tracking_number",
     )
+    indexed_search = (
+        ("number", CODE),
+        ("patient__email", EMAIL),
+        ("patient__last_name", NAME),
+        ("ship_name", NAME),
+        ("stripe_session_id", EXACT),
+        ("stripe_payment_intent", EXACT),
+        ("shipment__tracking_number", EXACT),
+    )
     list_select_related = ("patient", "shipment")
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     inlines = [
         OrderLineInline,
         ShipmentInline,

@@ -170,6 +170,9 @@ class Order(models.Model):
                 status=OrderStatus.PAID,
                 checked_at__isnull=False,
             ),
+            # The orders list, newest first, whole and by status.
+            models.Index(fields=["created_at", "id"], name="order_created"),
+            models.Index(fields=["status", "created_at", "id"], name="order_status_created"),
         ]
         constraints = [
             models.CheckConstraint(

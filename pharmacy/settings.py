@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Trigram search (pg_trgm) for names in the admin; nothing on SQLite.
+    "django.contrib.postgres",
     "simple_history",
     "csp",
     "allauth",

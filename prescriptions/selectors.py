@@ -1,8 +1,11 @@
 """Reading the prescriptions app's data for pages, exports and the admin."""
 
+import json
 from decimal import Decimal
+from itertools import chain
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -41,14 +44,15 @@ def _field(name):
     return MedicalProfile._meta.get_field(name)
 
 
-def _display(record, name: str, names: dict[str, dict]) -> str:
-    """A field's value on a profile or historical profile, as a person reads it."""
+def _display(record, name: str, names: dict[str, dict], m2m: dict | None = None) -> str:
+    """A field's value on a profile or historical profile, as a person reads it; a
+    historical record's many-to-many values come read already (`m2m`: name -> pks)."""
     field = _field(name)
     if field.many_to_many:
-        # A live profile's manager yields the related rows; a historical record's
-        # yields rows of its through table, which point at them.
-        target = "pk" if isinstance(record, MedicalProfile) else field.m2m_reverse_field_name()
-        pks = getattr(record, name).values_list(target, flat=True)
+        if m2m is not None:
+            pks = m2m.get(name, ())
+        else:
+            pks = getattr(record, name).values_list("pk", flat=True)
         return ", ".join(sorted(names[name].get(pk, f"#{pk}") for pk in pks))
     value = getattr(record, name)
     if value is None:
@@ -78,35 +82,86 @@ def _initial_display(name: str) -> str:
     return str(dict(field.flatchoices).get(default, default)) if field.choices else str(default)
 
 
-def profile_changes(profile: MedicalProfile) -> list[dict]:
-    """Every edit of the profile, newest first: when, who, and each field's old and new value."""
-    records = list(profile.history.select_related("history_user").order_by("-history_date", "-pk"))
+# History records read at a time: a chunk costs one query, plus one per many-to-many
+# field, however long the history.
+HISTORY_CHUNK = 500
+
+
+def _history_m2m(records: list) -> dict[int, dict[str, list[int]]]:
+    """Each historical record's many-to-many values: one query per field for them all.
+
+    simple-history keeps them in a table per field whose rows point at the historical
+    record (`history`) and at the related row (the through table's own column)."""
+    values: dict[int, dict[str, list[int]]] = {r.history_id: {} for r in records}
+    historical = MedicalProfile.history.model
+    for name in PROFILE_FIELDS:
+        field = _field(name)
+        if not field.many_to_many:
+            continue
+        rows = (
+            getattr(historical, name)
+            .model.objects.filter(history_id__in=list(values))
+            .values_list("history_id", field.m2m_reverse_field_name())
+        )
+        for history_id, pk in rows:
+            values[history_id].setdefault(name, []).append(pk)
+    return values
+
+
+def _history_records(profile: MedicalProfile, chunk: int):
+    """The profile's historical records, newest first, with their many-to-many values,
+    read `chunk` at a time."""
+    records = profile.history.select_related("history_user").order_by("-history_date", "-pk")
+    start = 0
+    while True:
+        batch = list(records[start : start + chunk])
+        m2m = _history_m2m(batch)
+        yield from ((record, m2m[record.history_id]) for record in batch)
+        if len(batch) < chunk:
+            return
+        start += chunk
+
+
+def iter_profile_changes(profile: MedicalProfile, *, chunk: int = HISTORY_CHUNK):
+    """Every edit of the profile, newest first: when, who, and each field's old and new
+    value. A generator, read in chunks: the export streams it, the queue stops at five."""
     names = _m2m_names()
-    entries = []
-    for newer, older in zip(records, [*records[1:], None], strict=True):
-        changes = []
-        for name in PROFILE_FIELDS:
-            new = _display(newer, name, names)
-            old = _display(older, name, names) if older else _initial_display(name)
-            if new != old:
-                changes.append({"field": _field(name).verbose_name, "old": old, "new": new})
-        if changes:
-            who = newer.history_user
-            entries.append(
-                {
-                    "when": newer.history_date,
+    newer = None
+    for older, older_m2m in chain(_history_records(profile, chunk), [(None, None)]):
+        if newer is not None:
+            record, record_m2m = newer
+            changes = []
+            for name in PROFILE_FIELDS:
+                new = _display(record, name, names, record_m2m)
+                old = _display(older, name, names, older_m2m) if older else _initial_display(name)
+                if new != old:
+                    changes.append({"field": _field(name).verbose_name, "old": old, "new": new})
+            if changes:
+                who = record.history_user
+                yield {
+                    "when": record.history_date,
                     "who": str(who) if who else "system",
                     "changes": changes,
                 }
-            )
-    return entries
+        newer = (older, older_m2m)
 
 
-def profile_export(*, patient) -> dict:
-    """Everything the pharmacy holds in the patient's medical profile, with its history."""
+def profile_changes(profile: MedicalProfile, *, limit: int | None = None) -> list[dict]:
+    """The profile's edits, newest first; only the latest `limit` when given (read a few
+    records more than that, not the whole history)."""
+    if limit is None:
+        return list(iter_profile_changes(profile))
+    changes = iter_profile_changes(profile, chunk=limit * 4 + 1)
+    return [change for change, _ in zip(changes, range(limit), strict=False)]
+
+
+def profile_export(*, patient):
+    """Everything the pharmacy holds in the patient's medical profile, with its history,
+    as JSON text in pieces: the history is read and written a chunk at a time, so a long
+    one never sits in memory whole."""
     profile = MedicalProfile.objects.filter(user=patient).first()
     names = _m2m_names()
-    return {
+    head = {
         "patient": {"email": patient.email, "name": patient.get_full_name()},
         "exported_at": timezone.now(),
         "profile": (
@@ -114,8 +169,15 @@ def profile_export(*, patient) -> dict:
             if profile
             else None
         ),
-        "history": profile_changes(profile) if profile else [],
     }
+    yield _json(head)[:-1] + ', "history": ['
+    for i, change in enumerate(iter_profile_changes(profile) if profile else ()):
+        yield ("," if i else "") + "\n" + _json(change)
+    yield "\n]}\n"
+
+
+def _json(value) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
 
 
 def profile_state(patient_id: int | None) -> ProfileState:
@@ -186,14 +248,19 @@ SUPPLY_ORDER_STATUSES = ("pending_payment", "paid", "dispatched", "delivered")
 ORDER_WAITING_STATUS = "authorised"
 
 
-def with_order_waiting(queryset):
-    """Annotate `order_waiting_since`: when the oldest order still waiting for this
-    prescription had its card authorised (None when no order waits for it)."""
-    return queryset.annotate(
-        order_waiting_since=models.Min(
-            "order_lines__order__authorised_at",
-            filter=models.Q(order_lines__order__status=ORDER_WAITING_STATUS),
+def order_waiting_since(prescription_pk):
+    """When the oldest order still waiting for the prescription (an OuterRef, or a pk)
+    had its card authorised, as a subquery: None when no order waits for it. The queue
+    reads it stored (`Prescription.order_waiting_since`)."""
+    return models.Subquery(
+        Prescription.objects.filter(pk=prescription_pk)
+        .annotate(
+            since=models.Min(
+                "order_lines__order__authorised_at",
+                filter=models.Q(order_lines__order__status=ORDER_WAITING_STATUS),
+            )
         )
+        .values("since")[:1]
     )
 
 

@@ -1,14 +1,12 @@
 import hashlib
-import json
 import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import slug_re
-from django.http import Http404, HttpResponse, HttpResponseServerError
+from django.http import Http404, HttpResponse, HttpResponseServerError, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -83,10 +81,9 @@ def _safe_next(request) -> bool:
 
 @login_required
 def profile_export(request):
-    """The patient's own profile and its full history, as a JSON download."""
-    data = selectors.profile_export(patient=request.user)
-    response = HttpResponse(
-        json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
+    """The patient's own profile and its full history, as a JSON download, streamed."""
+    response = StreamingHttpResponse(
+        selectors.profile_export(patient=request.user), content_type="application/json"
     )
     stamp = timezone.localdate().isoformat()
     response["Content-Disposition"] = f'attachment; filename="medical-profile-{stamp}.json"'

@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("orders", "0012_auto_refill"),
+        ("orders", "0013_admin_list_indexes"),
         ("prescriptions", "0021_pharmacist_consultation_permissions"),
     ]
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from prescriptions.review import long_date
 from prescriptions.selectors import refill_supply
 from prescriptions.services import (
+    prescription_order_waiting_refresh,
     prescription_recheck,
     prescription_reserve_units,
     prescription_use_early_refill,
@@ -137,6 +138,7 @@ def awaited_lines_match(*, patient_id: int) -> list[int]:
             continue
         candidates.remove(match)
         OrderLine.objects.filter(pk=line.pk).update(prescription=match)
+        prescription_order_waiting_refresh(prescription_ids=[match.pk])
         ORDER_MACHINE.note(
             line.order,
             note=f"Prescription #{match.pk} arrived for {line.description}; it waits for a "

@@ -17,7 +17,10 @@ from catalog.stock import return_stock
 from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue_on_commit
 from pharmacy.state_machine import MoveRefused
-from prescriptions.services import prescription_release_units
+from prescriptions.services import (
+    prescription_order_waiting_refresh,
+    prescription_release_units,
+)
 
 from ..extensions import dispatch_hold_reason, stock_returned_elsewhere
 from ..models import (
@@ -63,9 +66,15 @@ def _move(order: Order, to_status: str, **fields) -> OrderStatusChange | None:
     """Move a locked order (ORDER_MACHINE.move); None, and nothing changed, if it is
     already there. A move outside the table raises MoveRefused, so an event arriving
     late can never send an order backwards."""
+    was = order.status
     change = ORDER_MACHINE.move(order, to_status, **fields)
     if change is not None and to_status in RELEASING_STATUSES:
         _release(order, actor=fields.get("actor"), note=fields.get("note", ""))
+    if change is not None and OrderStatus.AUTHORISED in (was, to_status):
+        # The pharmacist's queue puts first what a held card waits for.
+        prescription_order_waiting_refresh(
+            prescription_ids=order.lines.values_list("prescription_id", flat=True)
+        )
     return change
 
 

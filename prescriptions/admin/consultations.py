@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
+from pharmacy.admin_search import CappedCountPaginator
 
 from ..models import AuditEvent, Consultation, ConsultationQuestion, ConsultationStatusChange
 from .mixins import AuditedAdminMixin, ReadOnlyAdminMixin
@@ -33,7 +34,8 @@ class ConsultationAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     list_display = ("created_at", "pk", "drug", "partner", "status", "rx", "answered_at")
     list_filter = ("status", "partner", "drug")
     search_fields = ("id", "partner_request__request_id", "decline_reason")
-    date_hierarchy = "created_at"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     list_select_related = ("drug", "partner")
     exclude = ("patient", "prescription", "partner_request", "emailed_status")
     readonly_fields = ("rx",)

@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from pharmacy.admin_search import CappedCountPaginator
+
 from ..models import PartnerExchange, PartnerRequest, RenewalRequest
 from .mixins import ReadOnlyAdminMixin
 
@@ -25,7 +27,8 @@ class PartnerExchangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "direction", "partner_name", "endpoint", "status_code", "outcome", "rx")
     list_filter = ("direction", "partner", "status_code")
     search_fields = ("partner_slug", "endpoint", "outcome", "body_sha256")
-    date_hierarchy = "at"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     list_select_related = ("partner",)
     exclude = ("prescription", "request")
     readonly_fields = ("rx",)

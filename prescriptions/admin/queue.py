@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
@@ -13,6 +13,15 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
 from pharmacy.admin import HistoryAdmin
+from pharmacy.admin_search import (
+    EMAIL,
+    EXACT,
+    ID,
+    NAME,
+    PREFIX,
+    CappedCountPaginator,
+    IndexedSearchMixin,
+)
 
 from .. import services
 from ..models import (
@@ -21,7 +30,7 @@ from ..models import (
     Prescription,
     Status,
 )
-from ..selectors import profile_changes, with_order_waiting
+from ..selectors import profile_changes
 from ..services.identity import IDENTITY_MISMATCH_CODE
 from ..services.prescriptions import EDITABLE_DETAILS, OPEN_STATUSES
 from .decision import VERIFY_PERMISSION, DecisionMixin
@@ -46,7 +55,7 @@ class OrderWaitingFilter(admin.SimpleListFilter):
 
 @admin.register(Prescription)
 class PrescriptionAdmin(
-    DecisionMixin, ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin
+    IndexedSearchMixin, DecisionMixin, ReviewAfterVerificationMixin, AuditedAdminMixin, HistoryAdmin
 ):
     """The pharmacist's verification queue: prescriptions an order waits for first (the
     patient's card is held until they are verified), then the other open ones, oldest first."""
@@ -90,8 +99,20 @@ class PrescriptionAdmin(
         "prescriber_npi",
         "partner_reference",
     )
+    indexed_search = (
+        ("pk", ID),
+        ("patient_email", EMAIL),
+        ("patient_name", NAME),
+        ("patient__first_name", NAME),
+        ("patient__last_name", NAME),
+        ("prescriber_name", NAME),
+        ("prescriber_npi", PREFIX),
+        ("partner_reference", EXACT),
+    )
     list_select_related = ("patient", "formulation__drug", "partner")
     list_per_page = 50
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     autocomplete_fields = ()
     fieldsets = (
         (
@@ -157,22 +178,13 @@ class PrescriptionAdmin(
         "review_state",
     )
 
-    def get_queryset(self, request):
-        return with_order_waiting(super().get_queryset(request))
-
     def get_ordering(self, request):
         """The queue: waiting for a pharmacist with an order waiting (longest-held card
         first), then the rest waiting for a pharmacist, then waiting for the patient, then
-        decided; oldest first within each."""
-        queue_order = Case(
-            When(status=Status.SUBMITTED, order_waiting_since__isnull=False, then=Value(0)),
-            When(status=Status.SUBMITTED, then=Value(1)),
-            When(status=Status.NEEDS_INFO, then=Value(2)),
-            default=Value(3),
-            output_field=IntegerField(),
-        )
+        decided; oldest first within each. Stored as `queue_rank` and indexed, so a page
+        reads only its rows."""
         return [
-            queue_order.asc(),
+            "queue_rank",
             F("order_waiting_since").asc(nulls_last=True),
             "submitted_at",
             "pk",
@@ -290,7 +302,7 @@ class PrescriptionAdmin(
 
     @admin.display(description="Order waiting", ordering="order_waiting_since")
     def order_waiting(self, obj):
-        since = getattr(obj, "order_waiting_since", None)
+        since = obj.order_waiting_since
         if since is None:
             return "—"
         return format_html(
@@ -312,7 +324,7 @@ class PrescriptionAdmin(
                 "prescription": obj,
                 "profile": profile,
                 "age": profile.age_on(timezone.localdate()) if profile else None,
-                "changes": profile_changes(profile)[:5] if profile else [],
+                "changes": profile_changes(profile, limit=5) if profile else [],
                 "profile_url": reverse(
                     "admin:prescriptions_medicalprofile_change", args=[profile.pk]
                 )

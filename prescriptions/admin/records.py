@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from pharmacy.admin import HistoryAdmin
+from pharmacy.admin_search import EMAIL, IP, NAME, PREFIX, CappedCountPaginator, IndexedSearchMixin
 
 from ..models import AuditEvent, DeniedAttempt, MedicalProfile, TelemedicinePartner
 from ..selectors import PROFILE_FIELDS, profile_changes
@@ -14,7 +15,7 @@ from .mixins import AuditedAdminMixin, ReadOnlyAdminMixin
 
 
 @admin.register(MedicalProfile)
-class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, HistoryAdmin):
+class MedicalProfileAdmin(IndexedSearchMixin, AuditedAdminMixin, ReadOnlyAdminMixin, HistoryAdmin):
     """Read-only for everyone: a profile is the patient's own statement."""
 
     audit_action = AuditEvent.Action.VIEW_PROFILE
@@ -32,8 +33,14 @@ class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, HistoryAdmin):
         "psychiatric_disorder",
     )
     search_fields = ("user__email", "user__first_name", "user__last_name")
+    indexed_search = (
+        ("user__email", EMAIL),
+        ("user__first_name", NAME),
+        ("user__last_name", NAME),
+    )
     list_select_related = ("user",)
-    date_hierarchy = "updated_at"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     fields = ["user", *PROFILE_FIELDS, "updated_at", "change_log"]
     readonly_fields = fields
 
@@ -56,7 +63,7 @@ class MedicalProfileAdmin(AuditedAdminMixin, ReadOnlyAdminMixin, HistoryAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(IndexedSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "at",
         "actor",
@@ -67,10 +74,18 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "attempts",
         "ip_address",
     )
-    list_filter = ("allowed", "action")
+    list_filter = ("allowed", "action", ("at", admin.DateFieldListFilter))
     search_fields = ("actor__email", "patient__email", "object_repr", "path", "ip_address")
+    indexed_search = (
+        ("actor__email", EMAIL),
+        ("patient__email", EMAIL),
+        ("object_repr", NAME),
+        ("path", PREFIX),
+        ("ip_address", IP),
+    )
     list_select_related = ("actor", "patient", "denied_attempt")
-    date_hierarchy = "at"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
     def get_actions(self, request):
@@ -91,10 +106,11 @@ class DeniedAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Refused looks, one row per actor, action, target and hour, with how many."""
 
     list_display = ("window_start", "actor", "action", "target", "count", "last_at", "last_ip")
-    list_filter = ("action",)
     search_fields = ("actor__email", "target", "last_path", "last_ip")
     list_select_related = ("actor",)
-    date_hierarchy = "window_start"
+    list_filter = ("action", ("window_start", admin.DateFieldListFilter))
+    show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = [f.name for f in DeniedAttempt._meta.fields]
 
     def get_actions(self, request):

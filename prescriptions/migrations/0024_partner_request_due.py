@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("prescriptions", "0022_dispensing_audit_actions"),
+        ("prescriptions", "0023_queue_rank_and_search_indexes"),
     ]
 
     operations = [

@@ -59,6 +59,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+        indexes = [
+            # The audit list, newest first, whole and by its filters.
+            models.Index(fields=["at", "id"], name="audit_at"),
+            models.Index(fields=["action", "at", "id"], name="audit_action_at"),
+            models.Index(fields=["allowed", "at", "id"], name="audit_allowed_at"),
+            models.Index(fields=["path"], opclasses=["varchar_pattern_ops"], name="audit_path"),
+        ]
 
     def __str__(self):
         verdict = "allowed" if self.allowed else "DENIED"

@@ -122,6 +122,8 @@ class Consultation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The consultations list, newest first.
+        indexes = [models.Index(fields=["created_at", "id"], name="consultation_created")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status__in=["sent", "prescribed", "declined", "not_sent"]),

@@ -88,6 +88,10 @@ PRESCRIPTION_MACHINE = StateMachine(
 )
 
 
+# The queue's ranks, first served first (`Prescription.queue_rank`).
+QUEUE_ORDER_WAITING, QUEUE_SUBMITTED, QUEUE_NEEDS_INFO, QUEUE_DECIDED = 0, 1, 2, 3
+
+
 class PrescriptionQuerySet(models.QuerySet):
     def active(self, *, on: date | None = None):
         """Verified, not expired, with units left: what the patient may be taking."""
@@ -214,11 +218,61 @@ class Prescription(models.Model):
     submitted_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The queue's order, stored so that an index serves it (a page reads a page of rows):
+    # when the oldest order still waiting for this prescription had its card authorised
+    # (kept by `prescription_order_waiting_refresh`, which the orders' moves call), and
+    # the rank the database derives from it and the status.
+    order_waiting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    queue_rank = models.GeneratedField(
+        expression=models.Case(
+            models.When(
+                status=Status.SUBMITTED, order_waiting_since__isnull=False, then=QUEUE_ORDER_WAITING
+            ),
+            models.When(status=Status.SUBMITTED, then=QUEUE_SUBMITTED),
+            models.When(status=Status.NEEDS_INFO, then=QUEUE_NEEDS_INFO),
+            default=QUEUE_DECIDED,
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
+
     objects = PrescriptionQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["check_results", "checks_run_at", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "check_results",
+            "checks_run_at",
+            "updated_at",
+            "order_waiting_since",
+            "queue_rank",
+        ]
+    )
 
     class Meta:
         ordering = ["-submitted_at"]
+        indexes = [
+            # The queue, unfiltered and filtered by status, read in its order.
+            models.Index(
+                fields=["queue_rank", "order_waiting_since", "submitted_at", "id"],
+                name="prescription_queue",
+            ),
+            models.Index(
+                fields=["status", "queue_rank", "order_waiting_since", "submitted_at", "id"],
+                name="prescription_queue_status",
+            ),
+            # The few prescriptions an order waits for ("order waiting: yes").
+            models.Index(
+                fields=["order_waiting_since"],
+                condition=models.Q(order_waiting_since__isnull=False),
+                name="prescription_order_waiting",
+            ),
+            models.Index(fields=["submitted_at", "id"], name="prescription_submitted"),
+            models.Index(
+                fields=["prescriber_npi"],
+                opclasses=["varchar_pattern_ops"],
+                name="prescription_npi",
+            ),
+            models.Index(fields=["partner_reference"], name="prescription_partner_ref"),
+        ]
         permissions = [("verify_prescription", "Can verify, reject or query prescriptions")]
         constraints = [
             models.UniqueConstraint(

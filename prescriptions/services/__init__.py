@@ -20,6 +20,7 @@ from .prescriptions import (
     recheck_patient_prescriptions,
 )
 from .profile import PROFILE_M2M_FIELDS, profile_confirm, profile_update
+from .queue import prescription_order_waiting_refresh
 from .renewals import renewal_by_partner, renewal_decline, renewal_need, renewal_request
 from .review import (
     prescription_allow_early_refill,
@@ -40,6 +41,7 @@ __all__ = [
     "prescription_accept_identity",
     "prescription_allow_early_refill",
     "prescription_is_own",
+    "prescription_order_waiting_refresh",
     "prescription_receive_from_partner",
     "prescription_recheck",
     "prescription_reject",

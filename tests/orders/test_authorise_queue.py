@@ -5,10 +5,21 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from orders.models import OrderStatus
 from orders.services import order_cancel
 from prescriptions.models import Prescription
+from prescriptions.models.prescription import (
+    QUEUE_DECIDED,
+    QUEUE_NEEDS_INFO,
+    QUEUE_ORDER_WAITING,
+)
+from prescriptions.services import (
+    prescription_request_info,
+    prescription_respond,
+    prescription_verify,
+)
 from tests.factories import make_e_prescription
-from tests.orders.factories import make_patient
+from tests.orders.factories import decide, make_patient
 
 QUEUE = "admin:prescriptions_prescription_changelist"
 
@@ -50,3 +61,29 @@ def test_once_the_order_is_settled_nothing_waits_for_the_prescription(
     html = pharmacist_client.get(reverse(QUEUE), {"order_waiting": "yes"}).content.decode()
 
     assert f"#{waited_for.pk}<" not in html
+
+
+def test_a_charged_order_no_longer_waits_and_info_asked_keeps_it_waiting(
+    authorised, stripe_api, capture
+):
+    """The queue's stored order follows the order: still waiting while the pharmacist
+    asks the patient, no longer once verification charged the card."""
+    order, waited_for = authorised
+    assert Prescription.objects.get(pk=waited_for.pk).queue_rank == QUEUE_ORDER_WAITING
+
+    decide(capture, prescription_request_info, waited_for, message="Send page two.")
+    asked = Prescription.objects.get(pk=waited_for.pk)
+    assert asked.order_waiting_since == order.authorised_at
+    assert asked.queue_rank == QUEUE_NEEDS_INFO
+
+    waited_for.refresh_from_db()
+    prescription_respond(prescription_id=waited_for.pk, patient=order.patient, note="Here.")
+    assert Prescription.objects.get(pk=waited_for.pk).queue_rank == QUEUE_ORDER_WAITING
+
+    waited_for.refresh_from_db()
+    decide(capture, prescription_verify, waited_for, warnings_acknowledged=True)
+    order.refresh_from_db()
+    assert order.status != OrderStatus.AUTHORISED  # charged
+    verified = Prescription.objects.get(pk=waited_for.pk)
+    assert verified.order_waiting_since is None
+    assert verified.queue_rank == QUEUE_DECIDED

@@ -16,7 +16,6 @@ from orders.models import CaptureMethod, Order, OrderStatus, OrderStatusChange
 from orders.payments.settlement import authorised_orders_settle, order_settle
 from orders.services import order_place
 from prescriptions.models import Prescription
-from prescriptions.selectors import with_order_waiting
 from prescriptions.services import prescription_verify
 from tests.factories import make_e_prescription, make_profile
 from tests.fixtures.stripe import pay_at_standin
@@ -129,7 +128,7 @@ def test_a_prescription_sent_for_the_patient_joins_the_order_and_is_charged_on_v
     ).exists()
     order.refresh_from_db()
     assert order.status == OrderStatus.AUTHORISED  # the pharmacist has yet to verify it
-    queued = with_order_waiting(Prescription.objects.filter(pk=prescription.pk)).get()
+    queued = Prescription.objects.get(pk=prescription.pk)
     assert queued.order_waiting_since == order.authorised_at  # first in the pharmacist's queue
 
     decide(capture, prescription_verify, prescription, warnings_acknowledged=True)

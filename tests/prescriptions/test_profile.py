@@ -102,7 +102,7 @@ def test_bad_profile_values_get_a_clear_error_and_change_nothing(
 def test_every_change_is_kept_with_who_and_old_and_new_value(patient_client, patient):
     patient_client.post(PROFILE, profile_data())
     patient_client.post(PROFILE, profile_data(kidney_disease="chronic", weight_kg="70"))
-    export = json.loads(patient_client.get(reverse("prescriptions:profile_export")).content)
+    export = json.loads(patient_client.get(reverse("prescriptions:profile_export")).getvalue())
     latest = export["history"][0]
     assert latest["who"] == patient.email
     assert {
@@ -119,7 +119,7 @@ def test_patient_downloads_their_own_profile_as_json(patient_client, patient):
     response = patient_client.get(reverse("prescriptions:profile_export"))
     assert response["Content-Type"] == "application/json"
     assert "attachment" in response["Content-Disposition"]
-    data = json.loads(response.content)
+    data = json.loads(response.getvalue())
     assert data["patient"]["email"] == patient.email
     assert data["profile"]["other allergies and hypersensitivities"] == "Penicillin"
 
@@ -134,7 +134,7 @@ def test_a_patient_only_ever_sees_their_own_profile(patient_client, patient):
     assert "Peanuts" not in patient_client.get(PROFILE).content.decode()
     assert (
         "Peanuts"
-        not in patient_client.get(reverse("prescriptions:profile_export")).content.decode()
+        not in patient_client.get(reverse("prescriptions:profile_export")).getvalue().decode()
     )
     assert patient_client.get(f"{PROFILE}{other_profile.pk}/").status_code == 404
     admin_url = reverse("admin:prescriptions_medicalprofile_change", args=[other_profile.pk])

@@ -1,0 +1,138 @@
+"""On PostgreSQL, the queue's and the orders' default pages and their searches are
+answered by indexes: the plan reads the list in index order (no sort of the table) and
+finds names through the trigram indexes, emails through the lowered-prefix index, never
+scanning the table."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders.models import Order
+from prescriptions.models import Prescription
+from tests.scale.rows import add_orders, add_prescriptions
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="PostgreSQL's plans and indexes only"
+    ),
+]
+
+QUEUE = "admin:prescriptions_prescription_changelist"
+ORDERS = "admin:orders_order_changelist"
+TABLE = "prescriptions_prescription"
+
+
+def _page_query(client, params) -> str:
+    """The SQL of the query that reads the page's rows, as on a queue of more than one
+    page (a page's worth of rows: the admin leaves the LIMIT out when all fit on one)."""
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(reverse(QUEUE), params).status_code == 200
+    (sql,) = [
+        q["sql"]
+        for q in context.captured_queries
+        if q["sql"].startswith("SELECT") and f'ORDER BY "{TABLE}"."queue_rank"' in q["sql"]
+    ]
+    return sql if "LIMIT" in sql else f"{sql} LIMIT 50"
+
+
+def _plan(sql: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    return plan
+
+
+def _copies(count: int) -> None:
+    """`count` more rows like those the factories made, in bulk: enough that reading a
+    page through an index is cheaper than sorting the table, as in production."""
+    made = list(Prescription.objects.values())
+    Prescription.objects.bulk_create(
+        Prescription(
+            **{
+                **{k: v for k, v in made[i % len(made)].items() if k not in ("id", "queue_rank")},
+                "partner_reference": f"copy-{i}",
+                "patient_email": f"copy{i}@example.com",
+                "patient_name": f"Copy {i}",
+            }
+        )
+        for i in range(count)
+    )
+
+
+@pytest.fixture
+def queue(pharmacist_client):
+    add_prescriptions(6, start=0)
+    _copies(3000)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")
+    return pharmacist_client
+
+
+def test_the_default_queue_reads_the_queue_index_in_order(queue):
+    plan = _plan(_page_query(queue, {}))
+    assert "prescription_queue" in plan, plan
+    assert f"Seq Scan on {TABLE}" not in plan, plan
+    assert "Sort" not in plan, plan  # the index gives the order: only a page is read
+
+
+def test_a_name_search_uses_the_trigram_index(queue):
+    plan = _plan(_page_query(queue, {"q": "smith"}))
+    assert "prescription_patient_trgm" in plan, plan
+    assert f"Seq Scan on {TABLE}" not in plan, plan
+
+
+def test_an_email_search_uses_the_lowered_prefix_index(queue):
+    plan = _plan(_page_query(queue, {"q": "Robin1@"}))
+    assert "prescription_email_lower" in plan, plan
+    assert f"Seq Scan on {TABLE}" not in plan, plan
+
+
+def _order_copies(count: int) -> None:
+    made = list(Order.objects.values())
+    Order.objects.bulk_create(
+        Order(
+            **{
+                **{k: v for k, v in made[i % len(made)].items() if k not in ("id", "number")},
+                "ship_name": f"Copy {i}",
+            }
+        )
+        for i in range(count)
+    )
+
+
+@pytest.fixture
+def orders(pharmacist_client):
+    add_orders(3, start=0)
+    _order_copies(3000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
+    return pharmacist_client
+
+
+def _orders_plan(client, params) -> str:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(reverse(ORDERS), params).status_code == 200
+    (sql,) = [
+        q["sql"]
+        for q in context.captured_queries
+        if q["sql"].startswith("SELECT") and 'ORDER BY "orders_order"."created_at" DESC' in q["sql"]
+    ]
+    return _plan(sql if "LIMIT" in sql else f"{sql} LIMIT 100")
+
+
+def test_the_orders_list_reads_its_index_in_order(orders):
+    plan = _orders_plan(orders, {})
+    assert "order_created" in plan, plan
+    assert "Seq Scan on orders_order" not in plan, plan
+    assert "Sort" not in plan, plan
+
+
+def test_an_orders_search_uses_the_trigram_and_number_indexes(orders):
+    plan = _orders_plan(orders, {"q": "smith"})
+    assert "order_ship_name_trgm" in plan, plan
+    assert "accounts_user_last_trgm" in plan, plan
+    assert "Seq Scan on orders_order" not in plan, plan
