@@ -16,6 +16,7 @@ from django.utils import timezone
 from about.models import LicenceKind, StateLicence
 from accounts.roles import PHARMACIST
 from catalog.models import Package
+from orders.models import ShippingOption
 from prescriptions.intake import IntakeData
 from prescriptions.models import Prescription, TelemedicinePartner
 from prescriptions.npi import npi_check_digit
@@ -45,6 +46,16 @@ def licence_state(state: str) -> StateLicence:
         },
     )
     return licence
+
+
+def standard_shipping() -> ShippingOption:
+    """A delivery option: checkout refuses every order while the pharmacy offers none
+    (orders.delivery), and a fresh database has none."""
+    option, _ = ShippingOption.objects.get_or_create(
+        name="Standard",
+        defaults={"price": Decimal("0.00"), "days_min": 3, "days_max": 5, "position": 0},
+    )
+    return option
 
 
 DATE_OF_BIRTH = date(1980, 5, 17)
