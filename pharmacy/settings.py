@@ -250,6 +250,13 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
         "interval_max": 0.2,
     }
 }
+# Nothing reads a task's return value: services queue follow-up work and record what
+# happened in the database (payment events, notifications, shipments). Storing every
+# result in Redis (a SET and a PUBLISH per task) and subscribing to it at each send cost
+# the worker and the web processes for nothing. A task whose caller waits for its result
+# says so with `ignore_result=False`; eager tasks (the embedded set-up, the unit tests)
+# keep their value either way.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
