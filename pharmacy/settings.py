@@ -258,6 +258,10 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
 # keep their value either way.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# How many tasks share a worker's database connection before Celery's Django fixup
+# closes it (unset: a new connection for every task). Its age (CONN_MAX_AGE), errors
+# and health are checked at each task's start and end (pharmacy/celery.py).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
