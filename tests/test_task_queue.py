@@ -49,6 +49,34 @@ def in_a_fresh_process(code: str) -> str:
     return result.stdout.strip()
 
 
+WARMED_UP_PROCESS = """
+import django
+django.setup()
+from django.template.base import Template
+from pharmacy.celery import email_template_names, load_before_forking
+names = email_template_names()
+if {warm}:
+    load_before_forking()
+compiled = []
+compile_nodelist = Template.compile_nodelist
+Template.compile_nodelist = lambda self: compiled.append(self.name) or compile_nodelist(self)
+from django.template.loader import get_template
+for name in names:
+    get_template(name)
+print(len(names), len(compiled))
+"""
+
+
+def test_a_worker_compiles_the_email_templates_before_forking_its_pool():
+    """Each pool process starts with the templates its main process compiled: its first
+    email costs what the others do."""
+    count, compiled_after_warm_up = in_a_fresh_process(WARMED_UP_PROCESS.format(warm=True)).split()
+    assert int(count) >= 10
+    assert compiled_after_warm_up == "0"
+    _, compiled_cold = in_a_fresh_process(WARMED_UP_PROCESS.format(warm=False)).split()
+    assert compiled_cold == count
+
+
 FRESH_PROCESS = """
 import django
 django.setup()
