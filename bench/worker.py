@@ -14,13 +14,17 @@ counselling offer of a first fill, the courier booking and the dispatch email.
 The worker's CPU is read from /proc (utime + stime of the worker and its pool
 processes, and of children it reaped) before the first webhook and after the last
 task, less what the worker spends idle over as long (measured first, with nothing
-queued), and divided by ORDERS. It prints ms per paid order beside the baseline
-(BASELINE_MS, default 66: issue 18's figure) and the target (half of it), with MET or
-NOT MET; the exit status is 1 when the target is not met.
+queued), and divided by ORDERS. Each round starts a fresh worker and gives it WARMUP
+orders (default 5) before the measured ones. With BASELINE_TREE (another checkout of the
+site, e.g. `git archive main | tar -x -C /tmp/main-tree`), a worker of that code runs
+rounds alternating with this checkout's, on the same database and Redis, and its median
+is the baseline; otherwise the baseline is BASELINE_MS (default 66: issue 18's figure).
+It prints ms per paid order for each, the target (half the baseline) and MET or NOT
+MET; the exit status is 1 when the target is not met.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pharmacy_bench_worker \\
     REDIS_URL=redis://127.0.0.1:6379/9 CACHE_URL=redis://127.0.0.1:6379/8 \\
-    .venv/bin/python bench/worker.py
+    BASELINE_TREE=/tmp/main-tree .venv/bin/python bench/worker.py
 
 It runs `migrate` on DATABASE_URL and purges the Celery queues on REDIS_URL: give it
 a database and Redis database numbers of its own.
