@@ -3,6 +3,8 @@
 from email.utils import formataddr
 
 from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
 
 from .selectors import Facts, facts
 
@@ -41,3 +43,17 @@ def signature(pharmacy: Facts | None) -> str:
             identity["address_line"],
         ]
     )
+
+
+def pharmacy_email(*, template: str, context: dict, title: str, to: list[str]) -> EmailMessage:
+    """A plain-text email in the pharmacy's name, its body rendered once.
+
+    The pharmacy's details are read once (one cache get) and given to the From, the
+    subject, the body's `SITE_NAME` and the signature's template tag, which would
+    otherwise each read them again. `context` may set its own `SITE_NAME`.
+    """
+    pharmacy = facts()
+    body = render_to_string(
+        template, {"SITE_NAME": pharmacy_name(pharmacy), **context, "pharmacy": pharmacy}
+    )
+    return EmailMessage(subject(title, pharmacy), body, from_email=sender(pharmacy), to=to)

@@ -122,9 +122,16 @@ class ServiceProcess:
     """
 
     def __init__(
-        self, name: str, args: Sequence[str], *, env: dict[str, str], log_path: Path
+        self,
+        name: str,
+        args: Sequence[str],
+        *,
+        env: dict[str, str],
+        log_path: Path,
+        cwd: Path = ROOT,
     ) -> None:
         self.name = name
+        self.cwd = cwd
         self.args = list(args)
         self.env = env
         self.log_path = log_path
@@ -139,7 +146,7 @@ class ServiceProcess:
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 self.args,
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -281,12 +288,14 @@ def celery_worker(
     log_dir: Path | None = None,
     timeout: float = 30.0,
     purge: bool = True,
+    code: Path = ROOT,
 ) -> Iterator[CeleryWorker]:
     """A prefork worker of the `pharmacy` app, ready to consume when this yields.
 
     `purge=False` leaves the queues and the unacknowledged messages in place, so that
     this worker redelivers what a killed worker was running (after the visibility
-    timeout); by default they are dropped first.
+    timeout); by default they are dropped first. `code` is the checkout whose `pharmacy`
+    it runs (a benchmark compares another commit's worker on the same data).
     """
     broker_url = env.get("REDIS_URL")
     if not broker_url:
@@ -326,6 +335,7 @@ def celery_worker(
             broker_url=broker_url,
             nodename=nodename,
             pidfile=pidfile,
+            cwd=Path(code),
         )
         with _running(worker, worker.is_ready, timeout):
             yield worker

@@ -4,10 +4,9 @@ offer of a first fill, and notices of messages (never their content)."""
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import sender, subject
+from about.emails import pharmacy_email
 from accounts.roles import PHARMACIST
 
 from .models import CounsellingOffer, OrderMessage, RecallNotice
@@ -28,9 +27,12 @@ def recall_email(notice: RecallNotice) -> EmailMessage:
         if drug.must_not_stop_suddenly and drug.stop_suddenly_warning
         else [],
     }
-    body = render_to_string("dispensing/email/recall.txt", context)
-    title = subject(f"Important: a medicine you received is recalled (lot {recall.lot_number})")
-    return EmailMessage(title, body, from_email=sender(), to=[notice.patient.email])
+    return pharmacy_email(
+        template="dispensing/email/recall.txt",
+        context=context,
+        title=f"Important: a medicine you received is recalled (lot {recall.lot_number})",
+        to=[notice.patient.email],
+    )
 
 
 def send_recall_email(notice: RecallNotice) -> None:
@@ -49,9 +51,12 @@ def counselling_offer_email(offer: CounsellingOffer) -> EmailMessage:
         "url": _absolute(reverse("dispensing:conversation", args=[order.number])),
         "stop_warnings": [],
     }
-    body = render_to_string("dispensing/email/counselling_offer.txt", context)
-    title = subject(f"Order {order.number}: a pharmacist can talk you through your new medicine")
-    return EmailMessage(title, body, from_email=sender(), to=[order.patient.email])
+    return pharmacy_email(
+        template="dispensing/email/counselling_offer.txt",
+        context=context,
+        title=f"Order {order.number}: a pharmacist can talk you through your new medicine",
+        to=[order.patient.email],
+    )
 
 
 def send_counselling_offer_email(offer: CounsellingOffer) -> None:
@@ -73,16 +78,17 @@ def message_notice_email(message: OrderMessage) -> EmailMessage | None:
     if message.from_pharmacist:
         to = [order.patient.email]
         url = _absolute(reverse("dispensing:conversation", args=[order.number]))
-        title = subject(f"Order {order.number}: a pharmacist wrote to you")
+        title = f"Order {order.number}: a pharmacist wrote to you"
     else:
         to = _pharmacists()
         url = _absolute(reverse("admin:dispensing_orderconversation_change", args=[order.pk]))
-        title = subject(f"Order {order.number}: the patient wrote to the pharmacy")
+        title = f"Order {order.number}: the patient wrote to the pharmacy"
     if not to:
         return None
     context = {"message": message, "order": order, "url": url, "stop_warnings": []}
-    body = render_to_string("dispensing/email/message_notice.txt", context)
-    return EmailMessage(title, body, from_email=sender(), to=to)
+    return pharmacy_email(
+        template="dispensing/email/message_notice.txt", context=context, title=title, to=to
+    )
 
 
 def send_message_notice_email(message: OrderMessage) -> None:

@@ -12,10 +12,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import pharmacy_name, sender, subject
+from about.emails import pharmacy_email
 from catalog.models import Drug
 
 from .models import REFUND_BUSINESS_DAYS, Notification, Order, OrderLine, OrderStatus
@@ -209,19 +208,23 @@ def order_email(order: Order, kind: str, *, lines: list[OrderLine] | None = None
     """
     kind = Kind(kind)
     if lines is None:
-        lines = list(
-            order.lines.select_related("package__formulation__drug", "prescription").order_by("pk")
-        )
+        lines = order.lines.select_related("package__formulation__drug").order_by("pk")
+        if kind == Kind.REFILL:  # the only one about the prescriptions themselves
+            lines = lines.select_related("prescription")
+        lines = list(lines)
+    drugs = _drugs(lines)
     context = {
         "order": order,
         "patient": order.patient,
         "lines": lines,
         "url": absolute_url(order.get_absolute_url()),
-        "drug_names": _drug_names(_drugs(lines)),
-        "stop_warnings": stop_warnings(_drugs(lines)),
-        "SITE_NAME": pharmacy_name(),
+        "drug_names": _drug_names(drugs),
+        "stop_warnings": stop_warnings(drugs),
         **EXTRA_CONTEXT[kind](order, lines),
     }
-    body = render_to_string(f"orders/email/{kind}.txt", context)
-    title = subject(SUBJECTS[kind].format(number=order.number))
-    return EmailMessage(title, body, from_email=sender(), to=[order.patient.email])
+    return pharmacy_email(
+        template=f"orders/email/{kind}.txt",
+        context=context,
+        title=SUBJECTS[kind].format(number=order.number),
+        to=[order.patient.email],
+    )

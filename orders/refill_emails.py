@@ -4,10 +4,9 @@ the receipt, or "your card was declined".) Plain text, in the pharmacy's name, w
 medicine's own warning never to stop it suddenly."""
 
 from django.core.mail import EmailMessage
-from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import sender, subject
+from about.emails import pharmacy_email
 
 from .delivery import ShippingOption
 from .emails import absolute_url, money
@@ -42,12 +41,10 @@ def auto_refill_email(cycle: AutoRefillCycle, kind: str) -> EmailMessage:
         "prescription_url": absolute_url(auto_refill.prescription.get_absolute_url()),
         "stop_warnings": stop_warnings([drug]),
     }
-    body = render_to_string(f"orders/email/auto_refill_{kind}.txt", context)
     day = f"{cycle.run_on:%B} {cycle.run_on.day}"
-    title = subject(SUBJECTS[kind].format(medicine=drug.name.lower(), day=day))
-    return EmailMessage(
-        title,
-        body,
-        from_email=sender(),
+    return pharmacy_email(
+        template=f"orders/email/auto_refill_{kind}.txt",
+        context=context,
+        title=SUBJECTS[kind].format(medicine=drug.name.lower(), day=day),
         to=[auto_refill.patient.email],
     )

@@ -252,7 +252,18 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
         "interval_max": 0.2,
     }
 }
+# Nothing reads a task's return value: services queue follow-up work and record what
+# happened in the database (payment events, notifications, shipments). Storing every
+# result in Redis (a SET and a PUBLISH per task) and subscribing to it at each send cost
+# the worker and the web processes for nothing. A task whose caller waits for its result
+# says so with `ignore_result=False`; eager tasks (the embedded set-up, the unit tests)
+# keep their value either way.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# How many tasks share a worker's database connection before Celery's Django fixup
+# closes it (unset: a new connection for every task). Its age (CONN_MAX_AGE), errors
+# and health are checked at each task's start and end (pharmacy/celery.py).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {

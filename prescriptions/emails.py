@@ -3,10 +3,9 @@
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
-from about.emails import pharmacy_name, sender, subject
+from about.emails import pharmacy_email
 
 from .models import Consultation, RenewalRequest, Status, StatusChange
 
@@ -24,17 +23,16 @@ def site_url(path: str) -> str:
 
 def status_change_email(change: StatusChange) -> EmailMessage:
     prescription = change.prescription
-    body = render_to_string(
-        "prescriptions/email/status_change.txt",
-        {
+    return pharmacy_email(
+        template="prescriptions/email/status_change.txt",
+        context={
             "change": change,
             "prescription": prescription,
             "url": site_url(prescription.get_absolute_url()),
-            "SITE_NAME": pharmacy_name(),
         },
+        title=f"{SUBJECTS[change.to_status]} (#{prescription.pk})",
+        to=[prescription.patient.email],
     )
-    title = subject(f"{SUBJECTS[change.to_status]} (#{prescription.pk})")
-    return EmailMessage(title, body, from_email=sender(), to=[prescription.patient.email])
 
 
 RENEWAL_SUBJECTS = {
@@ -59,9 +57,9 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
             return False
         prescription = renewal.prescription
         partner = prescription.partner.name if prescription.partner_id else "your prescriber"
-        body = render_to_string(
-            "prescriptions/email/renewal.txt",
-            {
+        pharmacy_email(
+            template="prescriptions/email/renewal.txt",
+            context={
                 "renewal": renewal,
                 "prescription": prescription,
                 "partner": partner,
@@ -70,11 +68,10 @@ def renewal_email_send(*, renewal_id: int, state: str) -> bool:
                 "new_url": site_url(renewal.new_prescription.get_absolute_url())
                 if renewal.new_prescription_id
                 else "",
-                "SITE_NAME": pharmacy_name(),
             },
-        )
-        title = subject(RENEWAL_SUBJECTS[state].format(partner=partner, pk=prescription.pk))
-        EmailMessage(title, body, from_email=sender(), to=[renewal.patient.email]).send()
+            title=RENEWAL_SUBJECTS[state].format(partner=partner, pk=prescription.pk),
+            to=[renewal.patient.email],
+        ).send()
         renewal.emailed_state = state
         renewal.save(update_fields=["emailed_state"])
     return True
@@ -99,9 +96,9 @@ def consultation_email_send(*, consultation_id: int, status: str) -> bool:
         )
         if consultation.status != status or consultation.emailed_status == status:
             return False
-        body = render_to_string(
-            "prescriptions/email/consultation.txt",
-            {
+        pharmacy_email(
+            template="prescriptions/email/consultation.txt",
+            context={
                 "consultation": consultation,
                 "url": site_url(consultation.get_absolute_url()),
                 "prescription_url": site_url(consultation.prescription.get_absolute_url())
@@ -109,13 +106,11 @@ def consultation_email_send(*, consultation_id: int, status: str) -> bool:
                 else "",
                 "SITE_NAME": settings.SITE_NAME,
             },
-        )
-        title = subject(
-            CONSULTATION_SUBJECTS[status].format(
+            title=CONSULTATION_SUBJECTS[status].format(
                 partner=consultation.partner.name, drug=consultation.drug.name
-            )
-        )
-        EmailMessage(title, body, from_email=sender(), to=[consultation.patient.email]).send()
+            ),
+            to=[consultation.patient.email],
+        ).send()
         consultation.emailed_status = status
         consultation.save(update_fields=["emailed_status"])
     return True

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from orders import task_names
+from pharmacy.celery import app as celery_app
 from pharmacy.queue import enqueue, registered_task
 from prescriptions.services import prescriptions
 
@@ -25,6 +26,15 @@ def test_queueing_a_name_that_is_no_task_fails_loudly():
         enqueue("orders.tasks.no_such_task", 1)
 
 
+def test_no_task_of_the_site_stores_a_result_nobody_reads():
+    """Services record what a task did in the database; a stored return value would be a
+    Redis write per task for nobody. A caller that waits for one asks for it per call."""
+    registered_task(task_names.CONFIRM_PAYMENT)  # every app's tasks module imported
+    ours = [task for name, task in celery_app.tasks.items() if not name.startswith("celery.")]
+    assert len(ours) > 10
+    assert [task.name for task in ours if not task.ignore_result] == []
+
+
 def in_a_fresh_process(code: str) -> str:
     """What `code` prints in a new Python process that has only set Django up."""
     result = subprocess.run(
@@ -37,6 +47,34 @@ def in_a_fresh_process(code: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+WARMED_UP_PROCESS = """
+import django
+django.setup()
+from django.template.base import Template
+from pharmacy.celery import email_template_names, load_before_forking
+names = email_template_names()
+if {warm}:
+    load_before_forking()
+compiled = []
+compile_nodelist = Template.compile_nodelist
+Template.compile_nodelist = lambda self: compiled.append(self.name) or compile_nodelist(self)
+from django.template.loader import get_template
+for name in names:
+    get_template(name)
+print(len(names), len(compiled))
+"""
+
+
+def test_a_worker_compiles_the_email_templates_before_forking_its_pool():
+    """Each pool process starts with the templates its main process compiled: its first
+    email costs what the others do."""
+    count, compiled_after_warm_up = in_a_fresh_process(WARMED_UP_PROCESS.format(warm=True)).split()
+    assert int(count) >= 10
+    assert compiled_after_warm_up == "0"
+    _, compiled_cold = in_a_fresh_process(WARMED_UP_PROCESS.format(warm=False)).split()
+    assert compiled_cold == count
 
 
 FRESH_PROCESS = """

@@ -123,7 +123,12 @@ def message_post(*, order_id: int, author, body: str) -> OrderMessage:
 
 def _send_once(model, pk: int, field: str, send) -> bool:
     with transaction.atomic():
-        row = model._base_manager.select_for_update().get(pk=pk)
+        # The order and its patient come with the row: every email names both.
+        row = (
+            model._base_manager.select_for_update(of=("self",))
+            .select_related("order__patient")
+            .get(pk=pk)
+        )
         if getattr(row, field) is not None:
             return False
         send(row)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from pharmacy.queue import enqueue, enqueue_on_commit
 
-from ..models import Order, PaymentEvent
+from ..models import PaymentEvent
 from ..task_names import CONFIRM_PAYMENT, PROCESS_PAYMENT_EVENT
 from .handlers import EVENTS
 from .lookup import event_object, event_order
@@ -75,12 +75,11 @@ def process_event(event_id: int) -> str:
         if event_type is None:
             outcome = "ignored"
         else:
-            event.order = event_order(event.payload)
             try:
                 with transaction.atomic():
-                    order = None
-                    if event.order is not None:
-                        order = Order.objects.select_for_update().get(pk=event.order.pk)
+                    # Found and locked in one query; the handler's services take it as is.
+                    order = event_order(event.payload, lock=True)
+                    event.order = order
                     outcome = event_type.handler(order, event_object(event.payload))
             except ValidationError as exc:
                 outcome = "refused: " + " ".join(exc.messages)

@@ -95,7 +95,12 @@ def session_completed(order: Order | None, session: dict[str, Any]) -> str:
                 why="second payment for a paid order",
             )[1]
         return f"order already {order.status}"
-    order_mark_paid(order_id=order.pk, payment_intent=intent, note=f"Paid with Stripe ({intent})")
+    order_mark_paid(
+        order_id=order.pk,
+        payment_intent=intent,
+        note=f"Paid with Stripe ({intent})",
+        locked=order,
+    )
     return _refunds_before_payment(order, intent)
 
 

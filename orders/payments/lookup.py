@@ -13,7 +13,7 @@ def event_object(data: dict[str, Any]) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
-def event_order(data: dict[str, Any]) -> Order | None:
+def event_order(data: dict[str, Any], *, lock: bool = False) -> Order | None:
     """The order an event is about, from what only the site wrote: never from names.
 
     A Checkout Session belongs to the order that stored its id when the site created
@@ -22,12 +22,13 @@ def event_order(data: dict[str, Any]) -> Order | None:
     a session (a Payment Link takes them from the URL), so they never pick an order.
     """
     obj = event_object(data)
+    orders = Order.objects.select_for_update() if lock else Order.objects.all()
     if obj.get("object") == "checkout.session":
         session_id = text(obj.get("id"))
-        return Order.objects.filter(stripe_session_id=session_id).first() if session_id else None
+        return orders.filter(stripe_session_id=session_id).first() if session_id else None
     is_intent = obj.get("object") == "payment_intent"
     intent = text(obj.get("id") if is_intent else obj.get("payment_intent"))
-    return Order.objects.filter(stripe_payment_intent=intent).first() if intent else None
+    return orders.filter(stripe_payment_intent=intent).first() if intent else None
 
 
 def named_order(obj: dict[str, Any]) -> Order | None:

@@ -47,7 +47,11 @@ logger = logging.getLogger(__name__)
 RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
 
-def _locked(order_id: int) -> Order:
+def _locked(order_id: int, order: Order | None = None) -> Order:
+    """The order's row, locked; `order` when the caller already holds that lock in this
+    transaction (a payment event's handler), so the row is not read a second time."""
+    if order is not None and order.pk == order_id:
+        return order
     return Order.objects.select_for_update().get(pk=order_id)
 
 
@@ -98,15 +102,17 @@ def _record_run_out(order: Order) -> None:
 
 
 @transaction.atomic
-def order_mark_paid(*, order_id: int, payment_intent: str = "", note: str = "") -> bool:
+def order_mark_paid(
+    *, order_id: int, payment_intent: str = "", note: str = "", locked: Order | None = None
+) -> bool:
     """pending_payment -> paid, once. Units stay consumed; the receipt follows, and the
     order waits for the pharmacist's final check (`order_release_for_dispatch`).
 
     Returns False when the order was already paid, or can no longer be (beyond paid,
     or cancelled): running the payment task twice, or concurrently, has the effect of
-    once.
+    once. `locked`: the order as the caller locked it in this transaction.
     """
-    order = _locked(order_id)
+    order = _locked(order_id, locked)
     order.paid_at = timezone.now()
     order.stripe_payment_intent = payment_intent or order.stripe_payment_intent
     paid = _move_if_allowed(

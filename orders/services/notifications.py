@@ -37,13 +37,16 @@ def notification_send(*, order_id: int, kind: str) -> bool:
     cannot both send. A crash after sending and before the commit can repeat the
     email, the lesser harm than never telling the patient.
     """
+    locked = (
+        Notification.objects.select_for_update(of=("self",))
+        .select_related("order__patient")
+        .filter(order_id=order_id, kind=kind)
+    )
     with transaction.atomic():
-        Notification.objects.get_or_create(order_id=order_id, kind=kind)
-        notification = (
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("order__patient")
-            .get(order_id=order_id, kind=kind)
-        )
+        notification = locked.first()
+        if notification is None:  # queued by hand, not through `notify`
+            Notification.objects.get_or_create(order_id=order_id, kind=kind)
+            notification = locked.get()
         if notification.sent_at is not None:
             return False
         order_email(notification.order, kind).send()

@@ -10,11 +10,16 @@ from allauth.account.adapter import get_adapter
 from allauth.core import context as allauth_context
 from django.conf import settings
 from django.core import mail
+from django.core.cache import cache
 from django.test import RequestFactory
+from django.test.signals import template_rendered
 from django.utils import timezone
 
+from about.selectors import FACTS_KEY
 from orders.emails import order_email
 from orders.models import Notification
+from orders.services import order_mark_paid
+from orders.services.notifications import notification_send
 from prescriptions.emails import (
     CONSULTATION_SUBJECTS,
     consultation_email_send,
@@ -72,6 +77,53 @@ def test_the_order_emails_sent_by_the_tasks_are_in_the_pharmacys_name(
     assert mail.outbox, "paying sends the receipt"
     for message in mail.outbox:
         assert_in_the_pharmacys_name(message)
+
+
+@pytest.fixture
+def renders_and_reads(monkeypatch):
+    """The templates rendered, and how often the pharmacy's details were read (cache
+    gets), while a test sends email."""
+    seen = {"templates": [], "facts": 0}
+    get = cache.get
+
+    def counting_get(key, *args, **kwargs):
+        if key == FACTS_KEY:
+            seen["facts"] += 1
+        return get(key, *args, **kwargs)
+
+    def rendered(sender, template, **kwargs):
+        seen["templates"].append(template.name)
+
+    monkeypatch.setattr(cache, "get", counting_get)
+    template_rendered.connect(rendered)
+    yield seen
+    template_rendered.disconnect(rendered)
+
+
+def test_an_order_email_is_rendered_once_and_reads_the_pharmacys_details_once(
+    demo_pharmacy, baclofen, django_capture_on_commit_callbacks, renders_and_reads
+):
+    patient = make_patient()
+    make_verified_prescription(patient=patient)
+    order = place_order(patient=patient)
+    with django_capture_on_commit_callbacks(execute=False):  # its receipt queued, not sent
+        order_mark_paid(order_id=order.pk, payment_intent="pi_test")
+    mail.outbox.clear()
+    renders_and_reads["templates"].clear()
+    renders_and_reads["facts"] = 0
+
+    assert notification_send(order_id=order.pk, kind=Notification.Kind.CONFIRMED)
+
+    assert len(mail.outbox) == 1
+    assert_in_the_pharmacys_name(mail.outbox[0])
+    assert renders_and_reads["templates"].count("orders/email/confirmed.txt") == 1
+    # The From, the subject, the greeting and the signature from one read.
+    assert renders_and_reads["facts"] == 1
+    # Sent already: a redelivered task renders nothing and sends nothing.
+    renders_and_reads["templates"].clear()
+    assert not notification_send(order_id=order.pk, kind=Notification.Kind.CONFIRMED)
+    assert renders_and_reads["templates"] == []
+    assert len(mail.outbox) == 1
 
 
 @pytest.mark.parametrize(

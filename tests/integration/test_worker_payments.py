@@ -14,6 +14,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
+from kombu import Connection
 
 from devtools import processes
 from orders.models import (
@@ -163,6 +164,28 @@ def test_fifty_concurrent_deliveries_of_one_event_pay_ship_and_email_once(worker
     assert emails_about(order, worker, "Order {number} is on its way") == 1
 
 
+def stored_results() -> set[bytes]:
+    """The task results in the result backend (the broker's Redis database)."""
+    with Connection(celery_app.conf.result_backend) as connection:
+        return set(connection.default_channel.client.scan_iter(match="celery-task-meta-*"))
+
+
+def test_the_tasks_of_a_paid_order_store_no_result_that_nobody_reads(worker, stripe_api):
+    before = stored_results()
+    order = new_order()
+
+    post_webhook(*signed_event(pay_at_standin(stripe_api, order)))
+    wait_until_dispatched(order, worker)
+    worker.wait_idle()
+
+    # Confirmation, receipt, counselling offer, courier booking, dispatch email: all ran
+    # on the worker, and none left its return value in Redis.
+    log = worker.log_text()
+    for task in ("confirm_payment", "send_order_email", "dispatch_order"):
+        assert f"{task}[" in log
+    assert stored_results() - before == set()
+
+
 def test_an_event_whose_task_was_lost_is_paid_by_the_retry_task_on_the_worker(worker, stripe_api):
     order = new_order()
     payload, signature = signed_event(pay_at_standin(stripe_api, order))
@@ -176,7 +199,8 @@ def test_an_event_whose_task_was_lost_is_paid_by_the_retry_task_on_the_worker(wo
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING_PAYMENT
 
-    assert retry_unprocessed_events.delay().get(timeout=DEADLINE) == 1
+    # Results are not stored unless the caller asks (CELERY_TASK_IGNORE_RESULT): this one reads it.
+    assert retry_unprocessed_events.apply_async(ignore_result=False).get(timeout=DEADLINE) == 1
 
     wait_until_dispatched(order, worker)
     event.refresh_from_db()
