@@ -112,7 +112,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, reusing one redis-py client instead of building one per call.
+            "BACKEND": "pharmacy.cache.RedisCache",
             # Best another Redis database than the broker's, so clearing the cache can
             # never drop queued tasks.
             "LOCATION": env.str("CACHE_URL", default="") or REDIS_URL,
@@ -388,6 +389,10 @@ CONTENT_SECURITY_POLICY = {
 
 # Catalog pages are cached; any staff edit invalidates them (catalog/signals.py).
 CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=60 * 60)
+# Each process keeps its own copy of the cached pages and asks the shared cache at most
+# this often whether any process changed the catalog since: an edit shows everywhere
+# within this many seconds (at once in the process that made it).
+CATALOG_PAGE_RECHECK_SECONDS = env.float("CATALOG_PAGE_RECHECK_SECONDS", default=0.5)
 
 LOGGING = {
     "version": 1,
