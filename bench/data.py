@@ -16,6 +16,7 @@ from django.utils import timezone
 from about.models import LicenceKind, StateLicence
 from accounts.roles import PHARMACIST
 from catalog.models import Package
+from orders.delivery import ShippingOption
 from prescriptions.intake import IntakeData
 from prescriptions.models import Prescription, TelemedicinePartner
 from prescriptions.npi import npi_check_digit
@@ -45,6 +46,18 @@ def licence_state(state: str) -> StateLicence:
         },
     )
     return licence
+
+
+def delivery_option() -> ShippingOption:
+    """The first delivery option offered, or a standard one: an order needs one, and a
+    fresh database has none."""
+    option = ShippingOption.objects.default()
+    if option is None:
+        option, _ = ShippingOption.objects.update_or_create(
+            name="Standard (benchmark)",
+            defaults={"price": Decimal("5.00"), "days_min": 2, "days_max": 5, "active": True},
+        )
+    return option
 
 
 DATE_OF_BIRTH = date(1980, 5, 17)
