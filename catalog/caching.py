@@ -48,6 +48,8 @@ LIST_VERSION_KEY = f"{PAGE_KEY_PREFIX}list-version"
 PAGES_VERSION_KEY = f"{PAGE_KEY_PREFIX}version"
 # Each search is a page of its own: a process keeps at most this many copies.
 LOCAL_COPIES_MAX = 256
+# A process's copy of an anonymous page also under the address it was served at.
+ADDRESS_PREFIX = "address:"
 
 
 class _LocalCopies:
@@ -184,8 +186,26 @@ def cached_page(request, key: str, build: Callable[[], str]) -> HttpResponse:
     if anonymous:
         # Nothing per visitor at all: orders.views.cart_add needs no token from a
         # visitor without a session, so this page is the same bytes for everyone.
+        _local.put(ADDRESS_PREFIX + request.get_full_path(), version, html)
         return HttpResponse(html)
     return HttpResponse(html.replace(CSRF_MARK, get_token(request)))
+
+
+def copy_for_address(request) -> HttpResponse | None:
+    """The page this process last served at this address to a visitor without
+    cookies, while the version holds; None when it has none (or the visitor has a
+    session or flash messages, whose header is their own).
+
+    For catalog.middleware, which answers with it before the session, CSRF, auth and
+    messages middleware: none of them has anything to do for such a visitor.
+    """
+    if request.method != "GET" or not _has_no_cookies(request):
+        return None
+    key = ADDRESS_PREFIX + request.get_full_path()
+    if key not in _local.pages:
+        return None  # not a catalog page, or not yet served: no cache to ask
+    html = _local.get(key, _versions()[0])
+    return None if html is None else HttpResponse(html)
 
 
 def invalidate_drug_pages(*slugs: str, lists: bool = True) -> None:

@@ -64,7 +64,12 @@ if DEVTOOLS_ENABLED:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Above the anonymous copies, so that they carry the header like every page.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A visitor without cookies gets a catalog page this process already served from its
+    # own copy, without the session, CSRF, auth and messages middleware below.
+    "catalog.middleware.AnonymousCopyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "pharmacy.middleware.PrivatePagesMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -73,7 +78,6 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.StaffSessionMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 if DEBUG:

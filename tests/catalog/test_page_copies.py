@@ -87,3 +87,46 @@ def test_a_process_keeps_a_bounded_number_of_copies(client, db):
     for n in range(caching.LOCAL_COPIES_MAX + 20):
         client.get("/", {"q": f"search {n}"})
     assert len(caching._local.pages) <= caching.LOCAL_COPIES_MAX
+
+
+def test_the_second_anonymous_visit_gets_the_same_page_and_headers_without_the_view(
+    client, drug_url, monkeypatch
+):
+    first = client.get(drug_url)
+    monkeypatch.setattr(caching, "cached_page", None)  # the view would fail now
+    second = client.get(drug_url)
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert dict(second.headers) == dict(first.headers)
+    for header in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+        assert second.has_header(header)
+    assert not second.cookies
+
+
+def test_the_processs_copy_still_refuses_an_unknown_host(client, drug_url):
+    client.get(drug_url)
+    assert client.get(drug_url, HTTP_HOST="evil.example").status_code == 400
+
+
+def test_a_visitor_with_a_session_gets_their_own_header_not_the_anonymous_copy(
+    client, drug_url, patient_user
+):
+    assert "Sign in" in client.get(drug_url).content.decode()
+    client.force_login(patient_user)
+    html = client.get(drug_url).content.decode()
+    assert "Sign out" in html
+
+
+def test_only_a_get_is_answered_from_the_copy(client, drug_url):
+    client.get(drug_url)
+    assert client.post(drug_url).status_code == 405
+
+
+def test_pages_the_process_has_no_copy_of_never_ask_the_cache(client, db, monkeypatch):
+    """/healthz and every non-catalog page answer while Redis is down, as before."""
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("the cache is down")
+
+    monkeypatch.setattr(caching.cache, "get_many", unreachable)
+    assert client.get("/healthz").status_code == 200
