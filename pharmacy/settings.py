@@ -100,6 +100,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "pharmacy.context_processors.site",
             ],
+            # `{% url %}` working out each address once per process, not on every render.
+            "builtins": ["pharmacy.url_tag"],
         },
     },
 ]
