@@ -74,7 +74,8 @@ MIDDLEWARE = [
     "pharmacy.middleware.PrivatePagesMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, reading the signed-in user from the cache (accounts/user_cache.py).
+    "accounts.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.StaffSessionMiddleware",
@@ -135,6 +136,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
+# A signed-in request reads its user from a copy in the cache, dropped when the row is
+# saved (accounts/user_cache.py); only with Redis, which every process shares.
+USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=60 if REDIS_URL else 0)
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
