@@ -257,6 +257,18 @@ def test_cart_page_query_count(patient_client, package, verified, django_assert_
         assert patient_client.get(CART).status_code == 200
 
 
+def test_order_page_query_count(
+    patient_client, patient, package, verified, django_assert_max_num_queries
+):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+    patient_client.get(order.get_absolute_url())  # the user is now copied in the cache
+    # session and user (none when Redis holds them), the order with its shipment, its
+    # lines with their prescriptions, its status changes
+    with django_assert_max_num_queries(5):
+        assert order.number in patient_client.get(order.get_absolute_url()).content.decode()
+
+
 def test_a_cart_of_several_medicines_costs_no_more_queries_than_one(
     patient_client, package, verified, django_assert_max_num_queries
 ):
