@@ -1,4 +1,5 @@
-"""Staff sessions: the second factor before anything but signing in, and an idle timeout.
+"""Signed-in requests: the user from the cache, the second factor for staff before
+anything but signing in, and an idle timeout for staff.
 
 Staff reach patient records through many doors (the admin, prescription documents,
 profiles, exports, and pages yet to be written), so the rule is not attached to any
@@ -15,15 +16,34 @@ import time
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import (
+    AuthenticationMiddleware as DjangoAuthenticationMiddleware,
+)
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 
 from .mfa import has_mfa, is_staff_member, signed_in_with_second_factor
+from .user_cache import signed_in_user
 
 LAST_SEEN_KEY = "staff_last_seen"
 # Refresh the stored timestamp at most this often, to avoid a session write per request.
 LAST_SEEN_RESOLUTION = 60
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    """Django's, with the signed-in user read from the cache (accounts.user_cache)."""
+
+    def process_request(self, request):
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user(request))
+
+
+def _user(request):
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = signed_in_user(request)
+    return request._cached_user
 
 
 def _sign_in_again(request, message: str):

@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import Package
-from prescriptions.selectors import held_prescriptions, profile_notice
+from prescriptions.selectors import active_prescriptions, profile_notice
 from prescriptions.services import prescription_submit_upload, upload_check_claim
 
 from . import services
@@ -44,12 +44,18 @@ ORDER_NUMBER = re.compile(r"[23456789A-Z]{10,12}")
 def _cart_context(request, cart: Cart) -> dict:
     lines = cart.lines()
     signed_in = request.user.is_authenticated
-    covered = coverage(patient=request.user, lines=lines) if signed_in else {}
+    # One query for what covers the lines and what is held back from them.
+    active = (
+        active_prescriptions(
+            patient=request.user, formulation_ids={line.package.formulation_id for line in lines}
+        )
+        if signed_in and lines
+        else []
+    )
+    covered = coverage(patient=request.user, lines=lines, active=active) if signed_in else {}
     held = {}
-    if signed_in and lines:
-        for prescription in held_prescriptions(patient=request.user).filter(
-            formulation__in=[line.package.formulation_id for line in lines]
-        ):
+    for prescription in active:
+        if prescription.is_held:
             held.setdefault(prescription.formulation_id, []).append(prescription)
     rows = [
         {

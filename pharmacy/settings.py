@@ -66,16 +66,21 @@ if DEVTOOLS_ENABLED:
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Above the anonymous copies, so that they carry the header like every page.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A visitor without cookies gets a catalog page this process already served from its
+    # own copy, without the session, CSRF, auth and messages middleware below.
+    "catalog.middleware.AnonymousCopyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "pharmacy.middleware.PrivatePagesMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, reading the signed-in user from the cache (accounts/user_cache.py).
+    "accounts.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.StaffSessionMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 if DEBUG:
@@ -98,6 +103,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "pharmacy.context_processors.site",
             ],
+            # `{% url %}` working out each address once per process, not on every render.
+            "builtins": ["pharmacy.url_tag"],
         },
     },
 ]
@@ -114,7 +121,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, reusing one redis-py client instead of building one per call.
+            "BACKEND": "pharmacy.cache.RedisCache",
             # Best another Redis database than the broker's, so clearing the cache can
             # never drop queued tasks.
             "LOCATION": env.str("CACHE_URL", default="") or REDIS_URL,
@@ -130,6 +138,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
+# A signed-in request reads its user from a copy in the cache, dropped when the row is
+# saved (accounts/user_cache.py); only with Redis, which every process shares.
+USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=60 if REDIS_URL else 0)
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -401,6 +412,10 @@ CONTENT_SECURITY_POLICY = {
 
 # Catalog pages are cached; any staff edit invalidates them (catalog/signals.py).
 CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=60 * 60)
+# Each process keeps its own copy of the cached pages and asks the shared cache at most
+# this often whether any process changed the catalog since: an edit shows everywhere
+# within this many seconds (at once in the process that made it).
+CATALOG_PAGE_RECHECK_SECONDS = env.float("CATALOG_PAGE_RECHECK_SECONDS", default=0.5)
 
 LOGGING = {
     "version": 1,

@@ -235,6 +235,17 @@ def usable_prescriptions(*, patient, formulation, on=None):
     )
 
 
+def active_prescriptions(*, patient, formulation_ids, on=None) -> list:
+    """The patient's active prescriptions for these forms and strengths, held ones
+    included, oldest expiry first: what a cart covers (those not held, as
+    `usable_prescriptions`) and what holds it back, in one query."""
+    return list(
+        Prescription.objects.active(on=on)
+        .filter(patient=patient, formulation_id__in=formulation_ids)
+        .order_by("expiry_date", "pk")
+    )
+
+
 # Orders whose medicine the patient holds or will hold (the orders app's statuses):
 # cancelled and refunded ones gave their units back. Not "authorised": settling such an
 # order counts the orders charged before it, never itself nor those still waiting their

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from catalog.caching import forget_local_copies
 from catalog.models import Drug
 from pharmacy.celery import app as celery_app
 from tests.factories import make_catalog_staff, make_user, sign_in_staff
@@ -59,10 +60,13 @@ def private_media(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts with a cold cache (it may be a shared Redis in CI)."""
+    """Each test starts with a cold cache (it may be a shared Redis in CI), and without
+    the process's own copies of catalog pages."""
     cache.clear()
+    forget_local_copies()
     yield
     cache.clear()
+    forget_local_copies()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from catalog.models import Package
 from catalog.stock import take_stock
 from prescriptions.review import long_date
 from prescriptions.selectors import (
+    active_prescriptions,
     held_prescriptions,
     profile_notice,
     refill_supply,
@@ -56,13 +57,23 @@ class CheckoutError(Exception):
         super().__init__("; ".join(p.message for p in problems))
 
 
-def coverage(*, patient, lines: list[CartLine]) -> dict[int, int]:
-    """Units the patient may still buy per package, from their usable prescriptions."""
-    available = {}
-    for line in lines:
-        prescriptions = usable_prescriptions(patient=patient, formulation=line.package.formulation)
-        available[line.package.pk] = sum(p.units_remaining for p in prescriptions)
-    return available
+def coverage(*, patient, lines: list[CartLine], active=None) -> dict[int, int]:
+    """Units the patient may still buy per package, from their usable prescriptions
+    (active and not held), in one query for the whole cart; `active`: the patient's
+    `active_prescriptions` for these lines, when the caller has loaded them already."""
+    if not lines:
+        return {}
+    if active is None:
+        formulations = {line.package.formulation_id for line in lines}
+        active = active_prescriptions(patient=patient, formulation_ids=formulations)
+    return {
+        line.package.pk: sum(
+            p.units_remaining
+            for p in active
+            if p.formulation_id == line.package.formulation_id and p.held_since is None
+        )
+        for line in lines
+    }
 
 
 def _reserve_units(*, patient, package: Package, units: int):

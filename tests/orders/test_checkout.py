@@ -251,9 +251,38 @@ def test_add_to_cart_is_csrf_checked_for_every_visitor_with_a_session(baclofen, 
 
 def test_cart_page_query_count(patient_client, package, verified, django_assert_max_num_queries):
     add(patient_client, package)
-    # session, user, packages, coverage, held prescriptions, delivery options, profile
-    with django_assert_max_num_queries(7):
+    # session (none when Redis holds it), user, packages, prescriptions (what covers the
+    # lines and what is held, together), delivery options, profile
+    with django_assert_max_num_queries(6):
         assert patient_client.get(CART).status_code == 200
+
+
+def test_order_page_query_count(
+    patient_client, patient, package, verified, django_assert_max_num_queries
+):
+    address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
+    patient_client.get(order.get_absolute_url())  # the user is now copied in the cache
+    # session and user (none when Redis holds them), the order with its shipment, its
+    # lines with their prescriptions, its status changes
+    with django_assert_max_num_queries(5):
+        assert order.number in patient_client.get(order.get_absolute_url()).content.decode()
+
+
+def test_a_cart_of_several_medicines_costs_no_more_queries_than_one(
+    patient_client, package, verified, django_assert_max_num_queries
+):
+    other = (
+        Package.objects.purchasable()
+        .exclude(formulation=package.formulation)
+        .filter(formulation__drug=package.formulation.drug)
+        .first()
+    )
+    add(patient_client, package)
+    add(patient_client, other)
+    with django_assert_max_num_queries(6):
+        html = patient_client.get(CART).content.decode()
+    assert package.label in html and other.label in html
 
 
 def test_a_checkout_submitted_again_leads_to_the_same_order(
