@@ -9,6 +9,7 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.utils import timezone
 
 from orders.models import (
@@ -128,13 +129,25 @@ def make_orders(*, kinds, owners, verified, packages, pharmacist, rng, n, unsent
         ],
         batch_size=BATCH,
     )
-    for pk, units in used.items():
-        Prescription.objects.filter(pk=pk).update(units_used=units)
+    _count_units(used)
     _history(orders, pharmacist)
     _shipments(orders, n)
     _notifications(orders, kinds, rng, unsent, now)
     _payment_events(orders, kinds, unprocessed, now)
     return orders
+
+
+def _count_units(used: dict[int, int]) -> None:
+    """Each prescription's used units, in one statement (one UPDATE each took minutes)."""
+    if not used:
+        return
+    table = Prescription._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET units_used = u.units FROM unnest(%s::int[], %s::int[])"  # noqa: S608
+            f" AS u(id, units) WHERE {table}.id = u.id",
+            [list(used), list(used.values())],
+        )
 
 
 def _history(orders, pharmacist):

@@ -26,7 +26,7 @@ from bench import data
 from bench.scale_orders import make_orders
 from catalog.models import DosageForm, Drug, Formulation, Package
 from dispensing.models import Lot
-from orders.models import AutoRefill, AutoRefillChange, AutoRefillStatus
+from orders.models import AutoRefill, AutoRefillChange, AutoRefillStatus, DeliveryAddress
 from prescriptions.models import AuditEvent, MedicalProfile, Prescription, StatusChange
 from prescriptions.models.prescription import Source, Status
 
@@ -40,13 +40,13 @@ SURNAMES = [SEARCH_SURNAME] + [f"Surname{i:02d}" for i in range(99)]
 SHARES = {
     "window": 0.02,  # paid in the last two days: reconciliation; half wait for the check
     "refill_due": 0.01,  # delivered five days ago: 30 tablets at 3 a day run out soon
-    "expired": 0.005,  # unpaid past their time: expire_unpaid_orders
+    "expired": 0.002,  # unpaid past their time: expire_unpaid_orders
     "payable": 0.005,  # unpaid, still payable
     "lost": 0.002,  # checked an hour ago, never dispatched: resume_lost_work
     "cancelled": 0.03,
     "unsent": 0.002,  # emails whose task was lost: resume_lost_work
     "unprocessed": 0.003,  # payment events whose task was lost: retry_unprocessed_events
-    "auto_refill": 0.005,  # auto-refills to run today
+    "auto_refill": 0.002,  # auto-refills to run today
     "lots": 0.01,  # lots received; a tenth of them past their expiry date
 }
 BATCH = 5000
@@ -114,6 +114,20 @@ def _patients(n: int, rng: random.Random):
     _bulk(
         EmailAddress,
         [EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users],
+    )
+    _bulk(
+        DeliveryAddress,
+        [
+            DeliveryAddress(
+                user=u,
+                full_name=f"{u.first_name} {u.last_name}",
+                line1=f"{u.pk % 900 + 1} Elm Street",
+                city="Springfield",
+                state="NY",
+                zip_code="10001",
+            )
+            for u in [heavy, *users]
+        ],
     )
     confirmed = timezone.now() - timedelta(days=10)
     fields = {k: v for k, v in data.PROFILE.items() if k != "medication_classes"}
@@ -249,6 +263,7 @@ def _plan(n: int, rng: random.Random) -> list[str]:
 def seed(n: int) -> Seeded:
     rng = random.Random(n)
     pharmacist = data.make_pharmacist(email="pharmacist@scale.bench")
+    data.licence_state("NY")  # checkout (and so auto-refill) ships only where licensed
     packages = _catalog()
     heavy, patients = _patients(n, rng)
     prescriptions = _prescriptions(n, rng, heavy, patients, packages, pharmacist)
