@@ -117,4 +117,4 @@ def summary(rows: list[Row]) -> str:
     judged = [r for r in rows if r.ends() is not None]
     missed = [r.name for r in judged if NOT_MET in (r.queries_verdict(), r.time_verdict())]
     text = f"{len(judged) - len(missed)} of {len(judged)} rows meet both targets"
-    return text + (f"; not met: {', '.join(missed)}" if missed else "")
+    return text + (f"; not met: {'; '.join(missed)}" if missed else "")
