@@ -41,8 +41,10 @@ SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REUSE_HOURS = 6  # the seeded times (due today, paid two days ago) age after that
 
 
-def database_url(size: int) -> str:
-    return f"{SERVER}/pharmacy_scalebench_{size_label(size)}"
+def database_name(size: int, due_as: int = 0) -> str:
+    """`pharmacy_scalebench_100k`; with `--due-as 1000`, `pharmacy_scalebench_100k_due1k`."""
+    suffix = f"_due{size_label(due_as)}" if due_as and due_as != size else ""
+    return f"pharmacy_scalebench_{size_label(size)}{suffix}"
 
 
 def postgres(sql: str) -> None:
@@ -68,9 +70,10 @@ def database_exists(name: str) -> bool:
     return found
 
 
-def run_size(size: int, *, reuse: bool, runs: int) -> dict[str, Figure]:
+def run_size(size: int, *, reuse: bool, runs: int, due_as: int = 0) -> dict[str, Figure]:
     """Measure one size in a child process; its figures come back as JSON."""
-    name = f"pharmacy_scalebench_{size_label(size)}"
+    due_as = due_as if due_as != size else 0
+    name = database_name(size, due_as)
     if not reuse and database_exists(name):
         postgres(f'DROP DATABASE "{name}" WITH (FORCE)')
     if not database_exists(name):
@@ -83,15 +86,17 @@ def run_size(size: int, *, reuse: bool, runs: int) -> dict[str, Figure]:
             str(size),
             "--runs",
             str(runs),
+            "--due-as",
+            str(due_as),
             "--out",
             out.name,
         ]
-        subprocess.run(args, check=True, env={**os.environ, "DATABASE_URL": database_url(size)})
+        subprocess.run(args, check=True, env={**os.environ, "DATABASE_URL": f"{SERVER}/{name}"})
         figures = json.loads(Path(out.name).read_text())
     return {row: Figure(**value) for row, value in figures.items()}
 
 
-def child(size: int, runs: int, out: str) -> None:
+def child(size: int, runs: int, out: str, due_as: int) -> None:
     """In the child: settings, migrate, seed unless a fresh seed is there, measure."""
     static = tempfile.mkdtemp(prefix="bench-scale-static-")
     from devtools.stripe_standin import StandinServer
@@ -131,7 +136,7 @@ def child(size: int, runs: int, out: str) -> None:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     seeded = scale_seed.load_meta()
-    fresh = seeded is not None and seeded.size == size
+    fresh = seeded is not None and (seeded.size, seeded.due_as) == (size, due_as)
     if fresh:
         age = datetime.now(UTC) - datetime.fromisoformat(seeded.seeded_at)
         fresh = age < timedelta(hours=REUSE_HOURS)
@@ -144,13 +149,15 @@ def child(size: int, runs: int, out: str) -> None:
             raise SystemExit(3)
         started = time.perf_counter()
         with transaction.atomic():
-            seeded = scale_seed.seed(size)
+            seeded = scale_seed.seed(size, due_as=due_as)
             scale_seed.save_meta(seeded)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
         log(f"seeded in {time.perf_counter() - started:.0f} s")
     scale_measure.prepare_standin(standin.store, seeded)
-    figures = scale_measure.measure_all(seeded, scale_seed.items_due(size), runs, log)
+    figures = scale_measure.measure_all(
+        seeded, scale_seed.items_due(size, due_as=due_as), runs, log
+    )
     Path(out).write_text(json.dumps({name: vars(f) for name, f in figures.items()}))
     standin.stop()
 
@@ -171,11 +178,18 @@ def main() -> int:
         help="measure the sizes in turn this many times and keep each row's fastest round "
         "(on a shared machine the load changes between one size and the next)",
     )
+    parser.add_argument(
+        "--due-as",
+        type=int,
+        default=0,
+        help="seed what the jobs find due as at this size, at every size (e.g. 1000: the same "
+        "day's work on a larger table), in databases of their own",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.runs, args.out)
+        child(args.child, args.runs, args.out, args.due_as)
         return 0
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rows: dict[str, Row] = {}
@@ -184,11 +198,12 @@ def main() -> int:
             # Later rounds reuse what the first one seeded.
             reuse = args.reuse or round_ > 0
             try:
-                figures = run_size(size, reuse=reuse, runs=args.runs)
+                figures = run_size(size, reuse=reuse, runs=args.runs, due_as=args.due_as)
             except subprocess.CalledProcessError as exc:
                 if exc.returncode != 3:
                     raise
-                figures = run_size(size, reuse=False, runs=args.runs)  # stale: seed again
+                # Stale: seed again.
+                figures = run_size(size, reuse=False, runs=args.runs, due_as=args.due_as)
             for name, figure in figures.items():
                 row = rows.setdefault(name, Row(name))
                 row.figures[size] = fastest(row.figures.get(size), figure)

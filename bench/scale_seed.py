@@ -64,6 +64,7 @@ class Seeded:
     surname: str
     order_number: str
     heavy_order_number: str
+    due_as: int = 0  # what the jobs find due was seeded as at this size (0: at `size`)
 
 
 def share(n: int, name: str) -> int:
@@ -249,25 +250,29 @@ def _prescriptions(n, rng, heavy, patients, packages, pharmacist):
     return prescriptions
 
 
-def _plan(n: int, rng: random.Random) -> list[str]:
+def _plan(n: int, due: int, rng: random.Random) -> list[str]:
     """Each order's kind, in the order the orders are made (the first 500 are the
-    heavy patient's)."""
-    kinds = []
-    for name in ("window", "refill_due", "expired", "payable", "lost", "cancelled"):
-        kinds += [name] * share(n, name)
+    heavy patient's); what is due as at `due` orders."""
+    kinds = ["cancelled"] * share(n, "cancelled")
+    for name in ("window", "refill_due", "expired", "payable", "lost"):
+        kinds += [name] * share(due, name)
     kinds += ["old"] * max(n - len(kinds), 0)
     rng.shuffle(kinds)
     return kinds[:n]
 
 
-def seed(n: int) -> Seeded:
+def seed(n: int, *, due_as: int = 0) -> Seeded:
+    """N of everything; what the jobs find due as a share of N, or of `due_as` when
+    given (the same day's work on a table 100 times larger: a scan of the whole table
+    then shows per item)."""
+    due = due_as or n
     rng = random.Random(n)
     pharmacist = data.make_pharmacist(email="pharmacist@scale.bench")
     data.licence_state("NY")  # checkout (and so auto-refill) ships only where licensed
     packages = _catalog()
     heavy, patients = _patients(n, rng)
     prescriptions = _prescriptions(n, rng, heavy, patients, packages, pharmacist)
-    kinds = _plan(n, rng)
+    kinds = _plan(n, due, rng)
     verified = {}
     for p in prescriptions:
         if p.status == Status.VERIFIED:
@@ -281,10 +286,10 @@ def seed(n: int) -> Seeded:
         pharmacist=pharmacist,
         rng=rng,
         n=n,
-        unsent=share(n, "unsent"),
-        unprocessed=share(n, "unprocessed"),
+        unsent=share(due, "unsent"),
+        unprocessed=share(due, "unprocessed"),
     )
-    _auto_refills(n, patients, verified, packages)
+    _auto_refills(due, patients, verified, packages)
     _lots(n, packages, pharmacist)
     heavy_orders = [o for o in orders if o.patient_id == heavy.pk]
     return Seeded(
@@ -295,6 +300,7 @@ def seed(n: int) -> Seeded:
         surname=SEARCH_SURNAME,
         order_number=orders[len(orders) // 2].number,
         heavy_order_number=max(heavy_orders, key=lambda o: o.created_at).number,
+        due_as=due_as,
     )
 
 
@@ -366,8 +372,8 @@ def load_meta() -> Seeded | None:
     return Seeded(**(json.loads(value) if isinstance(value, str) else value))
 
 
-def items_due(n: int) -> dict[str, int]:
-    """What each job finds due at size `n`, as seeded."""
-    items = {name: share(n, name) for name in SHARES}
-    items["expired_lots"] = max(DRUGS, items["lots"]) // 10
+def items_due(n: int, *, due_as: int = 0) -> dict[str, int]:
+    """What each job finds due at size `n`, as seeded (lots follow the size)."""
+    items = {name: share(due_as or n, name) for name in SHARES}
+    items["expired_lots"] = max(DRUGS, share(n, "lots")) // 10
     return items

@@ -51,3 +51,15 @@ def test_the_table_names_the_sizes_and_the_summary_lists_the_misses():
     assert "| search | 40.0 / 10 | 400.0 / 10 | 10.00 | MET | NOT MET |" in table
     assert summary(rows) == "1 of 2 rows meet both targets; not met: search"
     assert [size_label(s) for s in (1000, 100000, 2500)] == ["1k", "100k", "2500"]
+
+
+def test_rounds_keep_each_rows_fastest_figure_and_due_work_seeded_apart_has_its_own_database():
+    from bench.scale import database_name, fastest
+
+    slow, quick = Figure(ms=90, queries=10), Figure(ms=60, queries=10)
+    assert fastest(None, slow) is slow
+    assert fastest(fastest(None, slow), quick) is quick
+    assert fastest(quick, slow) is quick
+    assert database_name(100000) == "pharmacy_scalebench_100k"
+    assert database_name(100000, 1000) == "pharmacy_scalebench_100k_due1k"
+    assert database_name(1000, 1000) == "pharmacy_scalebench_1k"
