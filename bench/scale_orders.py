@@ -22,6 +22,7 @@ from orders.models import (
     PaymentEvent,
     Shipment,
 )
+from orders.supply import run_out_date
 from prescriptions.models import Prescription
 
 BATCH = 5000
@@ -113,22 +114,22 @@ def make_orders(*, kinds, owners, verified, packages, pharmacist, rng, n, unsent
         )
         lines.append((prescription, package))
     orders = Order.objects.bulk_create(rows, batch_size=BATCH)
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                package=package,
-                prescription=prescription,
-                description=f"{package.formulation.drug.name} 10 mg, {package.pill_count} tablets",
-                package_price=package.price,
-                quantity=BOXES,
-                pills_per_package=package.pill_count,
-                monograph_version=1,
-            )
-            for order, (prescription, package) in zip(orders, lines, strict=True)
-        ],
-        batch_size=BATCH,
-    )
+    order_lines = [
+        OrderLine(
+            order=order,
+            package=package,
+            prescription=prescription,
+            description=f"{package.formulation.drug.name} 10 mg, {package.pill_count} tablets",
+            package_price=package.price,
+            quantity=BOXES,
+            pills_per_package=package.pill_count,
+            monograph_version=1,
+        )
+        for order, (prescription, package) in zip(orders, lines, strict=True)
+    ]
+    for line in order_lines:  # as order_mark_paid records it: the reminders' indexed day
+        line.refill_due_on = run_out_date(line)
+    OrderLine.objects.bulk_create(order_lines, batch_size=BATCH)
     _count_units(used)
     _history(orders, pharmacist)
     _shipments(orders, n)
