@@ -56,20 +56,18 @@ def _send_after_commit(order_id: int, kind: str) -> None:
         enqueue_on_commit(SEND_ORDER_EMAIL, order_id, kind)
 
 
-def notify(order: Order, kind: str) -> bool:
-    """Email the patient about `kind` after commit; False if that email was already sent.
+def notify(order: Order, kind: str) -> None:
+    """Email the patient about `kind` after commit, at most once.
 
-    The task sends each kind once, whatever is queued: an email queued again before
-    the first went out is still sent a single time.
+    The row is inserted unless it is there (one INSERT .. ON CONFLICT DO NOTHING, no
+    read first and no savepoint); whoever sends it locks it and skips it if sent, so
+    an email asked for again, or queued twice, is still sent a single time.
     """
-    notification, _ = Notification.objects.get_or_create(order=order, kind=kind)
-    if notification.sent_at is not None:
-        return False
+    Notification.objects.bulk_create([Notification(order=order, kind=kind)], ignore_conflicts=True)
     if _send_here.get():
         transaction.on_commit(lambda: _send_after_commit(order.pk, kind), robust=True)
     else:
         enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, kind)
-    return True
 
 
 def notification_send(*, order_id: int, kind: str) -> bool:
