@@ -8,6 +8,7 @@ so a dispatch run twice, or twice at once, ends with one shipment.
 import logging
 
 from django.db import OperationalError
+from django.db.models import Exists, OuterRef
 
 from ..couriers import CourierUnavailable, couriers, get_courier
 from ..extensions import dispatch_hold_reason
@@ -28,10 +29,12 @@ def order_dispatch(*, order_id: int) -> Shipment | None:
     CourierUnavailable, with nothing changed here, when the courier cannot book now; the
     task retries.
     """
-    order = Order.objects.filter(pk=order_id).first()
+    # The order, and whether it has a shipment already, in one query.
+    shipped = Exists(Shipment.objects.filter(order_id=OuterRef("pk")))
+    order = Order.objects.filter(pk=order_id).annotate(shipped=shipped).first()
     if order is None or order.status != OrderStatus.PAID or order.checked_at is None:
         return None
-    if Shipment.objects.filter(order_id=order_id).exists():
+    if order.shipped:
         return None
     if reason := dispatch_hold_reason(order_id):
         logger.info("Order %s is held, not booked: %s", order.number, reason)

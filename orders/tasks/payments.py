@@ -27,6 +27,7 @@ from ..payments.settlement import (
     orders_waiting_on,
     prescription_arrival_settle,
 )
+from ..services.notifications import emails_sent_here
 from ..task_names import (
     CONFIRM_PAYMENT,
     EXPIRE_CHECKOUT_SESSION,
@@ -57,12 +58,15 @@ TASK_OPTIONS = {
 
 @shared_task(**TASK_OPTIONS, name=PROCESS_PAYMENT_EVENT)
 def process_payment_event(payment_event_id: int) -> str:
-    return process_event(payment_event_id)
+    with emails_sent_here():
+        return process_event(payment_event_id)
 
 
 @shared_task(**TASK_OPTIONS, name=CONFIRM_PAYMENT)
 def confirm_payment(payment_event_id: int) -> str:
-    return process_event(payment_event_id)
+    # The receipt goes out from here, after the commit: no task of its own.
+    with emails_sent_here():
+        return process_event(payment_event_id)
 
 
 @shared_task(**TASK_OPTIONS, name=EXPIRE_CHECKOUT_SESSION)

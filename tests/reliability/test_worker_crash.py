@@ -75,10 +75,8 @@ KILL_POINTS = {
     "dispatch_order": KillPoint(
         "orders.shipping.dispatch_order",
         _hold_shipments,
-        finished_first=(
-            "orders.payments.confirm_payment",
-            "orders.notifications.send_order_email",
-        ),
+        # The receipt is sent by confirm_payment itself, after its commit.
+        finished_first=("orders.payments.confirm_payment",),
         after_the_final_check=True,
     ),
 }
