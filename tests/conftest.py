@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from catalog.caching import forget_local_copies
 from catalog.models import Drug
+from orders.shipping_copy import forget_copy
 from pharmacy.celery import app as celery_app
 from tests.factories import make_catalog_staff, make_user, sign_in_staff
 
@@ -61,12 +62,14 @@ def private_media(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with a cold cache (it may be a shared Redis in CI), and without
-    the process's own copies of catalog pages."""
+    the process's own copies of catalog pages and delivery options."""
     cache.clear()
     forget_local_copies()
+    forget_copy()
     yield
     cache.clear()
     forget_local_copies()
+    forget_copy()
 
 
 @pytest.fixture
