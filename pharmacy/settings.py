@@ -130,8 +130,9 @@ if REDIS_URL:
         }
     }
     # Sessions are read from Redis and written through to the database, so a signed-in
-    # page costs no session query; logout deletes both.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # page costs no session query; logout deletes both. Django's `cached_db`, reading the
+    # session and the user's copy in one round trip (accounts/sessions.py).
+    SESSION_ENGINE = "accounts.sessions"
 else:
     # Local memory is per process, so sessions stay in the database alone: a logout
     # must end the session for every process at once.
