@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from about.selectors import forget_local_facts
 from catalog.caching import forget_local_copies
 from catalog.models import Drug
 from orders.shipping_copy import forget_copy
@@ -62,14 +63,16 @@ def private_media(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with a cold cache (it may be a shared Redis in CI), and without
-    the process's own copies of catalog pages and delivery options."""
+    the process's own copies of catalog pages, delivery options and pharmacy details."""
     cache.clear()
     forget_local_copies()
     forget_copy()
+    forget_local_facts()
     yield
     cache.clear()
     forget_local_copies()
     forget_copy()
+    forget_local_facts()
 
 
 @pytest.fixture
