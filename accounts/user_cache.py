@@ -14,6 +14,8 @@ USER_CACHE_SECONDS at 0 (the default without Redis, whose local-memory cache oth
 processes cannot see dropped) every request reads the row.
 """
 
+import threading
+
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -26,6 +28,7 @@ KEY = "accounts:user:{}"
 # read the session and the user's copy in one round trip; the oldest go first.
 HINTS_MAX = 10_000
 _hints: dict[str, str] = {}
+_hints_lock = threading.Lock()
 
 
 def user_hint(session_key: str | None) -> str | None:
@@ -35,14 +38,11 @@ def user_hint(session_key: str | None) -> str | None:
 
 def _remember(session_key: str | None, user_id: str) -> None:
     if not session_key or _hints.get(session_key) == user_id:
-        return
-    if len(_hints) >= HINTS_MAX:
-        _hints.pop(next(iter(_hints), None), None)
-    _hints[session_key] = user_id
-
-
-def forget_hints() -> None:
-    _hints.clear()
+        return  # a session's later requests: nothing to write
+    with _hints_lock:
+        if len(_hints) >= HINTS_MAX:
+            _hints.pop(next(iter(_hints)), None)
+        _hints[session_key] = user_id
 
 
 def signed_in_user(request):
