@@ -2,12 +2,17 @@
 
 The footer of every page needs the pharmacy's details and licences, so they are read
 once into the cache as plain values (`facts`) and dropped whenever staff save a row
-(signals.py): a page costs one cache get for them, and no query once cached.
+(signals.py): a page costs one cache get for them, and no query once cached. Each
+process also keeps what it read for FACTS_RECHECK_SECONDS, so a busy process asks the
+cache at most that often; a change shows in every process within that time, and at
+once in the one that made it.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.core.cache import cache
 from django.forms.models import model_to_dict
 from django.urls import reverse
@@ -83,16 +88,33 @@ def _load() -> Facts:
     return Facts(identity=identity, licences=licences, policies=links)
 
 
+# This process's facts and when it read them from the cache, replaced whole.
+_held: tuple[Facts, float] | None = None
+
+
 def facts() -> Facts:
     """The cached facts; read from the database on a miss."""
+    global _held
+    now = time.monotonic()
+    held = _held
+    if held is not None and now - held[1] < settings.FACTS_RECHECK_SECONDS:
+        return held[0]
     cached = cache.get(FACTS_KEY)
     if cached is None:
         cached = _load()
         cache.set(FACTS_KEY, cached, FACTS_SECONDS)
+    _held = (cached, now)
     return cached
 
 
+def forget_local_facts() -> None:
+    """Drop this process's copy; the next page asks the cache."""
+    global _held
+    _held = None
+
+
 def forget_facts() -> None:
+    forget_local_facts()
     cache.delete(FACTS_KEY)
 
 

@@ -14,6 +14,8 @@ USER_CACHE_SECONDS at 0 (the default without Redis, whose local-memory cache oth
 processes cannot see dropped) every request reads the row.
 """
 
+import threading
+
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -22,6 +24,25 @@ from django.db import transaction
 from django.utils.crypto import constant_time_compare
 
 KEY = "accounts:user:{}"
+# Which user each session this process served belongs to, so that accounts.sessions can
+# read the session and the user's copy in one round trip; the oldest go first.
+HINTS_MAX = 10_000
+_hints: dict[str, str] = {}
+_hints_lock = threading.Lock()
+
+
+def user_hint(session_key: str | None) -> str | None:
+    """The id of the user this session belonged to when this process last served it."""
+    return _hints.get(session_key) if session_key else None
+
+
+def _remember(session_key: str | None, user_id: str) -> None:
+    if not session_key or _hints.get(session_key) == user_id:
+        return  # a session's later requests: nothing to write
+    with _hints_lock:
+        if len(_hints) >= HINTS_MAX:
+            _hints.pop(next(iter(_hints)), None)
+        _hints[session_key] = user_id
 
 
 def signed_in_user(request):
@@ -34,7 +55,12 @@ def signed_in_user(request):
     if session.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
         return auth.get_user(request)
     key = KEY.format(user_id)
-    user = cache.get(key)
+    prefetched = getattr(session, "prefetched_user", None)
+    if prefetched is not None and prefetched[0] == str(user_id):
+        user = prefetched[1]  # read with the session (accounts.sessions)
+    else:
+        user = cache.get(key)
+    _remember(session.session_key, str(user_id))
     if user is not None and user.is_active:
         session_hash = session.get(HASH_SESSION_KEY)
         if session_hash and constant_time_compare(session_hash, user.get_session_auth_hash()):

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.core.checks import Tags, register
+from django.db.models.signals import post_delete, post_save
 
+from .shipping_copy import MODEL, options_changed
 from .system_checks import stripe_standin_disabled
 
 
@@ -10,3 +12,5 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         register(stripe_standin_disabled, Tags.security, deploy=True)
+        post_save.connect(options_changed, sender=MODEL, dispatch_uid=__name__)
+        post_delete.connect(options_changed, sender=MODEL, dispatch_uid=__name__)

@@ -14,6 +14,7 @@ from prescriptions.selectors import units_available
 from .cart import MAX_PACKAGES_PER_LINE, CartLine
 from .delivery import DeliveryEstimate, price_label
 from .models import Order, OrderLine, OrderStatus, ShippingOption
+from .shipping_copy import offered_options
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def shipping_choices(*, items_total: Decimal, start: date) -> list[ShippingChoic
     """Every option offered now, first the one checkout picks unless the patient changes it."""
     return [
         ShippingChoice(option, option.estimate(start=start), items_total + option.price)
-        for option in ShippingOption.objects.active()
+        for option in offered_options()
     ]
 
 

@@ -130,8 +130,9 @@ if REDIS_URL:
         }
     }
     # Sessions are read from Redis and written through to the database, so a signed-in
-    # page costs no session query; logout deletes both.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # page costs no session query; logout deletes both. Django's `cached_db`, reading the
+    # session and the user's copy in one round trip (accounts/sessions.py).
+    SESSION_ENGINE = "accounts.sessions"
 else:
     # Local memory is per process, so sessions stay in the database alone: a logout
     # must end the session for every process at once.
@@ -416,6 +417,10 @@ CATALOG_PAGE_CACHE_SECONDS = env.int("CATALOG_PAGE_CACHE_SECONDS", default=60 * 
 # this often whether any process changed the catalog since: an edit shows everywhere
 # within this many seconds (at once in the process that made it).
 CATALOG_PAGE_RECHECK_SECONDS = env.float("CATALOG_PAGE_RECHECK_SECONDS", default=0.5)
+# The same for the delivery options every cart lists (orders/shipping_copy.py), and for
+# the pharmacy's details in the footer of every other page (about/selectors.py).
+SHIPPING_OPTIONS_RECHECK_SECONDS = env.float("SHIPPING_OPTIONS_RECHECK_SECONDS", default=0.5)
+FACTS_RECHECK_SECONDS = env.float("FACTS_RECHECK_SECONDS", default=0.5)
 
 LOGGING = {
     "version": 1,
