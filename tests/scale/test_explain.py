@@ -37,12 +37,19 @@ def _page_query(client, params) -> str:
     return sql if "LIMIT" in sql else f"{sql} LIMIT 50"
 
 
-def _plan(sql: str) -> str:
+def _plan(sql: str, *, walk_an_index_with_a_filter: bool = True) -> str:
+    """The plan with sequential scans off. `walk_an_index_with_a_filter=False` also turns
+    off plain index scans, for a search: on a table of test size the planner may rather
+    walk the primary key and filter every row than ask a trigram index, which is a full
+    read under another name; only bitmap scans, which an index condition drives, remain."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
+        if not walk_an_index_with_a_filter:
+            cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute(f"EXPLAIN {sql}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_indexscan")
     return plan
 
 
@@ -113,7 +120,7 @@ def orders(pharmacist_client):
     return pharmacist_client
 
 
-def _orders_plan(client, params) -> str:
+def _orders_plan(client, params, **options) -> str:
     with CaptureQueriesContext(connection) as context:
         assert client.get(reverse(ORDERS), params).status_code == 200
     (sql,) = [
@@ -121,7 +128,7 @@ def _orders_plan(client, params) -> str:
         for q in context.captured_queries
         if q["sql"].startswith("SELECT") and 'ORDER BY "orders_order"."created_at" DESC' in q["sql"]
     ]
-    return _plan(sql if "LIMIT" in sql else f"{sql} LIMIT 100")
+    return _plan(sql if "LIMIT" in sql else f"{sql} LIMIT 100", **options)
 
 
 def test_the_orders_list_reads_its_index_in_order(orders):
@@ -132,7 +139,7 @@ def test_the_orders_list_reads_its_index_in_order(orders):
 
 
 def test_an_orders_search_uses_the_trigram_and_number_indexes(orders):
-    plan = _orders_plan(orders, {"q": "smith"})
+    plan = _orders_plan(orders, {"q": "smith"}, walk_an_index_with_a_filter=False)
     assert "order_ship_name_trgm" in plan, plan
     assert "accounts_user_last_trgm" in plan, plan
     assert "Seq Scan on orders_order" not in plan, plan
