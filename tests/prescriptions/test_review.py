@@ -1,7 +1,7 @@
 """The drug-neutral review: profile confirmation, duplicates, early refill, days supply,
 directions text and re-screening; for baclofen and for a drug made here."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -47,9 +47,12 @@ def codes(results) -> list[str]:
 
 
 def confirmed_days_ago(patient, days: int) -> None:
-    MedicalProfile.objects.filter(user=patient).update(
-        confirmed_at=timezone.now() - timedelta(days=days)
-    )
+    """Confirmed `days` calendar days ago in the pharmacy's time zone, at noon: the rule
+    counts local days, and `now - days` in hours lands a day short across a change of
+    daylight saving time in the hour after local midnight."""
+    day = timezone.localdate() - timedelta(days=days)
+    noon = timezone.make_aware(datetime.combine(day, time(12)))
+    MedicalProfile.objects.filter(user=patient).update(confirmed_at=noon)
 
 
 def verify(prescription, pharmacist, **kwargs) -> Prescription:
