@@ -30,7 +30,6 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template import Context
 from django.template.loader import get_template, render_to_string
-from django.utils.functional import SimpleLazyObject
 
 from pharmacy.context_processors import site
 
@@ -84,6 +83,7 @@ _local = _LocalCopies()
 def forget_local_copies() -> None:
     """Drop this process's copies; the next request reads the versions again."""
     _local.forget()
+    _nav_copies.clear()
 
 
 def _versions() -> tuple[str, int]:
@@ -142,24 +142,48 @@ def render_shared(template_name: str, context: dict) -> str:
     return _INDENT.sub("\n", html)
 
 
+# This process's renders of the account navigation, by everything it shows.
+NAV_COPIES_MAX = 4096
+_nav_copies: dict[tuple, str] = {}
+_nav_lock = threading.Lock()
+
+
+def _account_nav(request) -> str:
+    """The header's account navigation, rendered once per process for what it shows:
+    the cart's count, and the user's name and staff link or, signed out, the address
+    to come back to. Its sign-out form carries CSRF_MARK, filled in per request."""
+    user = request.user
+    shown = (
+        (user.pk, user.display_name, user.is_staff)
+        if user.is_authenticated
+        else (None, request.path)
+    )
+    key = (request.session.get("cart_count"), *shown)
+    nav = _nav_copies.get(key)
+    if nav is None:
+        context = Context({"request": request, "user": user, "csrf_token": CSRF_MARK})
+        nav = get_template("includes/_account_nav.html").template.render(context)
+        with _nav_lock:
+            if len(_nav_copies) >= NAV_COPIES_MAX:
+                _nav_copies.pop(next(iter(_nav_copies)), None)  # the oldest
+            _nav_copies[key] = nav
+    return nav
+
+
 def personalise(request, html: str) -> str:
     """Fill a shared page's markers with this visitor's navigation and messages
     (the CSRF token is filled in by `cached_page`, per request).
 
-    The two fragments need only these variables, so they are rendered with a plain
-    context rather than running every context processor twice per request.
+    The fragments need only a few variables, so they are rendered with a plain
+    context rather than running every context processor twice per request; the
+    messages only when there are some.
     """
-    context = Context(
-        {
-            "request": request,
-            "user": request.user,
-            "messages": get_messages(request),
-            # Lazy: only a signed-in header (its sign-out form) needs the token.
-            "csrf_token": SimpleLazyObject(lambda: get_token(request)),
-        }
-    )
-    nav = get_template("includes/_account_nav.html").template.render(context)
-    messages = get_template("includes/_messages.html").template.render(context)
+    storage = get_messages(request)
+    messages = ""
+    if storage:
+        context = Context({"messages": storage})
+        messages = get_template("includes/_messages.html").template.render(context)
+    nav = _account_nav(request)
     return html.replace(ACCOUNT_NAV_MARK, nav, 1).replace(MESSAGES_MARK, messages, 1)
 
 
