@@ -38,13 +38,15 @@ sys.path.insert(0, str(ROOT))
 from bench.scale_table import Figure, Row, render, size_label, summary  # noqa: E402
 
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+# SCALE_DB_PREFIX: databases of another name, e.g. copies made with `createdb -T`.
+DB_PREFIX = os.environ.get("SCALE_DB_PREFIX", "pharmacy_scalebench")
 REUSE_HOURS = 6  # the seeded times (due today, paid two days ago) age after that
 
 
 def database_name(size: int, due_as: int = 0) -> str:
     """`pharmacy_scalebench_100k`; with `--due-as 1000`, `pharmacy_scalebench_100k_due1k`."""
     suffix = f"_due{size_label(due_as)}" if due_as and due_as != size else ""
-    return f"pharmacy_scalebench_{size_label(size)}{suffix}"
+    return f"{DB_PREFIX}_{size_label(size)}{suffix}"
 
 
 def postgres(sql: str) -> None:
