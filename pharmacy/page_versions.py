@@ -4,8 +4,8 @@ A process may keep a copy of a signed-in page (orders/page_copy.py) only while
 nothing it shows has changed. What it shows of the patient (their orders, the lines,
 status changes and parcels, their prescriptions, medical profile, the parcel holds,
 the user row itself) is watched here: each change to such a row gives every user it
-belongs to a new random token in the shared cache, once the change has committed. The
-token is read with the session (accounts/sessions.py), so every process sees a change
+belongs to a new random token in the shared cache, at once and again once the change
+has committed (`pages_changed`). The token is read with the session (accounts/sessions.py), so every process sees a change
 on the user's next request.
 
 What is covered, for each model passed to `watch()` (which refuses a model whose
@@ -19,9 +19,12 @@ start-up):
   related managers (`order.lines.update(...)`) included, since they derive from the
   default manager.
 
-Not covered: writes through `_base_manager` or raw SQL, and rows of models not
-watched. A move that cannot reach the cache (Redis down) is logged; the copies it
-would have dropped expire after USER_PAGE_COPY_SECONDS.
+Watched (each app's ready()): the user, Order, OrderLine, OrderStatusChange, Shipment,
+DeliveryAddress, Prescription, MedicalProfile and DispatchHold. Not covered: writes
+through `_base_manager` (dispensing's counselling stamps, which these pages do not
+show) or raw SQL, a migration's data changes, and rows of models not watched. A move
+that cannot reach the cache (Redis down) is logged; the copies it would have dropped
+expire after USER_PAGE_COPY_SECONDS.
 
 The model names its patient with `PAGES_PATIENT`, a lookup path to the user's id:
 "patient_id", "user_id", "order__patient_id", or "pk" for the user model itself.
@@ -70,19 +73,25 @@ def pages_changed(user_ids) -> None:
     At once, so that the process making the change (and a test, whose transaction never
     commits) sees it on its next page; again on commit, because a page rendered in
     between read the rows as they were before the commit, under the first new token.
-    The ids of a transaction are gathered and moved in one write by the first of its
-    on-commit callbacks; ids left by a rolled-back transaction are moved with the next
-    commit, which only drops copies.
+    The ids of a transaction are gathered and moved in one write by one on-commit
+    callback; ids left by a rolled-back transaction are moved with the next commit,
+    which only drops copies.
     """
     ids = {user_id for user_id in user_ids if user_id is not None}
     if not ids:
         return
-    try:
-        _move(ids)
-    except Exception:
-        # The change itself must go on; the on-commit move is tried (and logged) next.
-        logger.warning("Could not move the pages tokens of users %s", sorted(ids), exc_info=True)
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:  # else on_commit() runs at once
+        try:
+            _move(ids)
+        except Exception:
+            # The change itself must go on; the on-commit move is tried (and logged) next.
+            logger.warning(
+                "Could not move the pages tokens of users %s", sorted(ids), exc_info=True
+            )
     _pending.user_ids |= ids
+    if any(callback is _move_pending for _, callback, _ in connection.run_on_commit):
+        return  # one move per transaction (a rolled-back savepoint takes its own away)
     # `robust`: the change has committed; an unreachable cache must not undo it.
     transaction.on_commit(_move_pending, robust=True)
 
@@ -129,12 +138,22 @@ class PagesQuerySet(models.QuerySet):
             return set()
         return set(self.order_by().values_list(path, flat=True).distinct())
 
+    def _given_to(self, values: dict) -> set:
+        """The user an update hands the rows to, when it sets their patient directly."""
+        path = self._path()
+        if path is None or "__" in path:
+            return set()
+        name = self.model._meta.pk.name if path == "pk" else path.removesuffix("_id")
+        given = values.get(name, values.get(path))
+        if isinstance(given, models.Model):
+            given = given.pk
+        return {given} if isinstance(given, int) else set()
+
     def update(self, **kwargs):
         patients = self._patients()
         rows = super().update(**kwargs)
         if rows:
-            moved = kwargs.get(self._path() or "")  # a row given to someone else
-            pages_changed(patients | ({moved} if isinstance(moved, int) else set()))
+            pages_changed(patients | self._given_to(kwargs))
         return rows
 
     update.alters_data = True
