@@ -88,13 +88,15 @@ def _load() -> Facts:
     return Facts(identity=identity, licences=licences, policies=links)
 
 
-# This process's facts and when it read them from the cache, replaced whole.
-_held: tuple[Facts, float] | None = None
+# This process's facts, when it read them from the cache, and a number that changes
+# whenever the facts it holds do (`facts_version`); replaced whole.
+_held: tuple[Facts, float, int] | None = None
+_generation = 0
 
 
 def facts() -> Facts:
     """The cached facts; read from the database on a miss."""
-    global _held
+    global _held, _generation
     now = time.monotonic()
     held = _held
     if held is not None and now - held[1] < settings.FACTS_RECHECK_SECONDS:
@@ -103,8 +105,19 @@ def facts() -> Facts:
     if cached is None:
         cached = _load()
         cache.set(FACTS_KEY, cached, FACTS_SECONDS)
-    _held = (cached, now)
+    if held is not None and held[0] == cached:
+        _held = (held[0], now, held[2])
+        return held[0]
+    _generation += 1
+    _held = (cached, now, _generation)
     return cached
+
+
+def facts_version() -> int:
+    """Changes whenever the facts this process shows do: for copies of pages with the
+    footer (orders/page_copy.py)."""
+    facts()
+    return _held[2]
 
 
 def forget_local_facts() -> None:

@@ -2,10 +2,12 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 
+from pharmacy.page_versions import PagesQuerySet
+
 from .addresses import canonical_email
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager.from_queryset(PagesQuerySet)):
     """Users are known by their email address; there are no usernames."""
 
     use_in_migrations = True
@@ -36,6 +38,8 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
 
     objects = UserManager()
+    # Each change moves the user's pages token (pharmacy/page_versions.py).
+    PAGES_PATIENT = "pk"
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

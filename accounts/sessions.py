@@ -5,10 +5,14 @@ two round trips to Redis, one after the other, because the user's id is in the s
 This process remembers which user each session it served belongs to, so from a
 session's second request on both keys are read in one round trip. What was read for
 the user is only a candidate: signed_in_user() takes it when the session loaded names
-that same user, and checks it exactly as it checks a copy read on its own.
+that same user, and checks it exactly as it checks a copy read on its own. The user's
+pages token (pharmacy/page_versions.py) comes in the same round trip, for the copies of
+their own pages (orders/page_copy.py), which take it on the same condition.
 """
 
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
+
+from pharmacy import page_versions
 
 from .user_cache import KEY, user_hint
 
@@ -16,14 +20,17 @@ from .user_cache import KEY, user_hint
 class SessionStore(CachedDBStore):
     # What the cache held for the session's user, read with the session: (user id, copy).
     prefetched_user: tuple[str, object] | None = None
+    # The user's pages token, read with the session: (user id, token or None).
+    prefetched_pages: tuple[str, str | None] | None = None
 
     def load(self):
         user_id = user_hint(self.session_key)
         if user_id is None:
             return super().load()
         user_key = KEY.format(user_id)
+        pages_key = page_versions.key(user_id)
         try:
-            found = self._cache.get_many([self.cache_key, user_key])
+            found = self._cache.get_many([self.cache_key, user_key, pages_key])
         except Exception:
             # As cached_db: a key the cache refuses resets the session (Django #17810).
             found = {}
@@ -31,4 +38,5 @@ class SessionStore(CachedDBStore):
         if data is None:
             return super().load()
         self.prefetched_user = (user_id, found.get(user_key))
+        self.prefetched_pages = (user_id, found.get(pages_key))
         return data

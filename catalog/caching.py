@@ -106,6 +106,12 @@ def _versions() -> tuple[str, int]:
     return page_version, list_version
 
 
+def current_versions() -> tuple[str, int]:
+    """The versions this process holds the catalog's pages under, for copies of other
+    pages that show the catalog (orders/page_copy.py)."""
+    return _versions()
+
+
 def _get(key: str, version: str) -> str | None:
     html = _local.get(key, version)
     if html is None:

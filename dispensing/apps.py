@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from pharmacy.page_versions import watch
+
 
 class DispensingConfig(AppConfig):
     name = "dispensing"
@@ -15,3 +17,5 @@ class DispensingConfig(AppConfig):
 
         register_stock_return(order_boxes_return)
         register_dispatch_hold(dispatch_hold_reasons)
+        # A parcel held by a recall shows on the patient's order page (orders/page_copy.py).
+        watch(self.get_model("DispatchHold"))

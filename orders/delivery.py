@@ -17,6 +17,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from pharmacy.page_versions import PagesQuerySet
 from pharmacy.us_states import US_STATES
 
 ZIP_CODE = RegexValidator(r"^[0-9]{5}(-[0-9]{4})?\Z", "Enter a ZIP code like 10001 or 10001-1234.")
@@ -36,6 +37,10 @@ class DeliveryAddress(models.Model):
     zip_code = models.CharField("ZIP code", max_length=10, validators=[ZIP_CODE])
     phone = models.CharField(max_length=30, blank=True, help_text="For the courier, if needed.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "user_id"
 
     class Meta:
         app_label = "orders"
@@ -59,6 +64,10 @@ class Shipment(models.Model):
     status = models.CharField(max_length=20, choices=Status, default=Status.IN_TRANSIT)
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "order__patient_id"
 
     class Meta:
         app_label = "orders"

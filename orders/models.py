@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from pharmacy.page_versions import PagesQuerySet
 from pharmacy.state_machine import StateMachine
 from pharmacy.us_states import US_STATES
 
@@ -156,6 +157,10 @@ class Order(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "patient_id"
+
     class Meta:
         ordering = ["-created_at", "-pk"]
         permissions = [("refund_order", "Can refund or cancel orders")]
@@ -304,6 +309,10 @@ class OrderLine(models.Model):
         "set when the order is paid. The refill reminders look ahead by it.",
     )
 
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "order__patient_id"
+
     class Meta:
         ordering = ["pk"]
         indexes = [
@@ -346,6 +355,10 @@ class OrderStatusChange(models.Model):
     )
     note = models.CharField(max_length=300, blank=True)
     at = models.DateTimeField(default=timezone.now)
+
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "order__patient_id"
 
     class Meta:
         ordering = ["at", "pk"]

@@ -72,6 +72,17 @@ def offered_options() -> tuple:
     return options
 
 
+def options_version() -> str | None:
+    """The version the process's copy of the options was read under (rechecked as
+    `offered_options` does), for copies of pages that show them; None when the options
+    are read on every call, which no copy can stand for."""
+    if not settings.SHIPPING_OPTIONS_RECHECK_SECONDS:
+        return None
+    offered_options()
+    held = _copy.held
+    return held[0] if held is not None else None
+
+
 def options_changed(sender, **kwargs) -> None:
     """Connected to ShippingOption's post_save and post_delete (orders.apps)."""
 

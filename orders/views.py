@@ -30,6 +30,7 @@ from .forms import (
     ShippingChoiceForm,
 )
 from .models import REFUND_BUSINESS_DAYS, DeliveryAddress, Order, OrderLine, OrderStatus
+from .page_copy import copied_page, render_page
 from .payments import sessions
 from .progress import declined_notice, order_steps, order_timeline, patient_status
 from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
@@ -84,8 +85,9 @@ def _flash_errors(request, form) -> None:
             messages.error(request, error)
 
 
+@copied_page("cart")
 def cart_view(request):
-    return render(request, "orders/cart.html", _cart_context(request, Cart(request.session)))
+    return render_page(request, "orders/cart.html", _cart_context(request, Cart(request.session)))
 
 
 def _add_to_cart(request):
@@ -313,13 +315,15 @@ def _own_order(request, number: str) -> Order:
 
 
 @login_required
+@copied_page("orders")
 def order_list(request):
     orders = Order.objects.filter(patient=request.user).prefetch_related("lines")
     page = Paginator(orders, ORDERS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "orders/order_list.html", {"page_obj": page})
+    return render_page(request, "orders/order_list.html", {"page_obj": page})
 
 
 @login_required
+@copied_page("order")
 def order_detail(request, number: str):
     order = _own_order(request, number)
     waiting = order.status == OrderStatus.PAID or (
@@ -344,7 +348,9 @@ def order_detail(request, number: str):
         # The lines whose prescription the prescriber is still to send.
         "awaits": [line for line in order.lines.all() if line.awaits_prescription],
     }
-    return render(request, "orders/order_detail.html", context)
+    # A payable order's page offers to pay until its deadline, whatever else changes.
+    until = order.payment_due_by if order.is_payable else None
+    return render_page(request, "orders/order_detail.html", context, until=until)
 
 
 @login_required

@@ -142,6 +142,10 @@ AUTH_USER_MODEL = "accounts.User"
 # A signed-in request reads its user from a copy in the cache, dropped when the row is
 # saved (accounts/user_cache.py); only with Redis, which every process shares.
 USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=60 if REDIS_URL else 0)
+# Each process keeps the cart and order pages it rendered for a patient while nothing
+# they show changed (orders/page_copy.py), at most this long; only with Redis, which
+# holds the tokens every process checks.
+USER_PAGE_COPY_SECONDS = env.int("USER_PAGE_COPY_SECONDS", default=60 if REDIS_URL else 0)
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",

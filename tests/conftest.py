@@ -9,6 +9,7 @@ from django.core.management import call_command
 from about.selectors import forget_local_facts
 from catalog.caching import forget_local_copies
 from catalog.models import Drug
+from orders.page_copy import forget_copies
 from orders.shipping_copy import forget_copy
 from pharmacy.celery import app as celery_app
 from tests.factories import make_catalog_staff, make_user, sign_in_staff
@@ -63,16 +64,19 @@ def private_media(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with a cold cache (it may be a shared Redis in CI), and without
-    the process's own copies of catalog pages, delivery options and pharmacy details."""
+    the process's own copies of catalog pages, delivery options, pharmacy details and
+    patients' pages."""
     cache.clear()
     forget_local_copies()
     forget_copy()
     forget_local_facts()
+    forget_copies()
     yield
     cache.clear()
     forget_local_copies()
     forget_copy()
     forget_local_facts()
+    forget_copies()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from orders.models import Order
+from pharmacy.page_versions import PagesQuerySet
 
 
 class Recall(models.Model):
@@ -89,6 +90,10 @@ class DispatchHold(models.Model):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "order__patient_id"
 
     history = HistoricalRecords()
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from simple_history.models import HistoricalRecords
 
+from pharmacy.page_versions import PagesQuerySet
 from pharmacy.state_machine import StateMachine
 
 from .partner import TelemedicinePartner
@@ -92,7 +93,7 @@ PRESCRIPTION_MACHINE = StateMachine(
 QUEUE_ORDER_WAITING, QUEUE_SUBMITTED, QUEUE_NEEDS_INFO, QUEUE_DECIDED = 0, 1, 2, 3
 
 
-class PrescriptionQuerySet(models.QuerySet):
+class PrescriptionQuerySet(PagesQuerySet):
     def active(self, *, on: date | None = None):
         """Verified, not expired, with units left: what the patient may be taking."""
         on = on or timezone.localdate()
@@ -236,7 +237,9 @@ class Prescription(models.Model):
         db_persist=True,
     )
 
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
     objects = PrescriptionQuerySet.as_manager()
+    PAGES_PATIENT = "patient_id"
     history = HistoricalRecords(
         excluded_fields=[
             "check_results",

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from pharmacy.page_versions import PagesQuerySet
+
 
 class KidneyDisease(models.TextChoices):
     NONE = "none", "No kidney disease"
@@ -126,6 +128,10 @@ class MedicalProfile(models.Model):
         blank=True,
         help_text="When the patient last saved the profile or confirmed it is still correct.",
     )
+
+    # Each change moves the patient's pages token (pharmacy/page_versions.py).
+    objects = PagesQuerySet.as_manager()
+    PAGES_PATIENT = "user_id"
 
     history = HistoricalRecords(m2m_fields=[medication_classes, hypersensitive_to])
 

@@ -50,7 +50,8 @@ def test_a_signed_in_page_reads_its_session_and_user_in_one_round_trip(
         html = signed_in.get(PAGE).content.decode()
     assert "Sign out" in html and patient.first_name in html
     with_user = [keys for keys in reads if KEY.format(patient.pk) in keys]
-    assert len(with_user) == 1 and len(with_user[0]) == 2  # the session's key beside it
+    # The session's key beside it, and the user's pages token (pharmacy/page_versions.py).
+    assert len(with_user) == 1 and len(with_user[0]) == 3
 
 
 def test_a_new_password_still_ends_the_other_sessions_at_once(

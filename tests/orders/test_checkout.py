@@ -249,7 +249,11 @@ def test_add_to_cart_is_csrf_checked_for_every_visitor_with_a_session(baclofen, 
     assert 'value="2"' in client.get("/cart/").content.decode()
 
 
-def test_cart_page_query_count(patient_client, package, verified, django_assert_max_num_queries):
+def test_cart_page_query_count(
+    patient_client, package, verified, settings, django_assert_max_num_queries
+):
+    # What a render costs; a repeat view is the process's copy (tests/orders/test_page_copy.py).
+    settings.USER_PAGE_COPY_SECONDS = 0
     add(patient_client, package)
     patient_client.get(CART)  # the delivery options are now this process's copy
     # session (none when Redis holds it), user, packages, prescriptions (what covers the
@@ -259,8 +263,10 @@ def test_cart_page_query_count(patient_client, package, verified, django_assert_
 
 
 def test_order_page_query_count(
-    patient_client, patient, package, verified, django_assert_max_num_queries
+    patient_client, patient, package, verified, settings, django_assert_max_num_queries
 ):
+    # What a render costs; a repeat view is the process's copy (tests/orders/test_page_copy.py).
+    settings.USER_PAGE_COPY_SECONDS = 0
     address = DeliveryAddress.objects.create(user=patient, **ADDRESS)
     order = services.order_place(patient=patient, lines=[CartLine(package, 1)], address=address)
     patient_client.get(order.get_absolute_url())  # the user is now copied in the cache

@@ -26,6 +26,7 @@ from orders.payments.refunds import refund_order
 from orders.payments.sessions import checkout_session_expire, checkout_session_for
 from orders.services import order_cancel
 from orders.tasks.sweeps import retry_unprocessed_events
+from pharmacy import page_versions
 from prescriptions.models import Prescription
 from tests.dispensing.factories import release
 from tests.fixtures.stripe import (
@@ -244,8 +245,9 @@ def test_completed_checkout_pays_the_order_and_queues_the_receipt_not_the_dispat
     assert order.status == OrderStatus.PAID
     assert order.stripe_payment_intent == completed["data"]["object"]["payment_intent"]
     assert (stock(), units_used(order)) == (taken_stock, taken_units)
-    # The receipt email only: the order waits for the pharmacist's final check.
-    assert len(callbacks) == 1
+    # The receipt email only: the order waits for the pharmacist's final check. (Beside
+    # it, the move of the patient's pages token, pharmacy/page_versions.py.)
+    assert len([c for c in callbacks if c.__module__ != page_versions.__name__]) == 1
     assert order.awaits_final_check
     assert Notification.objects.filter(order=order, kind=Notification.Kind.CONFIRMED).exists()
 

@@ -17,10 +17,11 @@ from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import place_order
 
 # Payment: lock the event, find and lock the order, the paid move (order, status change,
-# refill dates), the receipt's row (one INSERT .. ON CONFLICT, no read first), the
-# refund-before-payment check, the event; then the receipt: lock its row with the
-# order and patient, the lines, mark it sent.
-CONFIRM_QUERIES = 20
+# refill dates, with the patient whose pages they are: pharmacy/page_versions.py), the
+# receipt's row (one INSERT .. ON CONFLICT, no read first), the refund-before-payment
+# check, the event; then the receipt: lock its row with the order and patient, the
+# lines, mark it sent.
+CONFIRM_QUERIES = 21
 # Dispatch: the order with whether it has a shipment, the hold check, then under the
 # order's lock the hold check again, the move, the shipment, the email's row; then the
 # email: lock its row, the lines, the shipment, mark it sent.

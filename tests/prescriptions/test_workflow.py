@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from catalog.models import Drug, Formulation, MedicationClass
+from pharmacy import page_versions
 from prescriptions import selectors, services
 from prescriptions.models import Prescription, Status, StatusChange
 from tests.factories import (
@@ -57,8 +58,10 @@ def test_the_patient_is_emailed_only_after_the_decision_commits(
             prescription_id=prescription.pk, pharmacist=pharmacist, reason="Signature missing."
         )
     assert mail.outbox == []  # nothing sent while the transaction was open
-    assert len(callbacks) == 1
-    callbacks[0]()
+    # The email, beside the move of the patient's pages token (pharmacy/page_versions.py).
+    emails = [c for c in callbacks if c.__module__ != page_versions.__name__]
+    assert len(emails) == 1
+    emails[0]()
     assert len(mail.outbox) == 1
     assert "Signature missing." in mail.outbox[0].body
     assert mail.outbox[0].to == [patient.email]
