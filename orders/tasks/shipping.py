@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from ..couriers import CourierUnavailable
+from ..extensions import checked_order_send
 from ..services.notifications import emails_sent_here
 from ..services.shipping import order_dispatch, shipments_refresh
 from ..task_names import DISPATCH_ORDER, REFRESH_SHIPMENTS
@@ -28,8 +29,13 @@ RETRY = {
 
 @shared_task(**RETRY, name=DISPATCH_ORDER)
 def dispatch_order(order_id: int) -> str | None:
-    """Hand a paid order to the courier; returns the tracking number, or None if not due."""
+    """Hand a paid order to the courier; returns the tracking number, or None if not due.
+
+    First the emails its final check left to send (a first fill's counselling offer),
+    whether or not the parcel can be booked now: no task of their own.
+    """
     with emails_sent_here():  # the dispatch email goes out from here, after the commit
+        checked_order_send(order_id)
         shipment = order_dispatch(order_id=order_id)
     return shipment.tracking_number if shipment else None
 

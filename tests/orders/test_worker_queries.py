@@ -21,10 +21,11 @@ from tests.orders.factories import place_order
 # refund-before-payment check, the event; then the receipt: lock its row with the
 # order and patient, the lines, mark it sent.
 CONFIRM_QUERIES = 20
-# Dispatch: the order with whether it has a shipment, the hold check, then under the
-# order's lock the hold check again, the move, the shipment, the email's row; then the
-# email: lock its row, the lines, the shipment, mark it sent.
-DISPATCH_QUERIES = 16
+# Dispatch: the first fill's counselling offer (lock it with its order and patient, mark
+# it sent: no task of its own), the order with whether it has a shipment, the hold
+# check, then under the order's lock the hold check again, the move, the shipment, the
+# email's row; then the email: lock its row, the lines, the shipment, mark it sent.
+DISPATCH_QUERIES = 20
 
 
 def test_the_payment_and_dispatch_tasks_with_their_emails_run_in_few_queries(
@@ -53,3 +54,4 @@ def test_the_payment_and_dispatch_tasks_with_their_emails_run_in_few_queries(
     subjects = [message.subject for message in mail.outbox]
     assert any(f"Receipt for order {order.number}" in subject for subject in subjects)
     assert any(f"Order {order.number} is on its way" in subject for subject in subjects)
+    assert any(f"Order {order.number}: a pharmacist can talk" in subject for subject in subjects)
