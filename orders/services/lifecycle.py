@@ -49,10 +49,13 @@ RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
 def _locked(order_id: int, order: Order | None = None) -> Order:
     """The order's row, locked; `order` when the caller already holds that lock in this
-    transaction (a payment event's handler), so the row is not read a second time."""
+    transaction (a payment event's handler), so the row is not read a second time.
+
+    With its patient (not locked), whom the email of each move is to: a worker's task
+    sends it from this copy (`emails_sent_here`)."""
     if order is not None and order.pk == order_id:
         return order
-    return Order.objects.select_for_update().get(pk=order_id)
+    return Order.objects.select_for_update(of=("self",)).select_related("patient").get(pk=order_id)
 
 
 def _release(order: Order, *, actor=None, note: str = "") -> None:
@@ -91,14 +94,22 @@ def _move_if_allowed(order: Order, to_status: str, **fields) -> OrderStatusChang
         return None
 
 
-def _record_run_out(order: Order) -> None:
+def _record_run_out(order: Order) -> list[OrderLine]:
     """Record on each line of a just-paid order the day its supply runs out (empty when
-    the directions do not say how much a day): the refill reminders look ahead by it."""
-    lines = list(order.lines.select_related("prescription").filter(prescription__isnull=False))
+    the directions do not say how much a day): the refill reminders look ahead by it.
+
+    Returns the order's lines, with their package and drug, for the receipt."""
+    lines = list(
+        order.lines.select_related("prescription", "package__formulation__drug").order_by("pk")
+    )
+    due = []
     for line in lines:
         line.order = order
-        line.refill_due_on = run_out_date(line)
-    OrderLine.objects.bulk_update([line for line in lines if line.refill_due_on], ["refill_due_on"])
+        if line.prescription_id is not None and (day := run_out_date(line)):
+            line.refill_due_on = day
+            due.append(line)
+    OrderLine.objects.bulk_update(due, ["refill_due_on"])
+    return lines
 
 
 @transaction.atomic
@@ -123,8 +134,7 @@ def order_mark_paid(
     )
     if paid is None:
         return False
-    _record_run_out(order)
-    notify(order, Notification.Kind.CONFIRMED)
+    notify(order, Notification.Kind.CONFIRMED, lines=_record_run_out(order))
     return True
 
 

@@ -16,16 +16,17 @@ from tests.factories import make_pharmacist
 from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import place_order
 
-# Payment: lock the event, find and lock the order, the paid move (order, status change,
-# refill dates), the receipt's row (one INSERT .. ON CONFLICT, no read first), the
-# refund-before-payment check, the event; then the receipt: lock its row with the
-# order and patient, the lines, mark it sent.
-CONFIRM_QUERIES = 20
+# Payment: lock the event, find and lock the order with its patient, the paid move
+# (order, status change, its lines with their drugs and refill dates), the receipt's
+# row (one INSERT .. ON CONFLICT, no read first), the refund-before-payment check, the
+# event; then the receipt, from that order and those lines: lock its row, mark it sent.
+CONFIRM_QUERIES = 19
 # Dispatch: the first fill's counselling offer (lock it with its order and patient, mark
 # it sent: no task of its own), the order with whether it has a shipment, the hold
-# check, then under the order's lock the hold check again, the move, the shipment, the
-# email's row; then the email: lock its row, the lines, the shipment, mark it sent.
-DISPATCH_QUERIES = 20
+# check, then the order locked with its patient, the hold check again, the move, the
+# shipment, the email's row; then the email, from that order and its shipment: lock its
+# row, the lines, mark it sent.
+DISPATCH_QUERIES = 19
 
 
 def test_the_payment_and_dispatch_tasks_with_their_emails_run_in_few_queries(
