@@ -44,10 +44,10 @@ def send_counselling_offer(offer_id: int) -> bool:
     return counselling_offer_send(offer_id=offer_id, send=send_counselling_offer_email)
 
 
-def send_counselling_offers(order_id: int) -> None:
+def send_counselling_offers(order_id: int, *, order=None) -> None:
     """What orders' dispatch task runs for dispensing: the order's counselling offers not
     emailed yet, sent in its process (an offer that fails is queued as the task above)."""
-    counselling_offers_send(order_id=order_id, send=send_counselling_offer_email)
+    counselling_offers_send(order_id=order_id, send=send_counselling_offer_email, order=order)
 
 
 @shared_task(**EMAIL_RETRY, name=SEND_MESSAGE_NOTICE)

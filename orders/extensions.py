@@ -9,8 +9,8 @@ here, from its AppConfig.ready, the two things only it knows:
 - a dispatch hold: why a checked order's parcel must not be booked now (a recall of
   a lot in it), or "" when nothing stands in the way;
 - what a final check leaves to send (the counselling offer of a first fill): the
-  dispatch task, which every release queues, sends it in the worker before it books
-  the parcel, instead of a task of its own; and the sweep of lost work asks it to
+  dispatch task, which every release queues, sends it in the worker after it booked
+  the parcel (or found it could not), instead of a task of its own; and the sweep of lost work asks it to
   queue again what a lost or crashed task left unsent.
 
 With nothing registered, orders runs as on its own: every line's boxes go back to the
@@ -24,8 +24,9 @@ from datetime import datetime
 StockReturn = Callable[..., set[int]]
 # handler(order_ids) -> {order id: why its parcel must not be booked}, for the held ones.
 DispatchHold = Callable[[list[int]], dict[int, str]]
-# handler(order_id) -> None: sends, here, what the order's final check left to send.
-CheckedOrderSend = Callable[[int], None]
+# handler(order_id, *, order=None) -> None: sends, here, what the order's final check
+# left to send; `order`, when given, is the order's row (with its patient) just read.
+CheckedOrderSend = Callable[..., None]
 # handler(*, before, batch) -> how many tasks it queued again for work older than `before`.
 LostWork = Callable[..., int]
 
@@ -84,14 +85,14 @@ def dispatch_hold_reason(order_id: int) -> str:
     return dispatch_hold_reasons([order_id]).get(order_id, "")
 
 
-def checked_order_send(order_id: int) -> None:
+def checked_order_send(order_id: int, *, order=None) -> None:
     """Send what the order's final check left to send (the dispatch task, in the worker).
 
     Each handler sends at most once whatever runs it, and queues its own task for what
-    fails to send, so that the dispatch goes on.
+    fails to send. `order`: the order as the dispatch just committed it, if it did.
     """
     for handler in _checked_order_sends:
-        handler(order_id)
+        handler(order_id, order=order)
 
 
 def lost_work_elsewhere(*, before: datetime, batch: int) -> int:

@@ -153,21 +153,24 @@ def counselling_offer_send(*, offer_id: int, send) -> bool:
     return _send_once(CounsellingOffer, offer_id, "emailed_at", send)
 
 
-def counselling_offers_send(*, order_id: int, send) -> int:
+def counselling_offers_send(*, order_id: int, send, order: Order | None = None) -> int:
     """Email the order's counselling offers not emailed yet, here; returns how many.
 
-    One query finds and locks them, with the order and patient every email names. An
-    offer whose email fails is queued as its task (which retries) and the others are
-    still recorded as sent, so that none goes out twice.
+    One query finds and locks them, with the order and patient every email names
+    unless the caller has them (`order`, with its patient). An offer whose email fails
+    is queued as its task (which retries) and the others are still recorded as sent,
+    so that none goes out twice.
     """
+    offers = CounsellingOffer.objects.select_for_update(of=("self",)).filter(
+        order_id=order_id, emailed_at__isnull=True
+    )
+    if order is None:
+        offers = offers.select_related("order__patient")
     sent = []
     with transaction.atomic():
-        offers = (
-            CounsellingOffer.objects.select_for_update(of=("self",))
-            .select_related("order__patient")
-            .filter(order_id=order_id, emailed_at__isnull=True)
-        )
-        for offer in offers:
+        for offer in offers.order_by("pk"):
+            if order is not None:
+                offer.order = order
             try:
                 send(offer)
             except Exception:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog.stock import return_stock
@@ -32,7 +33,7 @@ from ..models import (
     OrderStatusChange,
     Shipment,
 )
-from ..supply import run_out_date
+from ..supply import run_out_day
 from ..task_names import (
     DISPATCH_ORDER,
     EXPIRE_CHECKOUT_SESSION,
@@ -98,14 +99,23 @@ def _record_run_out(order: Order) -> list[OrderLine]:
     """Record on each line of a just-paid order the day its supply runs out (empty when
     the directions do not say how much a day): the refill reminders look ahead by it.
 
-    Returns the order's lines, with their package and drug, for the receipt."""
+    Returns the order's lines, with their package and drug, for the receipt. Of each
+    prescription only its directions are read (the row is some forty columns)."""
     lines = list(
-        order.lines.select_related("prescription", "package__formulation__drug").order_by("pk")
+        order.lines.select_related("package__formulation__drug")
+        .annotate(
+            dose_units=F("prescription__units_per_dose"),
+            doses_a_day=F("prescription__doses_per_day"),
+        )
+        .order_by("pk")
     )
     due = []
     for line in lines:
         line.order = order
-        if line.prescription_id is not None and (day := run_out_date(line)):
+        if line.dose_units is None or line.doses_a_day is None:
+            continue
+        daily = line.dose_units * line.doses_a_day  # as Prescription.daily_units
+        if day := run_out_day(units=line.units, daily_units=daily, paid_at=order.paid_at):
             line.refill_due_on = day
             due.append(line)
     OrderLine.objects.bulk_update(due, ["refill_due_on"])

@@ -31,12 +31,16 @@ RETRY = {
 def dispatch_order(order_id: int) -> str | None:
     """Hand a paid order to the courier; returns the tracking number, or None if not due.
 
-    First the emails its final check left to send (a first fill's counselling offer),
-    whether or not the parcel can be booked now: no task of their own.
+    Then the emails its final check left to send (a first fill's counselling offer),
+    whether or not the parcel could be booked now: no task of their own. Written from
+    the order as the dispatch left it, when it did.
     """
+    shipment = None
     with emails_sent_here():  # the dispatch email goes out from here, after the commit
-        checked_order_send(order_id)
-        shipment = order_dispatch(order_id=order_id)
+        try:
+            shipment = order_dispatch(order_id=order_id)
+        finally:
+            checked_order_send(order_id, order=shipment.order if shipment else None)
     return shipment.tracking_number if shipment else None
 
 

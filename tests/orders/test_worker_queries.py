@@ -21,11 +21,11 @@ from tests.orders.factories import place_order
 # row (one INSERT .. ON CONFLICT, no read first), the refund-before-payment check, the
 # event; then the receipt, from that order and those lines: lock its row, mark it sent.
 CONFIRM_QUERIES = 19
-# Dispatch: the first fill's counselling offer (lock it with its order and patient, mark
-# it sent: no task of its own), the order with whether it has a shipment, the hold
-# check, then the order locked with its patient, the hold check again, the move, the
-# shipment, the email's row; then the email, from that order and its shipment: lock its
-# row, the lines, mark it sent.
+# Dispatch: the order with whether it has a shipment, the hold check, then the order
+# locked with its patient, the hold check again, the move, the shipment, the email's
+# row; then the email, from that order and its shipment: lock its row, the lines, mark
+# it sent; then the first fill's counselling offer, from the same order (lock it, mark
+# it sent: no task of its own).
 DISPATCH_QUERIES = 19
 
 
