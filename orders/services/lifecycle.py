@@ -7,7 +7,7 @@ be entered only once, they are given back exactly once.
 """
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -109,7 +109,7 @@ def _record_run_out(order: Order) -> list[OrderLine]:
         )
         .order_by("pk")
     )
-    due = []
+    due: dict[date, list[int]] = {}
     for line in lines:
         line.order = order
         if line.dose_units is None or line.doses_a_day is None:
@@ -117,8 +117,10 @@ def _record_run_out(order: Order) -> list[OrderLine]:
         daily = line.dose_units * line.doses_a_day  # as Prescription.daily_units
         if day := run_out_day(units=line.units, daily_units=daily, paid_at=order.paid_at):
             line.refill_due_on = day
-            due.append(line)
-    OrderLine.objects.bulk_update(due, ["refill_due_on"])
+            due.setdefault(day, []).append(line.pk)
+    # One plain UPDATE per day (an order's lines mostly share one), not a CASE per line.
+    for day, line_ids in due.items():
+        OrderLine.objects.filter(pk__in=line_ids).update(refill_due_on=day)
     return lines
 
 
