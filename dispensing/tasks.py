@@ -3,7 +3,11 @@
 from celery import shared_task
 
 from .emails import send_counselling_offer_email, send_message_notice_email, send_recall_email
-from .services.counselling import counselling_offer_send, message_notice_send
+from .services.counselling import (
+    counselling_offer_send,
+    counselling_offers_send,
+    message_notice_send,
+)
 from .services.recalls import recall_notice_send
 from .services.stock import lots_expire
 from .task_names import (
@@ -38,6 +42,12 @@ def send_recall_notice(notice_id: int) -> bool:
 def send_counselling_offer(offer_id: int) -> bool:
     """Email the counselling offer of a first fill, once."""
     return counselling_offer_send(offer_id=offer_id, send=send_counselling_offer_email)
+
+
+def send_counselling_offers(order_id: int, *, order=None) -> None:
+    """What orders' dispatch task runs for dispensing: the order's counselling offers not
+    emailed yet, sent in its process (an offer that fails is queued as the task above)."""
+    counselling_offers_send(order_id=order_id, send=send_counselling_offer_email, order=order)
 
 
 @shared_task(**EMAIL_RETRY, name=SEND_MESSAGE_NOTICE)

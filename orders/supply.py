@@ -21,11 +21,16 @@ def run_out_date(line: OrderLine) -> date | None:
     Counted from the day of payment in the pharmacy's time zone, in whole days: 10
     pills at 1 x 3 a day last 3 days, and the patient is out on the fourth morning.
     """
-    daily = line.prescription.daily_units
-    paid_at = line.order.paid_at
-    if not daily or paid_at is None:
+    return run_out_day(
+        units=line.units, daily_units=line.prescription.daily_units, paid_at=line.order.paid_at
+    )
+
+
+def run_out_day(*, units: int, daily_units: Decimal | None, paid_at) -> date | None:
+    """`run_out_date` from its three facts, for a caller that read the directions alone."""
+    if not daily_units or paid_at is None:
         return None
-    days = int(Decimal(line.units) // daily)
+    days = int(Decimal(units) // daily_units)
     return timezone.localdate(paid_at) + timedelta(days=days)
 
 

@@ -158,6 +158,16 @@ class PagesQuerySet(models.QuerySet):
 
     update.alters_data = True
 
+    def update_of(self, patients, **kwargs):
+        """update() of rows whose patients the caller knows (an order's lines): the same
+        moves, without the query that finds them."""
+        rows = super().update(**kwargs)
+        if rows:
+            pages_changed(set(patients) | self._given_to(kwargs))
+        return rows
+
+    update_of.alters_data = True
+
     def bulk_create(self, objs, *args, **kwargs):
         created = super().bulk_create(objs, *args, **kwargs)
         if self._path():

@@ -249,6 +249,11 @@ X_FRAME_OPTIONS = "DENY"
 # Celery: with REDIS_URL a separate worker runs the tasks; without it they run
 # in-process, synchronously, which is all the embedded default needs.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Kombu's Redis transport with one redis-py client reused per connection pool instead of
+# one built per publish and acknowledgement (pharmacy/broker.py). `rediss://` keeps
+# kombu's own, which sets its TLS defaults by that scheme.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "pharmacy.broker:Transport"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

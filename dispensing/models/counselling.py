@@ -45,6 +45,14 @@ class CounsellingOffer(models.Model):
                 fields=["order", "prescription"], name="counselling_offered_once_per_fill"
             )
         ]
+        # The sweep of lost work looks only at offers not emailed yet.
+        indexes = [
+            models.Index(
+                fields=["offered_at"],
+                condition=models.Q(emailed_at__isnull=True),
+                name="counselling_offer_unemailed",
+            )
+        ]
 
     def __str__(self):
         return f"Counselling on {self.order}: {self.get_answer_display()}"

@@ -5,20 +5,32 @@ counselling for it (one offer per order and prescription), emailed to the patien
 The patient accepts, declines or asks a question (which is a message on the order);
 a pharmacist records the counselling. Every message is emailed to the other side as
 a notice that says where to read it, never what it says.
+
+The offer's email goes out from the order's dispatch task in the worker, which the
+final check queues in the same transaction (`orders.extensions.checked_order_send`):
+no task of its own, each costing the worker a few ms of Celery machinery. Its task
+remains for an offer that fails to send there, and for one the sweep of lost work
+finds unsent (`counselling_offers_resume`); every sender locks the row, so it is sent once.
 """
+
+import logging
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Order, OrderLine
-from pharmacy.queue import enqueue_on_commit
+from pharmacy.batches import keyset_batches
+from pharmacy.queue import enqueue, enqueue_on_commit
 
 from ..models import CounsellingOffer, DispenseRecord, OrderMessage
 from ..task_names import SEND_COUNSELLING_OFFER, SEND_MESSAGE_NOTICE
 
 PHARMACIST_PERMISSION = "dispensing.perform_finalcheck"
 MESSAGE_LIMIT = 2000
+
+logger = logging.getLogger(__name__)
 
 
 def counselling_offer_first_fills(
@@ -27,7 +39,8 @@ def counselling_offer_first_fills(
     """Offer counselling for each prescription this order fills for the first time.
 
     Called by the final check in its transaction, before it writes its own dispense
-    records: a prescription with none yet is on its first fill.
+    records: a prescription with none yet is on its first fill. The dispatch task it
+    queues emails the offers (`counselling_offers_send`).
     """
     offers = []
     for prescription_id in {line.prescription_id for line in lines if line.prescription_id}:
@@ -41,7 +54,6 @@ def counselling_offer_first_fills(
             order=order, prescription_id=prescription_id
         )
         if created:
-            enqueue_on_commit(SEND_COUNSELLING_OFFER, offer.pk)
             offers.append(offer)
     return offers
 
@@ -139,6 +151,59 @@ def _send_once(model, pk: int, field: str, send) -> bool:
 
 def counselling_offer_send(*, offer_id: int, send) -> bool:
     return _send_once(CounsellingOffer, offer_id, "emailed_at", send)
+
+
+def counselling_offers_send(*, order_id: int, send, order: Order | None = None) -> int:
+    """Email the order's counselling offers not emailed yet, here; returns how many.
+
+    One query finds and locks them, with the order and patient every email names
+    unless the caller has them (`order`, with its patient). An offer whose email fails
+    is queued as its task (which retries) and the others are still recorded as sent,
+    so that none goes out twice.
+    """
+    offers = CounsellingOffer.objects.select_for_update(of=("self",)).filter(
+        order_id=order_id, emailed_at__isnull=True
+    )
+    if order is None:
+        offers = offers.select_related("order__patient")
+    sent = []
+    with transaction.atomic():
+        for offer in offers.order_by("pk"):
+            if order is not None:
+                offer.order = order
+            try:
+                send(offer)
+            except Exception:
+                logger.warning("Counselling offer %s not sent here; queued", offer.pk)
+                enqueue_on_commit(SEND_COUNSELLING_OFFER, offer.pk)
+            else:
+                sent.append(offer.pk)
+        if sent:
+            CounsellingOffer.objects.filter(pk__in=sent).update(emailed_at=timezone.now())
+    return len(sent)
+
+
+# An offer not emailed by then is left unsent: the medicine has arrived, and a late "we
+# can talk you through it" (say, one whose task gave up long ago, found on a deploy)
+# would only confuse. The pharmacist still sees the offer on the order.
+OFFER_EMAIL_STALE_AFTER = timedelta(days=2)
+
+
+def counselling_offers_resume(*, before: datetime, batch: int) -> int:
+    """Queue the email of each offer made before `before`, in the last
+    OFFER_EMAIL_STALE_AFTER, and not emailed (its dispatch task lost, or its process
+    killed before it sent); returns how many."""
+    unsent = CounsellingOffer.objects.filter(
+        emailed_at__isnull=True,
+        offered_at__lt=before,
+        offered_at__gte=before - OFFER_EMAIL_STALE_AFTER,
+    )
+    count = 0
+    for offer_ids in keyset_batches(unsent, order="offered_at", size=batch):
+        for offer_id in offer_ids:
+            enqueue(SEND_COUNSELLING_OFFER, offer_id)
+        count += len(offer_ids)
+    return count
 
 
 def message_notice_send(*, message_id: int, send) -> bool:

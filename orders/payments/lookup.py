@@ -20,9 +20,14 @@ def event_order(data: dict[str, Any], *, lock: bool = False) -> Order | None:
     it; a PaymentIntent or Charge to the order that stored its intent when its own
     session paid it. `client_reference_id` and metadata are written by whoever makes
     a session (a Payment Link takes them from the URL), so they never pick an order.
+    Locked (`lock`), it comes with its patient, whom the emails of its moves are to.
     """
     obj = event_object(data)
-    orders = Order.objects.select_for_update() if lock else Order.objects.all()
+    orders = (
+        Order.objects.select_for_update(of=("self",)).select_related("patient")
+        if lock
+        else Order.objects.all()
+    )
     if obj.get("object") == "checkout.session":
         session_id = text(obj.get("id"))
         return orders.filter(stripe_session_id=session_id).first() if session_id else None

@@ -7,10 +7,11 @@ be entered only once, they are given back exactly once.
 """
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from catalog.stock import return_stock
@@ -32,7 +33,7 @@ from ..models import (
     OrderStatusChange,
     Shipment,
 )
-from ..supply import run_out_date
+from ..supply import run_out_day
 from ..task_names import (
     DISPATCH_ORDER,
     EXPIRE_CHECKOUT_SESSION,
@@ -49,10 +50,13 @@ RELEASING_STATUSES = {OrderStatus.CANCELLED, OrderStatus.REFUNDED}
 
 def _locked(order_id: int, order: Order | None = None) -> Order:
     """The order's row, locked; `order` when the caller already holds that lock in this
-    transaction (a payment event's handler), so the row is not read a second time."""
+    transaction (a payment event's handler), so the row is not read a second time.
+
+    With its patient (not locked), whom the email of each move is to: a worker's task
+    sends it from this copy (`emails_sent_here`)."""
     if order is not None and order.pk == order_id:
         return order
-    return Order.objects.select_for_update().get(pk=order_id)
+    return Order.objects.select_for_update(of=("self",)).select_related("patient").get(pk=order_id)
 
 
 def _release(order: Order, *, actor=None, note: str = "") -> None:
@@ -91,14 +95,33 @@ def _move_if_allowed(order: Order, to_status: str, **fields) -> OrderStatusChang
         return None
 
 
-def _record_run_out(order: Order) -> None:
+def _record_run_out(order: Order) -> list[OrderLine]:
     """Record on each line of a just-paid order the day its supply runs out (empty when
-    the directions do not say how much a day): the refill reminders look ahead by it."""
-    lines = list(order.lines.select_related("prescription").filter(prescription__isnull=False))
+    the directions do not say how much a day): the refill reminders look ahead by it.
+
+    Returns the order's lines, with their package and drug, for the receipt. Of each
+    prescription only its directions are read (the row is some forty columns)."""
+    lines = list(
+        order.lines.select_related("package__formulation__drug")
+        .annotate(
+            dose_units=F("prescription__units_per_dose"),
+            doses_a_day=F("prescription__doses_per_day"),
+        )
+        .order_by("pk")
+    )
+    due: dict[date, list[int]] = {}
     for line in lines:
         line.order = order
-        line.refill_due_on = run_out_date(line)
-    OrderLine.objects.bulk_update([line for line in lines if line.refill_due_on], ["refill_due_on"])
+        if line.dose_units is None or line.doses_a_day is None:
+            continue
+        daily = line.dose_units * line.doses_a_day  # as Prescription.daily_units
+        if day := run_out_day(units=line.units, daily_units=daily, paid_at=order.paid_at):
+            line.refill_due_on = day
+            due.setdefault(day, []).append(line.pk)
+    # One plain UPDATE per day (an order's lines mostly share one), not a CASE per line.
+    for day, line_ids in due.items():
+        OrderLine.objects.filter(pk__in=line_ids).update_of({order.patient_id}, refill_due_on=day)
+    return lines
 
 
 @transaction.atomic
@@ -123,8 +146,7 @@ def order_mark_paid(
     )
     if paid is None:
         return False
-    _record_run_out(order)
-    notify(order, Notification.Kind.CONFIRMED)
+    notify(order, Notification.Kind.CONFIRMED, lines=_record_run_out(order))
     return True
 
 

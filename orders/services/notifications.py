@@ -22,7 +22,7 @@ from django.utils import timezone
 from pharmacy.queue import enqueue_on_commit
 
 from ..emails import order_email
-from ..models import Notification, Order
+from ..models import Notification, Order, OrderLine
 from ..task_names import SEND_ORDER_EMAIL
 
 __all__ = ["SEND_ORDER_EMAIL", "emails_sent_here", "notification_send", "notify"]
@@ -46,42 +46,51 @@ def emails_sent_here():
         _send_here.reset(token)
 
 
-def _send_after_commit(order_id: int, kind: str) -> None:
+def _send_after_commit(order: Order, kind: str, lines: list[OrderLine] | None) -> None:
     try:
-        notification_send(order_id=order_id, kind=kind)
+        notification_send(order_id=order.pk, kind=kind, order=order, lines=lines)
     except Exception:
         # The row is still unsent: the task retries with backoff, as if queued at first.
         # Queued `robust`ly: with the broker down too, the sweep finds the row unsent.
-        logger.warning("Order email %s for order %s not sent here; queued", kind, order_id)
-        enqueue_on_commit(SEND_ORDER_EMAIL, order_id, kind)
+        logger.warning("Order email %s for order %s not sent here; queued", kind, order.pk)
+        enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, kind)
 
 
-def notify(order: Order, kind: str) -> None:
+def notify(order: Order, kind: str, *, lines: list[OrderLine] | None = None) -> None:
     """Email the patient about `kind` after commit, at most once.
 
     The row is inserted unless it is there (one INSERT .. ON CONFLICT DO NOTHING, no
     read first and no savepoint); whoever sends it locks it and skips it if sent, so
-    an email asked for again, or queued twice, is still sent a single time.
+    an email asked for again, or queued twice, is still sent a single time. Sent here
+    (`emails_sent_here`), the email is written from `order` as this transaction left
+    it, and from `lines` (with their package and drug) when the caller read them.
     """
     Notification.objects.bulk_create([Notification(order=order, kind=kind)], ignore_conflicts=True)
     if _send_here.get():
-        transaction.on_commit(lambda: _send_after_commit(order.pk, kind), robust=True)
+        transaction.on_commit(lambda: _send_after_commit(order, kind, lines), robust=True)
     else:
         enqueue_on_commit(SEND_ORDER_EMAIL, order.pk, kind)
 
 
-def notification_send(*, order_id: int, kind: str) -> bool:
+def notification_send(
+    *,
+    order_id: int,
+    kind: str,
+    order: Order | None = None,
+    lines: list[OrderLine] | None = None,
+) -> bool:
     """Email the patient about `kind` for this order, at most once; True if sent now.
 
     The Notification row is locked while sending, so two workers given the same task
     cannot both send. A crash after sending and before the commit can repeat the
-    email, the lesser harm than never telling the patient.
+    email, the lesser harm than never telling the patient. `order` (and its `lines`):
+    the order as the caller just committed it, so that only the row is read here.
     """
-    locked = (
-        Notification.objects.select_for_update(of=("self",))
-        .select_related("order__patient")
-        .filter(order_id=order_id, kind=kind)
-    )
+    if order is None:
+        rows = Notification.objects.select_for_update(of=("self",)).select_related("order__patient")
+    else:
+        rows = Notification.objects.select_for_update()
+    locked = rows.filter(order_id=order_id, kind=kind)
     with transaction.atomic():
         notification = locked.first()
         if notification is None:  # queued by hand, not through `notify`
@@ -89,7 +98,9 @@ def notification_send(*, order_id: int, kind: str) -> bool:
             notification = locked.get()
         if notification.sent_at is not None:
             return False
-        order_email(notification.order, kind).send()
+        if order is not None:
+            notification.order = order
+        order_email(notification.order, kind, lines=lines).send()
         notification.sent_at = timezone.now()
         notification.save(update_fields=["sent_at"])
     return True

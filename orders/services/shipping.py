@@ -29,9 +29,10 @@ def order_dispatch(*, order_id: int) -> Shipment | None:
     CourierUnavailable, with nothing changed here, when the courier cannot book now; the
     task retries.
     """
-    # The order, and whether it has a shipment already, in one query.
+    # The order, and whether it has a shipment already, in one query (by its key: the
+    # ordering of the orders list would only cost compiling).
     shipped = Exists(Shipment.objects.filter(order_id=OuterRef("pk")))
-    order = Order.objects.filter(pk=order_id).annotate(shipped=shipped).first()
+    order = Order.objects.filter(pk=order_id).annotate(shipped=shipped).order_by("pk").first()
     if order is None or order.status != OrderStatus.PAID or order.checked_at is None:
         return None
     if order.shipped:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from pharmacy.batches import JOB_BATCH, keyset_batches
 from pharmacy.queue import enqueue
 
-from ..extensions import dispatch_hold_reasons
+from ..extensions import dispatch_hold_reasons, lost_work_elsewhere
 from ..models import Notification, Order, OrderStatus
 from ..task_names import DISPATCH_ORDER, SEND_ORDER_EMAIL
 
@@ -48,4 +48,5 @@ def lost_work_resume(*, now=None, batch: int = JOB_BATCH) -> int:
         for order_id, kind in pairs:
             enqueue(SEND_ORDER_EMAIL, order_id, kind)
         count += len(pairs)
-    return count
+    # Another app's emails, sent by the dispatch task (the counselling offer of a first fill).
+    return count + lost_work_elsewhere(before=before, batch=batch)

@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from ..couriers import CourierUnavailable
+from ..extensions import checked_order_send
 from ..services.notifications import emails_sent_here
 from ..services.shipping import order_dispatch, shipments_refresh
 from ..task_names import DISPATCH_ORDER, REFRESH_SHIPMENTS
@@ -28,9 +29,18 @@ RETRY = {
 
 @shared_task(**RETRY, name=DISPATCH_ORDER)
 def dispatch_order(order_id: int) -> str | None:
-    """Hand a paid order to the courier; returns the tracking number, or None if not due."""
+    """Hand a paid order to the courier; returns the tracking number, or None if not due.
+
+    Then the emails its final check left to send (a first fill's counselling offer),
+    whether or not the parcel could be booked now: no task of their own. Written from
+    the order as the dispatch left it, when it did.
+    """
+    shipment = None
     with emails_sent_here():  # the dispatch email goes out from here, after the commit
-        shipment = order_dispatch(order_id=order_id)
+        try:
+            shipment = order_dispatch(order_id=order_id)
+        finally:
+            checked_order_send(order_id, order=shipment.order if shipment else None)
     return shipment.tracking_number if shipment else None
 
 

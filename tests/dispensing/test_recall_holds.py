@@ -1,6 +1,7 @@
 """A recall between the final check and the courier's booking holds the parcel."""
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -70,7 +71,11 @@ def test_the_patient_of_a_held_parcel_gets_the_recall_notice_once_saying_it_is_h
     # What to do with boxes received does not apply: none were.
     assert "Keep taking them until" not in email.body
     dispatch_order.delay(order.pk)
-    assert len(mail.outbox) == 1  # and no dispatch email
+    # No dispatch email; the first fill's counselling offer, which the task sends, only.
+    assert [m.subject for m in mail.outbox[1:]] == [
+        f"Order {order.number}: a pharmacist can talk you through your new medicine - "
+        f"{settings.SITE_NAME}"
+    ]
 
 
 def test_the_admin_shows_the_parcel_held_with_the_recall_reason(

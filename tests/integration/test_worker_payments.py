@@ -178,14 +178,17 @@ def test_the_tasks_of_a_paid_order_store_no_result_that_nobody_reads(worker, str
     wait_until_dispatched(order, worker)
     worker.wait_idle()
 
-    # Confirmation (with the receipt), counselling offer, courier booking (with the
-    # dispatch email): all ran on the worker, and none left its return value in Redis.
+    # Confirmation (with the receipt), courier booking (with the counselling offer of the
+    # first fill and the dispatch email): both ran on the worker, and neither left its
+    # return value in Redis.
     log = worker.log_text()
-    for task in ("confirm_payment", "send_counselling_offer", "dispatch_order"):
+    for task in ("confirm_payment", "dispatch_order"):
         assert f"{task}[" in log
-    # The receipt and the dispatch email were sent by their tasks, not queued as tasks.
+    # The emails were sent by those tasks, not queued as tasks of their own.
     assert "send_order_email[" not in log
+    assert "send_counselling_offer[" not in log
     assert emails_about(order, worker, "Receipt for order {number}: payment received") == 1
+    assert emails_about(order, worker, "Order {number}: a pharmacist can talk you") == 1
     assert emails_about(order, worker, "Order {number} is on its way") == 1
     assert stored_results() - before == set()
 

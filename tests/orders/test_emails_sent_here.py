@@ -1,5 +1,6 @@
 """The worker's payment and dispatch tasks send their order's email themselves, after
-their commit, instead of queueing one more task for it (issue 18: worker CPU)."""
+their commit, instead of queueing one more task for it, and the dispatch task sends
+a first fill's counselling offer too (issue 18: worker CPU)."""
 
 import smtplib
 from datetime import timedelta
@@ -10,13 +11,16 @@ from django.core.mail import EmailMessage
 from django.test import Client
 from django.utils import timezone
 
+from dispensing.models import CounsellingOffer
+from dispensing.task_names import SEND_COUNSELLING_OFFER
 from orders import services
 from orders.models import Notification, OrderStatus
 from orders.services.sweeps import lost_work_resume
 from orders.task_names import CONFIRM_PAYMENT, DISPATCH_ORDER, SEND_ORDER_EMAIL
 from pharmacy import queue
+from tests.dispensing.factories import release
 from tests.fixtures.stripe import pay_at_standin, signed_event
-from tests.orders.factories import pay_and_release, place_order
+from tests.orders.factories import pay, pay_and_release, place_order
 
 Kind = Notification.Kind
 WEBHOOK = "/payments/stripe/webhook/"
@@ -119,3 +123,70 @@ def test_a_receipt_that_fails_to_send_stays_unsent_and_the_sweep_sends_it_once(
     assert len(receipts(order)) == 1
     notification.refresh_from_db()
     assert notification.sent_at is not None
+
+
+def counselling_offers(order) -> list[str]:
+    return [m.subject for m in mail.outbox if f"Order {order.number}: a pharmacist" in m.subject]
+
+
+def test_a_first_fills_counselling_offer_is_sent_by_the_dispatch_task_with_no_task_of_its_own(
+    prescribed_patient, capture, queued
+):
+    order = pay_and_release(place_order(patient=prescribed_patient), capture)
+
+    assert order.status == OrderStatus.DISPATCHED
+    assert len(counselling_offers(order)) == 1
+    offer = CounsellingOffer.objects.get(order=order)
+    assert offer.emailed_at is not None
+    assert SEND_COUNSELLING_OFFER not in [call[0] for call in queued.calls]
+
+
+def test_a_counselling_offer_that_fails_to_send_is_queued_the_parcel_goes_and_the_sweep_sends_it(
+    prescribed_patient, capture, queued, monkeypatch
+):
+    order = pay(place_order(patient=prescribed_patient), capture)
+    real_send = EmailMessage.send
+
+    def down_for_offers(message, *args, **kwargs):
+        if "talk you through" in message.subject:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", down_for_offers)
+    queued.dropped.add(SEND_COUNSELLING_OFFER)  # and its fallback task is lost too
+    release(order, capture=capture)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.DISPATCHED  # the mail server holds up no parcel
+    assert len([m for m in mail.outbox if "is on its way" in m.subject]) == 1
+    offer = CounsellingOffer.objects.get(order=order)
+    assert offer.emailed_at is None
+    assert (SEND_COUNSELLING_OFFER, offer.pk) in queued.calls
+
+    monkeypatch.setattr(EmailMessage, "send", real_send)
+    queued.dropped.clear()
+    assert lost_work_resume() == 0  # not yet: its task may only be slow
+    CounsellingOffer.objects.filter(pk=offer.pk).update(
+        offered_at=timezone.now() - timedelta(minutes=5)
+    )
+    assert lost_work_resume() == 1
+    assert lost_work_resume() == 0
+    assert len(counselling_offers(order)) == 1
+    offer.refresh_from_db()
+    assert offer.emailed_at is not None
+
+
+def test_a_counselling_offer_left_unsent_for_days_is_not_emailed_late(
+    prescribed_patient, capture, queued, monkeypatch
+):
+    order = pay(place_order(patient=prescribed_patient), capture)
+    monkeypatch.setattr(EmailMessage, "send", lambda *a, **k: (_ for _ in ()).throw(OSError()))
+    queued.dropped.add(SEND_COUNSELLING_OFFER)  # its task gave up long ago
+    release(order, capture=capture)
+    monkeypatch.undo()
+    queued.dropped.clear()
+    CounsellingOffer.objects.filter(order=order).update(
+        offered_at=timezone.now() - timedelta(days=3)
+    )
+    assert lost_work_resume() == 0
+    assert counselling_offers(order) == []

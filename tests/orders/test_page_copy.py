@@ -319,3 +319,13 @@ def test_bulk_writes_and_related_updates_move_the_patient_s_token(prescribed_pat
     )
     tokens.append(page_versions.current_token(prescribed_patient.pk))
     assert len(set(tokens)) == 4
+
+
+def test_an_update_of_rows_whose_patient_is_known_moves_the_token_without_a_query(
+    prescribed_patient, django_assert_num_queries
+):
+    order = place_order(patient=prescribed_patient)
+    before = page_versions.current_token(prescribed_patient.pk)
+    with django_assert_num_queries(1):  # the UPDATE alone
+        order.lines.all().update_of({prescribed_patient.pk}, quantity=2)
+    assert page_versions.current_token(prescribed_patient.pk) != before

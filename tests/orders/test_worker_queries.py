@@ -16,16 +16,18 @@ from tests.factories import make_pharmacist
 from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import place_order
 
-# Payment: lock the event, find and lock the order, the paid move (order, status change,
-# refill dates, with the patient whose pages they are: pharmacy/page_versions.py), the
-# receipt's row (one INSERT .. ON CONFLICT, no read first), the refund-before-payment
-# check, the event; then the receipt: lock its row with the order and patient, the
-# lines, mark it sent.
-CONFIRM_QUERIES = 21
-# Dispatch: the order with whether it has a shipment, the hold check, then under the
-# order's lock the hold check again, the move, the shipment, the email's row; then the
-# email: lock its row, the lines, the shipment, mark it sent.
-DISPATCH_QUERIES = 16
+# Payment: lock the event, find and lock the order with its patient, the paid move
+# (order, status change, its lines with their drugs and refill dates, whose patient's
+# pages move without a query: pharmacy/page_versions.py), the receipt's
+# row (one INSERT .. ON CONFLICT, no read first), the refund-before-payment check, the
+# event; then the receipt, from that order and those lines: lock its row, mark it sent.
+CONFIRM_QUERIES = 19
+# Dispatch: the order with whether it has a shipment, the hold check, then the order
+# locked with its patient, the hold check again, the move, the shipment, the email's
+# row; then the email, from that order and its shipment: lock its row, the lines, mark
+# it sent; then the first fill's counselling offer, from the same order (lock it, mark
+# it sent: no task of its own).
+DISPATCH_QUERIES = 19
 
 
 def test_the_payment_and_dispatch_tasks_with_their_emails_run_in_few_queries(
@@ -54,3 +56,4 @@ def test_the_payment_and_dispatch_tasks_with_their_emails_run_in_few_queries(
     subjects = [message.subject for message in mail.outbox]
     assert any(f"Receipt for order {order.number}" in subject for subject in subjects)
     assert any(f"Order {order.number} is on its way" in subject for subject in subjects)
+    assert any(f"Order {order.number}: a pharmacist can talk" in subject for subject in subjects)

@@ -146,8 +146,8 @@ def test_a_worker_killed_mid_task_leaves_it_to_the_next_worker_which_does_it_onc
         # client gone and rolls back.
 
     assert not task_ids(first, point.task, "succeeded")
-    # The killed task's message, and any the worker had prefetched beside it (the
-    # counselling offer the final check queues with the dispatch).
+    # The killed task's message, and any the worker had prefetched beside it (since the
+    # dispatch task sends the counselling offer, the final check queues nothing else).
     handed = unacked(broker_url)
     assert 1 <= len(handed) <= 1 + point.after_the_final_check, handed
     handed_out = max(handed)
