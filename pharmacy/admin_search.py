@@ -11,7 +11,7 @@ DISTINCT, the admin's ordering and index unchanged.
 import ipaddress
 
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import BooleanField, F, Func, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 
@@ -83,6 +83,32 @@ def matching_pks(model, indexed_search, term: str):
     return first.union(*others) if others else first
 
 
+class PkAmong(Func):
+    """The row's primary key is among those the subquery returns, written for
+    PostgreSQL as `pk = ANY(ARRAY(subquery))`: the planner then takes the matches as a
+    handful of keys to look up in the primary key index, as they are, rather than
+    guessing how many an `IN (subquery)` brings and, past a few hundred, hashing them
+    against a sequential scan of the whole table (the orders search by a surname that
+    one patient in a hundred shares: 80 ms at 100,000 orders). Elsewhere `pk IN (...)`."""
+
+    output_field = BooleanField()
+
+    def __init__(self, pks, **extra):
+        super().__init__(F("pk"), Subquery(pks), **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        pk, subquery = self.get_source_expressions()
+        pk_sql, pk_params = compiler.compile(pk)
+        sub_sql, sub_params = compiler.compile(subquery)
+        return f"{pk_sql} IN {sub_sql}", (*pk_params, *sub_params)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        pk, subquery = self.get_source_expressions()
+        pk_sql, pk_params = compiler.compile(pk)
+        sub_sql, sub_params = compiler.compile(subquery)
+        return f"{pk_sql} = ANY(ARRAY{sub_sql})", (*pk_params, *sub_params)
+
+
 class IndexedSearchMixin:
     """`indexed_search`: (field or "relation__field", kind) pairs. Every word of the
     search (the first five: each is one more subquery) must match one of them, as in
@@ -93,7 +119,7 @@ class IndexedSearchMixin:
 
     def get_search_results(self, request, queryset, search_term):
         for word in search_term.split()[:5]:
-            queryset = queryset.filter(pk__in=matching_pks(self.model, self.indexed_search, word))
+            queryset = queryset.filter(PkAmong(matching_pks(self.model, self.indexed_search, word)))
         return queryset, False
 
 
