@@ -3,6 +3,7 @@
 """
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -167,3 +168,20 @@ def test_a_to_check_search_finds_orders_by_number_name_and_email(pharmacist_clie
     assert found("mith2") == {second.number}  # inside the surname
     assert found("ROBIN2@") == {second.number}
     assert len(found("smith")) == 3
+
+
+@pytest.mark.django_db
+def test_the_orders_list_writes_each_rows_checkbox_as_django_does_without_a_template(
+    pharmacist_client,
+):
+    """The checkbox that selects a row for an action is the one Django's widget renders,
+    written without rendering the widget's template once per row."""
+    add_orders(3, start=0)
+    response = pharmacist_client.get(reverse(ORDERS))
+    html = response.content.decode()
+    model_admin = admin.site._registry[Order]
+
+    for order in Order.objects.all():
+        assert admin.ModelAdmin.action_checkbox(model_admin, order) in html
+    rendered = [t.name for t in response.templates]
+    assert "django/forms/widgets/checkbox.html" not in rendered
