@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from orders.models import OrderLine, OrderStatus
+from pharmacy.admin_search import CODE, EMAIL, NAME, CappedCountPaginator, IndexedSearchMixin
 from prescriptions.audit import record_access
 from prescriptions.models import AuditEvent
 
@@ -32,13 +33,22 @@ PRINT_PERMISSION = "dispensing.view_dispenserecord"
 
 
 @admin.register(OrderToCheck)
-class OrderToCheckAdmin(admin.ModelAdmin):
+class OrderToCheckAdmin(IndexedSearchMixin, admin.ModelAdmin):
     list_display = ("number", "patient", "paid_at", "waiting", "lines_summary")
     list_display_links = ("number",)
     list_filter = ("lines__package__formulation__drug",)
     search_fields = ("number", "patient__email", "patient__first_name", "patient__last_name")
+    indexed_search = (
+        ("number", CODE),
+        ("patient__email", EMAIL),
+        ("patient__first_name", NAME),
+        ("patient__last_name", NAME),
+    )
     list_select_related = ("patient",)
+    # Read in the order of the `order_to_check` index, which holds only this queue.
     ordering = ("paid_at", "pk")
+    show_full_result_count = False
+    paginator = CappedCountPaginator
 
     def get_queryset(self, request):
         return (

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from pharmacy.admin import HistoryAdmin
 from pharmacy.admin_search import CODE, EMAIL, EXACT, NAME, CappedCountPaginator, IndexedSearchMixin
@@ -192,6 +194,17 @@ class OrderAdmin(IndexedSearchMixin, admin.ModelAdmin):
             actions.pop("refund_selected", None)
             actions.pop("cancel_selected", None)
         return actions
+
+    def action_checkbox(self, obj):
+        """Django's checkbox as its widget writes it, without rendering the widget's
+        template once per row: that was a sixth of each row's cost, 100 rows a page."""
+        label = format_html(_("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
 
     @admin.display(description="Held, not to be sent")
     def dispatch_hold(self, obj):

@@ -178,6 +178,15 @@ class Order(models.Model):
             # The orders list, newest first, whole and by status.
             models.Index(fields=["created_at", "id"], name="order_created"),
             models.Index(fields=["status", "created_at", "id"], name="order_status_created"),
+            # A patient's own orders, newest first: a page of theirs, not a walk of
+            # everyone's newest orders until ten are theirs.
+            models.Index(fields=["patient", "created_at", "id"], name="order_patient_created"),
+            # The pharmacist's "to check" queue, oldest payment first: only the rows in it.
+            models.Index(
+                fields=["paid_at", "id"],
+                condition=models.Q(status=OrderStatus.PAID, checked_at__isnull=True),
+                name="order_to_check",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

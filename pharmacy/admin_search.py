@@ -11,7 +11,7 @@ DISTINCT, the admin's ordering and index unchanged.
 import ipaddress
 
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import BooleanField, F, Func, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils.functional import cached_property
 
@@ -83,6 +83,30 @@ def matching_pks(model, indexed_search, term: str):
     return first.union(*others) if others else first
 
 
+class PkAmong(Func):
+    """The row's primary key is among those `pks` (a subquery) returns. On PostgreSQL
+    written `pk = ANY(ARRAY(pks))`: the planner counts an array from a subquery as a
+    handful of keys and looks them up in the primary key index, where for `pk IN (pks)`
+    it estimates the union's rows and, past a few hundred, hashes them against a
+    sequential scan of the whole table (the orders search by a surname one patient in
+    a hundred shares: 77 ms of the page at 100,000 orders, 24 ms by primary key).
+    Elsewhere `pk IN (pks)`."""
+
+    output_field = BooleanField()
+
+    def __init__(self, pks, **extra):
+        super().__init__(F("pk"), Subquery(pks), **extra)
+
+    def as_sql(self, compiler, connection, template="{pk} IN {pks}", **extra_context):
+        (pk, pk_params), (pks, pks_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        return template.format(pk=pk, pks=pks), (*pk_params, *pks_params)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(compiler, connection, template="{pk} = ANY(ARRAY{pks})")
+
+
 class IndexedSearchMixin:
     """`indexed_search`: (field or "relation__field", kind) pairs. Every word of the
     search (the first five: each is one more subquery) must match one of them, as in
@@ -93,7 +117,7 @@ class IndexedSearchMixin:
 
     def get_search_results(self, request, queryset, search_term):
         for word in search_term.split()[:5]:
-            queryset = queryset.filter(pk__in=matching_pks(self.model, self.indexed_search, word))
+            queryset = queryset.filter(PkAmong(matching_pks(self.model, self.indexed_search, word)))
         return queryset, False
 
 

@@ -3,10 +3,13 @@
 """
 
 import pytest
+from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from orders.models import Order, OrderStatus
 from pharmacy.admin_search import CappedCountPaginator
 from tests.scale.rows import LARGE, SMALL, add_audit_events, add_orders, add_prescriptions, queries
 
@@ -14,6 +17,7 @@ QUEUE = "admin:prescriptions_prescription_changelist"
 ORDERS = "admin:orders_order_changelist"
 PROFILES = "admin:prescriptions_medicalprofile_changelist"
 AUDIT = "admin:prescriptions_auditevent_changelist"
+TO_CHECK = "admin:dispensing_ordertocheck_changelist"
 
 QUEUE_VIEWS = [
     {},
@@ -27,6 +31,7 @@ QUEUE_VIEWS = [
 ORDERS_VIEWS = [{}, {"q": "smith"}, {"q": "robin2"}, {"status__exact": "pending_payment"}]
 PROFILE_VIEWS = [{}, {"q": "smith"}, {"kidney_disease__exact": "none"}]
 AUDIT_VIEWS = [{}, {"q": "smith"}, {"q": "198.51.100.7"}, {"allowed__exact": "1"}]
+TO_CHECK_VIEWS = [{}, {"q": "smith"}, {"q": "robin2@"}]
 
 
 def _grow_and_measure(client, url, views, grow) -> tuple[list[int], list[int]]:
@@ -48,6 +53,21 @@ def test_the_queue_costs_the_same_queries_at_both_sizes(pharmacist_client):
 @pytest.mark.django_db
 def test_the_orders_list_costs_the_same_queries_at_both_sizes(pharmacist_client):
     small, large = _grow_and_measure(pharmacist_client, reverse(ORDERS), ORDERS_VIEWS, add_orders)
+    assert small == large
+
+
+def add_orders_to_check(count: int, *, start: int) -> None:
+    add_orders(count, start=start)
+    Order.objects.filter(status=OrderStatus.PENDING_PAYMENT).update(
+        status=OrderStatus.PAID, paid_at=timezone.now()
+    )
+
+
+@pytest.mark.django_db
+def test_the_to_check_queue_costs_the_same_queries_at_both_sizes(pharmacist_client):
+    small, large = _grow_and_measure(
+        pharmacist_client, reverse(TO_CHECK), TO_CHECK_VIEWS, add_orders_to_check
+    )
     assert small == large
 
 
@@ -94,6 +114,8 @@ def test_a_search_finds_rows_by_each_indexed_column(pharmacist_client):
         (PROFILES, {"q": "smith", "kidney_disease__exact": "none"}),
         (AUDIT, {}),
         (AUDIT, {"q": "smith"}),
+        (TO_CHECK, {}),
+        (TO_CHECK, {"q": "smith"}),
     ],
 )
 def test_a_big_list_counts_once_and_reads_no_dates_or_distinct_values(
@@ -129,3 +151,37 @@ def test_a_list_past_the_count_cap_stops_counting_and_says_more_than(
         .content.decode()
         .count("1 prescription")
     )
+
+
+@pytest.mark.django_db
+def test_a_to_check_search_finds_orders_by_number_name_and_email(pharmacist_client):
+    add_orders_to_check(3, start=0)
+    url = reverse(TO_CHECK)
+    second = Order.objects.get(patient__email="robin2@example.com")
+
+    def found(term):
+        html = pharmacist_client.get(url, {"q": term}).content.decode()
+        return {o.number for o in Order.objects.all() if o.number in html}
+
+    assert found(second.number.lower()) == {second.number}
+    assert found("Robin2") == {second.number}  # the first name
+    assert found("mith2") == {second.number}  # inside the surname
+    assert found("ROBIN2@") == {second.number}
+    assert len(found("smith")) == 3
+
+
+@pytest.mark.django_db
+def test_the_orders_list_writes_each_rows_checkbox_as_django_does_without_a_template(
+    pharmacist_client,
+):
+    """The checkbox that selects a row for an action is the one Django's widget renders,
+    written without rendering the widget's template once per row."""
+    add_orders(3, start=0)
+    response = pharmacist_client.get(reverse(ORDERS))
+    html = response.content.decode()
+    model_admin = admin.site._registry[Order]
+
+    for order in Order.objects.all():
+        assert admin.ModelAdmin.action_checkbox(model_admin, order) in html
+    rendered = [t.name for t in response.templates]
+    assert "django/forms/widgets/checkbox.html" not in rendered

@@ -1,14 +1,17 @@
-"""On PostgreSQL, the queue's and the orders' default pages and their searches are
-answered by indexes: the plan reads the list in index order (no sort of the table) and
+"""On PostgreSQL, the queue's, the orders', the "to check" queue's and a patient's
+orders pages and their searches are answered by indexes: the plan reads the list in index order (no sort of the table) and
 finds names through the trigram indexes, emails through the lowered-prefix index, never
 scanning the table."""
+
+import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from prescriptions.models import Prescription
 from tests.scale.rows import add_orders, add_prescriptions
 
@@ -141,5 +144,81 @@ def test_the_orders_list_reads_its_index_in_order(orders):
 def test_an_orders_search_uses_the_trigram_and_number_indexes(orders):
     plan = _orders_plan(orders, {"q": "smith"}, walk_an_index_with_a_filter=False)
     assert "order_ship_name_trgm" in plan, plan
+    assert "accounts_user_last_trgm" in plan, plan
+    assert "Seq Scan on orders_order" not in plan, plan
+
+
+def test_an_orders_search_looks_its_matches_up_by_primary_key(orders):
+    """A surname that a third of the orders match: the page still fetches its matches
+    through the primary key, not by hashing them against a scan of every order (which
+    the planner chose, at 100,000 orders, for a surname one patient in a hundred has)."""
+    with CaptureQueriesContext(connection) as context:
+        assert orders.get(reverse(ORDERS), {"q": "smith1"}).status_code == 200
+    (sql,) = [q["sql"] for q in context.captured_queries if 'ORDER BY "orders_order"' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql if 'LIMIT' in sql else f'{sql} LIMIT 100'}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The page's own rows (the table unaliased; the search's subqueries are U0, V0...).
+    assert not re.search(r"Seq Scan on orders_order +\(", plan), plan
+    assert re.search(r"using orders_order_pkey on orders_order +\(", plan), plan
+
+
+def _own_orders(patient, count: int) -> None:
+    """`count` more orders of `patient`'s among the others, spread through the table."""
+    made = Order.objects.filter(patient=patient).values().first()
+    Order.objects.bulk_create(
+        Order(**{**{k: v for k, v in made.items() if k not in ("id", "number")}})
+        for _ in range(count)
+    )
+
+
+def test_a_patients_orders_page_reads_their_own_orders_in_order(orders, client):
+    patient = Order.objects.earliest("pk").patient
+    _own_orders(patient, 30)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
+    client.force_login(patient)
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(reverse("orders:list")).status_code == 200
+    (sql,) = [q["sql"] for q in context.captured_queries if 'ORDER BY "orders_order"' in q["sql"]]
+    plan = _plan(sql)
+    assert "order_patient_created" in plan, plan
+    assert "Sort" not in plan, plan  # a page of theirs, newest first, from the index
+
+
+TO_CHECK = "admin:dispensing_ordertocheck_changelist"
+
+
+@pytest.fixture
+def to_check(orders):
+    """A few hundred of the orders paid and waiting for the final check."""
+    waiting = Order.objects.order_by("pk").values("pk")[:300]
+    Order.objects.filter(pk__in=waiting).update(
+        status=OrderStatus.PAID, paid_at=timezone.now(), checked_at=None
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE orders_order")
+    return orders
+
+
+def _to_check_query(client, params) -> str:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get(reverse(TO_CHECK), params).status_code == 200
+    (sql,) = [
+        q["sql"]
+        for q in context.captured_queries
+        if q["sql"].startswith("SELECT") and 'ORDER BY "orders_order"."paid_at"' in q["sql"]
+    ]
+    return sql if "LIMIT" in sql else f"{sql} LIMIT 100"
+
+
+def test_the_to_check_queue_reads_its_own_index_in_order(to_check):
+    plan = _plan(_to_check_query(to_check, {}))
+    assert "order_to_check" in plan, plan
+    assert "Sort" not in plan, plan
+
+
+def test_a_to_check_search_uses_the_trigram_index(to_check):
+    plan = _plan(_to_check_query(to_check, {"q": "smith"}), walk_an_index_with_a_filter=False)
     assert "accounts_user_last_trgm" in plan, plan
     assert "Seq Scan on orders_order" not in plan, plan
