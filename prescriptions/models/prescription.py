@@ -262,6 +262,13 @@ class Prescription(models.Model):
                 fields=["status", "queue_rank", "order_waiting_since", "submitted_at", "id"],
                 name="prescription_queue_status",
             ),
+            # The few with a blocking finding ("checks: yes"), counted and read in queue
+            # order without walking the whole queue.
+            models.Index(
+                fields=["queue_rank", "order_waiting_since", "submitted_at", "id"],
+                condition=models.Q(has_blocking_checks=True),
+                name="prescription_queue_blocking",
+            ),
             # The few prescriptions an order waits for ("order waiting: yes").
             models.Index(
                 fields=["order_waiting_since"],

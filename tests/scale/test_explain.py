@@ -101,6 +101,31 @@ def test_an_email_search_uses_the_lowered_prefix_index(queue):
     assert f"Seq Scan on {TABLE}" not in plan, plan
 
 
+def test_the_queue_filtered_by_status_reads_the_status_index_in_order(queue):
+    plan = _plan(_page_query(queue, {"status__exact": "submitted"}))
+    assert "prescription_queue_status" in plan, plan
+    assert f"Seq Scan on {TABLE}" not in plan, plan
+    assert "Sort" not in plan, plan
+
+
+def test_the_queue_filtered_to_blocking_findings_reads_only_those(queue):
+    """Few prescriptions have a blocking finding: the filter reads them from their own
+    index, in queue order, for the page and for its count, not every prescription."""
+    blocking = Prescription.objects.filter(partner_reference__endswith="7")
+    blocking.update(has_blocking_checks=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {TABLE}")
+    params = {"has_blocking_checks__exact": "1"}
+    with CaptureQueriesContext(connection) as context:
+        assert queue.get(reverse(QUEUE), params).status_code == 200
+    (count,) = [q["sql"] for q in context.captured_queries if q["sql"].startswith("SELECT COUNT")]
+
+    for plan in (_plan(_page_query(queue, params)), _plan(count)):
+        assert "prescription_queue_blocking" in plan, plan
+        assert f"Seq Scan on {TABLE}" not in plan, plan
+        assert "Sort" not in plan, plan
+
+
 def _order_copies(count: int) -> None:
     made = list(Order.objects.values())
     Order.objects.bulk_create(
