@@ -376,37 +376,9 @@ class OrderStatusChange(models.Model):
         return f"{self.from_status or 'new'} → {self.to_status}"
 
 
-class Notification(models.Model):
-    """An email the patient was sent about an order; unique, so never sent twice."""
-
-    class Kind(models.TextChoices):
-        AUTHORISED = "authorised", "Card authorised"
-        CONFIRMED = "confirmed", "Payment confirmed"
-        DISPATCHED = "dispatched", "Dispatched"
-        DELIVERED = "delivered", "Delivered"
-        CANCELLED = "cancelled", "Cancelled"
-        REFUNDED = "refunded", "Refunded"
-        REFILL = "refill", "Refill reminder"
-        PAYMENT_FAILED = "payment_failed", "Card declined, order still payable"
-
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=20, choices=Kind)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["order", "kind"], name="notification_once_per_kind")
-        ]
-        # The lost-work sweep looks only at emails not sent yet.
-        indexes = [_partial("created_at", "notification_unsent", sent_at__isnull=True)]
-
-    def __str__(self):
-        return f"{self.get_kind_display()} for {self.order}"
-
-
-# Stripe's events and the discrepancies, and auto-refill's models, live in their own
-# modules; imported here so Django registers them.
+# The order's emails, Stripe's events and the discrepancies, and auto-refill's models,
+# live in their own modules; imported here so Django registers them.
+from .notification_models import Notification  # noqa: E402
 from .payment_models import Discrepancy, PaymentEvent  # noqa: E402
 from .refill_models import (  # noqa: E402
     AUTO_REFILL_MACHINE,
@@ -423,5 +395,6 @@ __all__ += [
     "AutoRefillCycle",
     "AutoRefillStatus",
     "Discrepancy",
+    "Notification",
     "PaymentEvent",
 ]
