@@ -279,7 +279,7 @@ def test_pages_and_writes_go_on_when_the_tokens_cannot_be_reached(
     assert "Covered" in page(client, CART)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_token_moves_at_once_and_again_on_commit():
     """Again on commit: a page rendered between the two read the rows as they were."""
     patient = make_patient()
