@@ -36,28 +36,27 @@ _checked_order_sends: list[CheckedOrderSend] = []
 _lost_work: list[LostWork] = []
 
 
-def register_stock_return(handler: StockReturn) -> StockReturn:
-    if handler not in _stock_returns:
-        _stock_returns.append(handler)
+def _register(handlers: list, handler):
+    """Add `handler` once (an app's ready() may run again, in tests)."""
+    if handler not in handlers:
+        handlers.append(handler)
     return handler
+
+
+def register_stock_return(handler: StockReturn) -> StockReturn:
+    return _register(_stock_returns, handler)
 
 
 def register_dispatch_hold(handler: DispatchHold) -> DispatchHold:
-    if handler not in _dispatch_holds:
-        _dispatch_holds.append(handler)
-    return handler
+    return _register(_dispatch_holds, handler)
 
 
 def register_checked_order_send(handler: CheckedOrderSend) -> CheckedOrderSend:
-    if handler not in _checked_order_sends:
-        _checked_order_sends.append(handler)
-    return handler
+    return _register(_checked_order_sends, handler)
 
 
 def register_lost_work(handler: LostWork) -> LostWork:
-    if handler not in _lost_work:
-        _lost_work.append(handler)
-    return handler
+    return _register(_lost_work, handler)
 
 
 def stock_returned_elsewhere(*, order, actor=None, note: str = "") -> set[int]:
