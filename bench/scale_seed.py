@@ -34,8 +34,13 @@ DRUGS = 50  # the catalog: baclofen and 49 more
 HEAVY_ORDERS = 500
 HEAVY_PROFILE_EDITS = 300
 HEAVY_PRESCRIPTIONS = 25
-SEARCH_SURNAME = "Whitfield"  # one patient in a hundred
+SEARCH_SURNAME = "Whitfield"  # one patient in a hundred, and at least SEARCH_FLOOR
 SURNAMES = [SEARCH_SURNAME] + [f"Surname{i:02d}" for i in range(99)]
+# A page of each list at every size: at 1k one patient in a hundred is 2 patients and
+# 10 matches, a page of 10 rows against a full 100 at 100k, and the ratio between the
+# sizes would measure the page's length, not the table (each admin row costs 0.3-0.5 ms
+# to render). 45 patients give 1k more than a page of orders and of prescriptions.
+SEARCH_FLOOR = 45
 # What the jobs find due, as shares of N.
 SHARES = {
     "window": 0.02,  # paid in the last two days: reconciliation; half wait for the check
@@ -49,6 +54,9 @@ SHARES = {
     "auto_refill": 0.002,  # auto-refills to run today
     "lots": 0.01,  # lots received; a tenth of them past their expiry date
 }
+# At least this many whatever the size, for the same reason as SEARCH_FLOOR: 220 paid in
+# the window give more than a page (100) of paid orders and of orders to check.
+FLOORS = {"window": 220}
 BATCH = 5000
 UNITS_PER_ORDER = 30  # 3 boxes of 10 at 1 tablet 3 times a day: 10 days
 
@@ -68,7 +76,15 @@ class Seeded:
 
 
 def share(n: int, name: str) -> int:
-    return max(1, round(n * SHARES[name]))
+    return max(1, round(n * SHARES[name]), FLOORS.get(name, 0))
+
+
+def _surname(i: int, patients: int) -> str:
+    """One patient in a hundred has the searched surname, and the first ones as well
+    until SEARCH_FLOOR have it (none more from 4,500 patients, 22,500 orders, on)."""
+    if i <= SEARCH_FLOOR - patients // len(SURNAMES):
+        return SEARCH_SURNAME
+    return SURNAMES[i % len(SURNAMES)]
 
 
 def _bulk(model, rows):
@@ -107,7 +123,7 @@ def _patients(n: int, rng: random.Random):
                 email=f"patient{i}@scale.bench",
                 password="!bench",  # unusable: sign-in is by session
                 first_name=f"Given{i % 50}",
-                last_name=SURNAMES[i % len(SURNAMES)],
+                last_name=_surname(i, n // 5),
             )
             for i in range(1, max(n // 5, 2))
         ],
