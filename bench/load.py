@@ -17,13 +17,17 @@ signed-in patients (one checkout at a time each).
 
 Every piece runs as in production, in its own process (devtools/processes.py): nginx
 with deploy/nginx/'s locations, sending the catalog pages to one gunicorn
-(CATALOG_WORKERS x CATALOG_THREADS, default 2 x 2) and everything else to another
-(WORKERS gthread workers x THREADS threads, default 2 x 4); PostgreSQL, Redis
+(CATALOG_WORKERS x CATALOG_THREADS, default 2 x 2), the checkout, order pages and
+payment webhooks to another (CHECKOUT_WORKERS x CHECKOUT_THREADS, default 2 x 4;
+CHECKOUT_WORKERS=0: to the web pool, the two-pool layout) and everything else to a
+third (WORKERS gthread workers x THREADS threads, default 2 x 4); PostgreSQL, Redis
 (broker and result backend on REDIS_URL, cache and sessions on CACHE_URL), one
 Celery worker (`-Q payments,celery`, prefork, 2 processes) and the Stripe stand-in,
 which sends signed webhooks to the site. FRONT=gunicorn runs one gunicorn (WORKERS x
 THREADS) for everything instead, without nginx, for comparison.
-Patients are made through the services by bench/checkout.py's setup.
+Patients are made through the services by bench/checkout.py's setup, one for each box
+in stock: a patient's second order on the same prescription within days would be an
+early refill, which checkout refuses.
 
 It prints requests/s, count, p50/p95/p99 and errors per page, then, once the
 load has stopped and the worker has drained (webhooks, dispatches, emails), the
@@ -55,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -78,6 +82,18 @@ THREADS = int(os.environ.get("THREADS", "4"))
 FRONT = os.environ.get("FRONT", "nginx")
 CATALOG_WORKERS = int(os.environ.get("CATALOG_WORKERS", "2"))
 CATALOG_THREADS = int(os.environ.get("CATALOG_THREADS", "2"))
+# The checkout, order pages and payment webhooks (deploy/nginx/): a pool of their own,
+# or none (CHECKOUT_WORKERS=0: the web pool answers them, as with two pools).
+CHECKOUT_WORKERS = int(os.environ.get("CHECKOUT_WORKERS", "2"))
+CHECKOUT_THREADS = int(os.environ.get("CHECKOUT_THREADS", "4"))
+# The pools' CPU weights against the other processes, as deploy/systemd/'s units set
+# them with CPUWeight= (the default 100: catalog, PostgreSQL, the worker): the web pool
+# (carts, accounts, the admin) at nice 10, about a tenth (CPUWeight=10), the checkout
+# pool at nice -5, about three times (CPUWeight=300; needs root here). When the two
+# cores are saturated, a patient paying waits least and a cart being filled most.
+# 0 and 0: every pool alike.
+WEB_NICE = int(os.environ.get("WEB_NICE", "10"))
+CHECKOUT_NICE = int(os.environ.get("CHECKOUT_NICE", "-5"))
 if FRONT not in ("nginx", "gunicorn"):
     sys.exit("FRONT is nginx or gunicorn.")
 LAYOUT = (
@@ -85,14 +101,22 @@ LAYOUT = (
     if FRONT == "gunicorn"
     else f"nginx; gunicorn (web) {WORKERS} x {THREADS} threads, "
     f"gunicorn (catalog) {CATALOG_WORKERS} x {CATALOG_THREADS} threads"
+    + (
+        f", gunicorn (checkout) {CHECKOUT_WORKERS} x {CHECKOUT_THREADS} threads"
+        f"; nice: web {WEB_NICE}, checkout {CHECKOUT_NICE}"
+        if CHECKOUT_WORKERS
+        else ", checkout on the web pool"
+    )
 )
 # Boxes of baclofen 10 mg in stock at the start. Flat out, this 2-core machine places
-# 5 to 8 orders a second whatever the number of users (the CPU is the limit): 12 a
+# 10 to 16 orders a second whatever the number of users (the CPU is the limit): 20 a
 # second leaves a margin. A smaller STOCK makes the last checkouts refused (409).
-STOCK = int(os.environ.get("STOCK", str(max(50, round(DURATION * 12)))))
+STOCK = int(os.environ.get("STOCK", str(max(50, round(DURATION * 20)))))
 # Each patient's prescription (bench/checkout.py's setup) authorises 90 x 2 = 180
-# units, 18 boxes of 10; patients take turns, so STOCK / 15 of them never run out.
-PATIENTS = int(os.environ.get("PATIENTS", str(max(USERS, -(-STOCK // 15)))))
+# units, but a second order on it within days is an early refill, which checkout
+# refuses (409, "no prescription units left" here): a patient orders once, so there is
+# one for every box in stock.
+PATIENTS = int(os.environ.get("PATIENTS", str(max(USERS, STOCK))))
 # A new anonymous visitor (empty cookie jar) replaces the old one after this many actions.
 VISITOR_ACTIONS = int(os.environ.get("VISITOR_ACTIONS", "20"))
 SEED = int(os.environ.get("SEED", "0")) or None
@@ -675,23 +699,46 @@ def site_processes(env: dict, port: int, logs: Path):
             yield site, {"gunicorn": site}
         return
     web_port, catalog_port = processes.free_port(), processes.free_port()
+    checkout_port = processes.free_port() if CHECKOUT_WORKERS else None
     (logs / "catalog").mkdir()
-    with (
-        processes.gunicorn_server(
-            env, workers=WORKERS, threads=THREADS, port=web_port, log_dir=logs
-        ) as web,
-        processes.gunicorn_server(
-            env,
-            workers=CATALOG_WORKERS,
-            threads=CATALOG_THREADS,
-            port=catalog_port,
-            log_dir=logs / "catalog",
-        ) as catalog,
-        nginx.nginx_front(
-            web_port=web_port, catalog_port=catalog_port, port=port, log_dir=logs
-        ) as front,
-    ):
-        yield front, {"gunicorn (web)": web, "gunicorn (catalog)": catalog, "nginx": front}
+    with ExitStack() as stack:
+        web = stack.enter_context(
+            processes.gunicorn_server(
+                env, workers=WORKERS, threads=THREADS, port=web_port, log_dir=logs, nice=WEB_NICE
+            )
+        )
+        catalog = stack.enter_context(
+            processes.gunicorn_server(
+                env,
+                workers=CATALOG_WORKERS,
+                threads=CATALOG_THREADS,
+                port=catalog_port,
+                log_dir=logs / "catalog",
+            )
+        )
+        pools = {"gunicorn (web)": web, "gunicorn (catalog)": catalog}
+        if checkout_port:
+            (logs / "checkout").mkdir()
+            pools["gunicorn (checkout)"] = stack.enter_context(
+                processes.gunicorn_server(
+                    env,
+                    workers=CHECKOUT_WORKERS,
+                    threads=CHECKOUT_THREADS,
+                    port=checkout_port,
+                    log_dir=logs / "checkout",
+                    nice=CHECKOUT_NICE,
+                )
+            )
+        front = stack.enter_context(
+            nginx.nginx_front(
+                web_port=web_port,
+                catalog_port=catalog_port,
+                checkout_port=checkout_port,
+                port=port,
+                log_dir=logs,
+            )
+        )
+        yield front, {**pools, "nginx": front}
 
 
 def main() -> int:

@@ -1,12 +1,14 @@
-"""nginx as deployed (deploy/nginx/), on loopback, in front of two gunicorn pools.
+"""nginx as deployed (deploy/nginx/), on loopback, in front of the gunicorn pools.
 
 `bench/load.py` measures the site through it and `tests/integration/test_nginx_front.py`
 tests it: both include the very locations file the example site includes, so what
 is measured and tested is what is deployed. Start the pools first
 (`devtools.processes.gunicorn_server`), then:
 
-    with nginx_front(web_port=..., catalog_port=...) as nginx:
+    with nginx_front(web_port=..., catalog_port=..., checkout_port=...) as nginx:
         ...  # nginx.url
+
+Without `checkout_port`, the web pool answers the checkout's pages too (two pools).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from devtools.processes import ROOT, ProcessError, ServiceProcess, _log_dir, _ru
 
 NGINX_LOCATIONS = ROOT / "deploy" / "nginx" / "pharmacy-locations.conf"
 # deploy/nginx/pharmacy.conf on loopback: plain HTTP, no server name, no static files
-# (whitenoise serves them), the same locations (included from the repository).
+# (whitenoise serves them), the same locations (included from the repository), the
+# same upstream keep-alive (closed by nginx before gunicorn's 2 s would close it).
 NGINX_CONF = """\
 worker_processes 1;
 daemon off;
@@ -36,8 +39,9 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-    upstream pharmacy_web {{ server 127.0.0.1:{web_port} fail_timeout=0; keepalive 32; }}
-    upstream pharmacy_catalog {{ server 127.0.0.1:{catalog_port} fail_timeout=0; keepalive 32; }}
+    upstream pharmacy_web {{ server 127.0.0.1:{web_port} fail_timeout=0; keepalive 32; keepalive_timeout 1s; }}
+    upstream pharmacy_catalog {{ server 127.0.0.1:{catalog_port} fail_timeout=0; keepalive 32; keepalive_timeout 1s; }}
+    upstream pharmacy_checkout {{ server 127.0.0.1:{checkout_port} fail_timeout=0; keepalive 32; keepalive_timeout 1s; }}
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 55m;
@@ -58,13 +62,16 @@ def nginx_front(
     *,
     web_port: int,
     catalog_port: int,
+    checkout_port: int | None = None,
     port: int | None = None,
     log_dir: Path | None = None,
     timeout: float = 30.0,
 ) -> Iterator[ServiceProcess]:
     """nginx as deployed (deploy/nginx/): catalog pages to the gunicorn on
-    `catalog_port`, everything else to the one on `web_port`; serving when this yields
-    (it does not wait for the pools: start them first)."""
+    `catalog_port`, the checkout, order pages and payment webhooks to the one on
+    `checkout_port` (`web_port` when not given), everything else to the one on
+    `web_port`; serving when this yields (it does not wait for the pools: start them
+    first)."""
     nginx = nginx_binary()
     if nginx is None:
         raise ProcessError("nginx is not installed (Debian: apt-get install nginx-light).")
@@ -79,6 +86,7 @@ def nginx_front(
                 port=port,
                 web_port=web_port,
                 catalog_port=catalog_port,
+                checkout_port=checkout_port or web_port,
                 locations=NGINX_LOCATIONS,
             )
         )

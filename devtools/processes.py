@@ -46,6 +46,7 @@ keeps them, for a worker that is to take over what a killed one left unacknowled
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -341,6 +342,21 @@ def celery_worker(
             yield worker
 
 
+def set_cpu_priority(process: ServiceProcess, nice: int) -> None:
+    """Give the process and its children (its session: it was started in one of its own)
+    the CPU weight of `nice` against other services, as deploy/systemd/'s CPUWeight=
+    does for a unit. Linux with autogroups (the default) shares the CPU fairly between
+    sessions whatever each process's own nice value, so the session's group is set
+    (/proc/<pid>/autogroup); the process group's nice value too, for a kernel without
+    them. Raising a priority (a negative value) needs root."""
+    with contextlib.suppress(OSError):  # not Linux, or no autogroups
+        Path(f"/proc/{process.pid}/autogroup").write_text(str(nice))
+    try:
+        os.setpriority(os.PRIO_PGRP, process.pid, nice)
+    except PermissionError as exc:
+        raise ProcessError(f"{process.name}: nice {nice} needs root ({exc}).") from exc
+
+
 @contextmanager
 def gunicorn_server(
     env: dict[str, str],
@@ -350,8 +366,10 @@ def gunicorn_server(
     port: int | None = None,
     log_dir: Path | None = None,
     timeout: float = 30.0,
+    nice: int = 0,
 ) -> Iterator[ServiceProcess]:
-    """The WSGI app under gunicorn's gthread workers, answering /healthz when this yields."""
+    """The WSGI app under gunicorn's gthread workers, answering /healthz when this yields;
+    `nice` sets its CPU priority against the other processes (`set_cpu_priority`)."""
     port = port or free_port()
     args = [
         PYTHON,
@@ -373,6 +391,8 @@ def gunicorn_server(
         server = ServiceProcess("gunicorn", args, env=env, log_path=folder / "gunicorn.log")
         server.url = f"http://127.0.0.1:{port}"
         with _running(server, lambda: server.http_ok("/healthz"), timeout):
+            if nice:
+                set_cpu_priority(server, nice)
             yield server
 
 

@@ -1,13 +1,16 @@
-"""The site behind nginx as deployed: deploy/nginx/'s locations in front of two gunicorn
-pools, the catalog pages on one and everything else on the other.
+"""The site behind nginx as deployed: deploy/nginx/'s locations in front of three gunicorn
+pools, the catalog pages on one, the checkout, order pages and payment webhooks on
+another and everything else on the third.
 
-The pools are what keeps a drug page fast while checkouts queue (bench/load.py has the
-figures); these tests hold what a visitor would notice: every page reaches the right
-pool and works, sessions are the same on both, browsing goes on while the checkout
-pool is down, nginx never serves a private file and refuses an oversized upload, and
-the example site configuration is one nginx accepts.
+The pools are what keeps a drug page fast while checkouts queue, and a checkout fast
+while carts queue (bench/load.py has the figures); these tests hold what a visitor
+would notice: every page reaches the right pool and works, sessions are the same on
+all, browsing goes on while the web pool is down, orders go on while the web pool is
+down and carts while the checkout pool is, nginx never serves a private file and
+refuses an oversized upload, and the example site configuration is one nginx accepts.
 """
 
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -32,16 +35,20 @@ DRUG_PAGE = "/medicines/baclofen/"
 
 @pytest.fixture(scope="module")
 def pools(django_db_setup, tmp_path_factory):
-    """The two gunicorn pools on the test database: {"web": ..., "catalog": ...}."""
+    """The three gunicorn pools on the test database: {"web": ..., "catalog": ...,
+    "checkout": ...}."""
     folder = tmp_path_factory.mktemp("nginx-front")
     env = processes.site_env(PRIVATE_MEDIA_ROOT=str(folder / "private"))
-    (folder / "web").mkdir()
-    (folder / "catalog").mkdir()
+    for name in ("web", "catalog", "checkout"):
+        (folder / name).mkdir()
     with (
         processes.gunicorn_server(env, workers=1, threads=2, log_dir=folder / "web") as web,
         processes.gunicorn_server(env, workers=1, threads=2, log_dir=folder / "catalog") as catalog,
+        processes.gunicorn_server(
+            env, workers=1, threads=2, log_dir=folder / "checkout"
+        ) as checkout,
     ):
-        yield {"web": web, "catalog": catalog}
+        yield {"web": web, "catalog": catalog, "checkout": checkout}
 
 
 def port(process: processes.ServiceProcess) -> int:
@@ -51,7 +58,10 @@ def port(process: processes.ServiceProcess) -> int:
 @pytest.fixture
 def front(pools, tmp_path):
     with nginx.nginx_front(
-        web_port=port(pools["web"]), catalog_port=port(pools["catalog"]), log_dir=tmp_path
+        web_port=port(pools["web"]),
+        catalog_port=port(pools["catalog"]),
+        checkout_port=port(pools["checkout"]),
+        log_dir=tmp_path,
     ) as server:
         yield server
 
@@ -80,15 +90,41 @@ def test_a_signed_in_patient_sees_their_name_on_catalog_pages(front):
     assert browser.get("/orders/").status == 200
 
 
-def test_browsing_goes_on_while_the_checkout_pool_is_down(pools, tmp_path):
+def test_browsing_and_orders_go_on_while_the_web_pool_is_down(pools, tmp_path):
     nowhere = processes.free_port()  # the web pool stopped: nothing listens there
     with nginx.nginx_front(
-        web_port=nowhere, catalog_port=port(pools["catalog"]), log_dir=tmp_path
+        web_port=nowhere,
+        catalog_port=port(pools["catalog"]),
+        checkout_port=port(pools["checkout"]),
+        log_dir=tmp_path,
     ) as server:
         visitor = SiteClient(server.url)
         assert visitor.get(DRUG_PAGE).status == 200
         assert visitor.get("/?q=baclo").status == 200
         assert visitor.get("/cart/").status == 502
+        patient = SiteClient.signed_in(server.url, make_patient(first_name="Robin"))
+        assert patient.get("/orders/").status == 200
+        assert patient.get("/checkout/").status != 502  # the checkout pool answers
+        # Stripe's webhooks reach the checkout pool: an unsigned one is refused by the
+        # site (400), not lost at nginx (502).
+        assert patient.post_webhook(b"{}", "t=1,v1=forged").status == 400
+
+
+def test_carts_go_on_while_the_checkout_pool_is_down(pools, tmp_path):
+    nowhere = processes.free_port()  # the checkout pool stopped
+    with nginx.nginx_front(
+        web_port=port(pools["web"]),
+        catalog_port=port(pools["catalog"]),
+        checkout_port=nowhere,
+        log_dir=tmp_path,
+    ) as server:
+        visitor = SiteClient(server.url)
+        assert visitor.get(DRUG_PAGE).status == 200
+        assert visitor.get("/cart/").status == 200
+        patient = SiteClient.signed_in(server.url, make_patient(first_name="Robin"))
+        assert patient.get("/orders/").status == 502
+        assert patient.get("/checkout/").status == 502
+        assert patient.get("/payments/stripe/webhook/").status == 502
 
 
 @pytest.mark.parametrize("path", ["/private_media/prescriptions/1/scan.pdf", "/media/x.pdf"])
@@ -144,3 +180,27 @@ def test_the_example_site_configuration_is_accepted_by_nginx(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_nginx_drops_idle_connections_to_gunicorn_before_gunicorn_does():
+    """An idle kept-alive connection closed by gunicorn (after its keep-alive) at the
+    moment nginx sends a request on it fails that request with a 502, and a POST (an
+    order, a cart) is not retried: a load run saw one. Every upstream, deployed and
+    tested, lets go of idle connections sooner than gunicorn does."""
+    from gunicorn.config import Config
+
+    gunicorn_keepalive = Config().keepalive  # seconds; no pool sets --keep-alive
+    deployed = (Path(processes.ROOT) / "deploy" / "nginx" / "pharmacy.conf").read_text()
+    tested = nginx.NGINX_CONF.format(
+        folder="/x", port=1, web_port=2, catalog_port=3, checkout_port=4, locations="/x"
+    )
+    for conf in (deployed, tested):
+        upstreams = re.findall(r"upstream (\w+) \{([^}]*)\}", conf)
+        assert {name for name, _ in upstreams} == {
+            "pharmacy_web",
+            "pharmacy_catalog",
+            "pharmacy_checkout",
+        }
+        for name, body in upstreams:
+            timeout = re.search(r"keepalive_timeout (\d+)s;", body)
+            assert timeout and int(timeout.group(1)) < gunicorn_keepalive, name
