@@ -29,6 +29,7 @@ class SessionStore(CachedDBStore):
             return super().load()
         user_key = KEY.format(user_id)
         pages_key = page_versions.key(user_id)
+        page_versions.before_token_read()
         try:
             found = self._cache.get_many([self.cache_key, user_key, pages_key])
         except Exception:

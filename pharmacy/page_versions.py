@@ -4,9 +4,10 @@ A process may keep a copy of a signed-in page (orders/page_copy.py) only while
 nothing it shows has changed. What it shows of the patient (their orders, the lines,
 status changes and parcels, their prescriptions, medical profile, the parcel holds,
 the user row itself) is watched here: each change to such a row gives every user it
-belongs to a new random token in the shared cache, at once and again once the change
-has committed (`pages_changed`). The token is read with the session (accounts/sessions.py), so every process sees a change
-on the user's next request.
+belongs to a new random token in the shared cache once the change has committed, and,
+for the thread that made it, before it next reads a token (`pages_changed`). The token is
+read with the session (accounts/sessions.py), so every process sees a change on the
+user's next request.
 
 What is covered, for each model passed to `watch()` (which refuses a model whose
 default manager is not a `PagesQuerySet`, so declaring one without the other fails at
@@ -52,6 +53,7 @@ def key(user_id) -> str:
 
 def current_token(user_id) -> str:
     """The user's token, made when the cache holds none (a new or emptied cache)."""
+    before_token_read()
     token = cache.get(key(user_id))
     if token is None:
         cache.add(key(user_id), secrets.token_hex(8), TOKEN_SECONDS)
@@ -61,39 +63,53 @@ def current_token(user_id) -> str:
 
 class _Pending(threading.local):
     def __init__(self) -> None:
+        # To move once the transaction commits.
         self.user_ids: set = set()
+        # Changed in a transaction still open, not yet moved: moved before this thread
+        # next reads a token, or with the commit, whichever comes first.
+        self.unseen: set = set()
 
 
 _pending = _Pending()
 
 
 def pages_changed(user_ids) -> None:
-    """Move these users' tokens at once, and again once the current transaction commits.
+    """Move these users' tokens once the current transaction commits, and before this
+    thread next reads a token if that comes first.
 
-    At once, so that the process making the change (and a test, whose transaction never
-    commits) sees it on its next page; again on commit, because a page rendered in
-    between read the rows as they were before the commit, under the first new token.
-    The ids of a transaction are gathered and moved in one write by one on-commit
-    callback; ids left by a rolled-back transaction are moved with the next commit,
-    which only drops copies.
+    Before the next read, so that the thread making the change (and a test, whose
+    transaction never commits) sees it on its next page; on commit, because a page
+    rendered in between read the rows as they were before the commit. Other processes
+    cannot see the change before the commit, so the token they read stays right until
+    then. A thread that never reads a token (a worker) writes once per transaction: the
+    ids of a transaction are gathered and moved in one write by one on-commit callback;
+    ids left by a rolled-back transaction are moved with the next commit, or before the
+    next read, which only drops copies.
     """
     ids = {user_id for user_id in user_ids if user_id is not None}
     if not ids:
         return
     connection = transaction.get_connection()
     if connection.in_atomic_block:  # else on_commit() runs at once
-        try:
-            _move(ids)
-        except Exception:
-            # The change itself must go on; the on-commit move is tried (and logged) next.
-            logger.warning(
-                "Could not move the pages tokens of users %s", sorted(ids), exc_info=True
-            )
+        _pending.unseen |= ids
     _pending.user_ids |= ids
     if any(callback is _move_pending for _, callback, _ in connection.run_on_commit):
         return  # one move per transaction (a rolled-back savepoint takes its own away)
     # `robust`: the change has committed; an unreachable cache must not undo it.
     transaction.on_commit(_move_pending, robust=True)
+
+
+def before_token_read() -> None:
+    """Move the tokens this thread changed and has not moved yet: called before anything
+    reads a token (`current_token`, the session's read in accounts/sessions.py)."""
+    if not _pending.unseen:
+        return
+    ids, _pending.unseen = _pending.unseen, set()
+    try:
+        _move(ids)
+    except Exception:
+        # The page goes on; the on-commit move is tried (and logged) next.
+        logger.warning("Could not move the pages tokens of users %s", sorted(ids), exc_info=True)
 
 
 def _move(ids: set) -> None:
@@ -102,6 +118,7 @@ def _move(ids: set) -> None:
 
 def _move_pending() -> None:
     ids, _pending.user_ids = _pending.user_ids, set()
+    _pending.unseen = set()  # every one of them is in `ids`
     if ids:
         _move(ids)
 

@@ -124,7 +124,11 @@ def _record_run_out(order: Order) -> list[OrderLine]:
     return lines
 
 
-@transaction.atomic
+# No savepoint of its own: nothing in it catches an error and goes on, and every caller
+# inside a transaction either lets an error roll the whole of it back or takes its own
+# savepoint first (a payment event's handler, a capture), so one here only cost the
+# payment task a SAVEPOINT and a RELEASE.
+@transaction.atomic(savepoint=False)
 def order_mark_paid(
     *, order_id: int, payment_intent: str = "", note: str = "", locked: Order | None = None
 ) -> bool:

@@ -81,26 +81,23 @@ def notification_send(
 ) -> bool:
     """Email the patient about `kind` for this order, at most once; True if sent now.
 
-    The Notification row is locked while sending, so two workers given the same task
-    cannot both send. A crash after sending and before the commit can repeat the
+    The row is marked sent, by an UPDATE of it while unsent, before the send, and the
+    mark commits only after it: the UPDATE locks the row until then, so of two workers
+    given the same task the second waits and then finds it sent, and a send that fails
+    rolls the mark back. A crash after sending and before the commit can repeat the
     email, the lesser harm than never telling the patient. `order` (and its `lines`):
-    the order as the caller just committed it, so that only the row is read here.
+    the order as the caller just committed it, so that only the row is written here.
     """
-    if order is None:
-        rows = Notification.objects.select_for_update(of=("self",)).select_related("order__patient")
-    else:
-        rows = Notification.objects.select_for_update()
-    locked = rows.filter(order_id=order_id, kind=kind)
+    unsent = Notification.objects.filter(order_id=order_id, kind=kind, sent_at__isnull=True)
     with transaction.atomic():
-        notification = locked.first()
-        if notification is None:  # queued by hand, not through `notify`
+        if not unsent.update(sent_at=timezone.now()):
+            if Notification.objects.filter(order_id=order_id, kind=kind).exists():
+                return False  # sent already
+            # Queued by hand, not through `notify`.
             Notification.objects.get_or_create(order_id=order_id, kind=kind)
-            notification = locked.get()
-        if notification.sent_at is not None:
-            return False
-        if order is not None:
-            notification.order = order
-        order_email(notification.order, kind, lines=lines).send()
-        notification.sent_at = timezone.now()
-        notification.save(update_fields=["sent_at"])
+            if not unsent.update(sent_at=timezone.now()):
+                return False
+        if order is None:
+            order = Order.objects.select_related("patient").get(pk=order_id)
+        order_email(order, kind, lines=lines).send()
     return True

@@ -1,16 +1,21 @@
 """Patients racing for the last boxes, with real concurrent transactions on PostgreSQL."""
 
 import threading
+import time
 
 import pytest
+from django.core import mail
+from django.core.mail import EmailMessage
 from django.db import connection, connections
 
 from catalog.models import Drug, Package
 from orders import services
 from orders.cart import CartLine
-from orders.models import DeliveryAddress, Order
+from orders.models import DeliveryAddress, Notification, Order
+from orders.services.notifications import notification_send
 from prescriptions.services import prescription_verify
 from tests.factories import make_e_prescription, make_pharmacist, make_user_with_verified_email
+from tests.orders.factories import make_patient, make_verified_prescription, place_order
 
 RACERS = 20
 BOXES = 5
@@ -121,3 +126,40 @@ def test_the_same_cart_submitted_five_times_at_once_places_one_order():
     assert Order.objects.filter(patient=patient).count() == 1
     assert Package.objects.get(pk=package.pk).stock == package.stock - 2
     assert patient.prescriptions.get().units_used == 20
+
+
+def test_two_workers_sending_the_same_email_at_once_send_it_once(monkeypatch):
+    """The second one's UPDATE of the unsent row waits for the first's commit, after its
+    send, and then finds the row sent."""
+    patient = make_patient(email="twice@example.com")
+    make_verified_prescription(patient=patient)
+    order = place_order(patient=patient)
+    Notification.objects.create(order=order, kind=Notification.Kind.CONFIRMED)
+    real_send = EmailMessage.send
+    sending = threading.Event()
+
+    def slow_send(message, *args, **kwargs):
+        sending.set()
+        time.sleep(0.3)
+        return real_send(message, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", slow_send)
+    mail.outbox.clear()  # the prescription's own emails
+    results: list[bool] = []
+
+    def send():
+        try:
+            results.append(notification_send(order_id=order.pk, kind=Notification.Kind.CONFIRMED))
+        finally:
+            connections.close_all()
+
+    first, second = threading.Thread(target=send), threading.Thread(target=send)
+    first.start()
+    assert sending.wait(timeout=10)
+    second.start()
+    first.join(timeout=30)
+    second.join(timeout=30)
+
+    assert sorted(results) == [False, True]
+    assert len(mail.outbox) == 1
+    assert Notification.objects.get(order=order).sent_at is not None

@@ -292,6 +292,37 @@ def test_the_token_moves_at_once_and_again_on_commit():
     assert page_versions.current_token(patient.pk) not in (token, moved)
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_transaction_writes_its_tokens_once_and_its_own_reads_see_each_change(monkeypatch):
+    """A worker, which reads no page, writes each changed token once per transaction;
+    the thread that changed a row still sees a new token on its next read, before the
+    commit."""
+    patient, other = make_patient(), make_patient()
+    token = page_versions.current_token(patient.pk)
+    writes = []
+    move = page_versions._move
+    monkeypatch.setattr(page_versions, "_move", lambda ids: (writes.append(set(ids)), move(ids)))
+
+    with transaction.atomic():
+        for name in ("Pat", "Patricia", "Patty"):
+            patient.first_name = name
+            patient.save()
+        other.first_name = "Olive"
+        other.save()
+        assert writes == []
+    assert writes == [{patient.pk, other.pk}]
+
+    writes.clear()
+    with transaction.atomic():
+        patient.first_name = "Paula"
+        patient.save()
+        during = page_versions.current_token(patient.pk)
+        assert during != token
+        assert page_versions.current_token(patient.pk) == during  # moved once, not per read
+    assert writes == [{patient.pk}, {patient.pk}]
+    assert page_versions.current_token(patient.pk) not in (token, during)
+
+
 def test_a_new_name_shows_on_the_copied_cart_at_once(
     prescribed_patient, package, capture, settings
 ):

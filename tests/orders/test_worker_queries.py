@@ -16,18 +16,19 @@ from tests.factories import make_pharmacist
 from tests.fixtures.stripe import pay_at_standin, signed_event
 from tests.orders.factories import place_order
 
-# Payment: lock the event, find and lock the order with its patient, the paid move
-# (order, status change, its lines with their drugs and refill dates, whose patient's
-# pages move without a query: pharmacy/page_versions.py), the receipt's
-# row (one INSERT .. ON CONFLICT, no read first), the refund-before-payment check, the
-# event; then the receipt, from that order and those lines: lock its row, mark it sent.
-CONFIRM_QUERIES = 19
+# Payment: lock the event, find and lock the order with its patient (in the handler's
+# savepoint; the paid move takes none of its own), the paid move (order, status change,
+# its lines with their drugs and refill dates, whose patient's pages move without a
+# query: pharmacy/page_versions.py), the receipt's row (one INSERT .. ON CONFLICT, no
+# read first), the refund-before-payment check, the event; then the receipt, from that
+# order and those lines: mark its row sent while unsent (the UPDATE locks it; no read).
+CONFIRM_QUERIES = 16
 # Dispatch: the order with whether it has a shipment, the hold check, then the order
 # locked with its patient, the hold check again, the move, the shipment, the email's
-# row; then the email, from that order and its shipment: lock its row, the lines, mark
-# it sent; then the first fill's counselling offer, from the same order (lock it, mark
-# it sent: no task of its own).
-DISPATCH_QUERIES = 19
+# row; then the email, from that order and its shipment: mark its row sent while
+# unsent, the lines; then the first fill's counselling offer, from the same order (lock
+# it, mark it sent: no task of its own).
+DISPATCH_QUERIES = 18
 
 
 def test_the_payment_and_dispatch_tasks_with_their_emails_run_in_few_queries(
