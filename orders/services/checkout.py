@@ -13,6 +13,7 @@ from catalog.stock import take_stock
 from prescriptions.review import long_date
 from prescriptions.selectors import (
     active_prescriptions,
+    checked_profile,
     held_prescriptions,
     profile_notice,
     refill_supply,
@@ -76,9 +77,10 @@ def coverage(*, patient, lines: list[CartLine], active=None) -> dict[int, int]:
     }
 
 
-def _reserve_units(*, patient, package: Package, units: int):
+def _reserve_units(*, patient, package: Package, units: int, profile, account):
     """Reserve the units on one prescription that has them all (soonest expiry first),
     after running its review again: one with a new blocking finding is held, not used.
+    `profile` and `account`: the patient's, read in this transaction for every review.
 
     Returns (the prescription or None, the ids of prescriptions held on the way).
     """
@@ -86,11 +88,15 @@ def _reserve_units(*, patient, package: Package, units: int):
     for candidate in usable_prescriptions(patient=patient, formulation=package.formulation):
         if candidate.units_remaining < units:
             continue
-        prescription = prescription_recheck(prescription_id=candidate.pk)
+        prescription = prescription_recheck(
+            prescription_id=candidate.pk, profile=profile, account=account
+        )
         if prescription.is_held:
             held.append(prescription.pk)
             continue
-        if prescription_reserve_units(prescription_id=prescription.pk, units=units):
+        if prescription_reserve_units(
+            prescription_id=prescription.pk, units=units, patient_id=prescription.patient_id
+        ):
             return prescription, held
     return None, held
 
@@ -276,8 +282,13 @@ def _place(
     waiting: dict[int, int],
     expecting: frozenset[int],
     shipping_option_id: int | None,
+    account=None,
+    savepoint: bool = True,
 ) -> Order:
-    with transaction.atomic():
+    """order_place's work. `account`: the patient's user row, read (and locked) in the
+    caller's transaction; `savepoint` False when the caller's transaction is undone
+    with this one (order_check_out), so a refusal needs no savepoint of its own."""
+    with transaction.atomic(savepoint=savepoint):
         # Read the packages afresh: the price charged is the database's, now.
         fresh = (
             Package.objects.purchasable()
@@ -289,7 +300,9 @@ def _place(
             for line in lines
             if line.package.pk not in fresh
         ]
-        notice = profile_notice(patient=patient)
+        # Read once for the notice and for every prescription's review below.
+        profile = checked_profile(patient_id=patient.pk)
+        notice = profile_notice(patient=patient, profile=profile)
         if notice:
             problems.append(CheckoutProblem(None, "profile", notice["message"]))
         if unlicensed := ship_to_problem(address.state):
@@ -308,7 +321,9 @@ def _place(
             if waiting_order:
                 problems.append(waiting_order)
                 continue
-            prescription, held = _reserve_units(patient=patient, package=package, units=line.units)
+            prescription, held = _reserve_units(
+                patient=patient, package=package, units=line.units, profile=profile, account=account
+            )
             units_reserved = prescription is not None
             if prescription is None and package.pk in waiting:
                 prescription, problem = _waiting_for(patient=patient, line=line, waiting=waiting)
@@ -391,18 +406,24 @@ def order_check_out(
     """
     try:
         with transaction.atomic():
-            get_user_model().objects.select_for_update().filter(pk=patient.pk).exists()
+            # The row read under the lock is the account the reviews compare.
+            account = get_user_model().objects.select_for_update().filter(pk=patient.pk).first()
             existing = matching_pending_order(patient=patient, lines=lines) if lines else None
             if existing is not None:
                 return existing
-            address = address_save(patient=patient, data=address_data)
-            return order_place(
+            address = _address_keep(patient=patient, data=address_data)
+            if not lines:
+                raise CheckoutError([])
+            # Placed in this transaction: a refusal undoes both (no savepoint needed).
+            return _place(
                 patient=patient,
                 lines=lines,
                 address=address,
-                waiting=waiting,
-                expecting=expecting,
+                waiting=waiting or {},
+                expecting=frozenset(expecting),
                 shipping_option_id=shipping_option_id,
+                account=account,
+                savepoint=False,
             )
     except CheckoutError as exc:
         _keep_holds(exc.problems)
@@ -414,3 +435,13 @@ def address_save(*, patient, data: dict) -> DeliveryAddress:
     """Keep the delivery address on the account for next time."""
     address, _ = DeliveryAddress.objects.update_or_create(user=patient, defaults=data)
     return address
+
+
+def _address_keep(*, patient, data: dict) -> DeliveryAddress:
+    """address_save inside order_check_out's transaction, whose lock on the patient's row
+    keeps their checkouts apart: one UPDATE of the kept address (which locks it too),
+    or address_save when there is none yet. The address returned is what is kept."""
+    now = timezone.now()
+    if DeliveryAddress.objects.filter(user=patient).update_of([patient.pk], **data, updated_at=now):
+        return DeliveryAddress(user=patient, updated_at=now, **data)
+    return address_save(patient=patient, data=data)
