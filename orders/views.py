@@ -34,7 +34,7 @@ from .page_copy import copied_page, render_page
 from .payments import sessions
 from .progress import declined_notice, order_steps, order_timeline, patient_status
 from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
-from .services.checkout import coverage
+from .services.refusals import coverage
 
 logger = logging.getLogger(__name__)
 csrf_log = logging.getLogger("django.security.csrf")  # where Django logs its own refusals
