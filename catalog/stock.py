@@ -34,9 +34,10 @@ def move_stock(package_id: int, boxes: int) -> int | None:
     Returns the stock it left, or None when fewer than -`boxes` are on the shelf
     (nothing changes then).
     """
-    # One transaction (a savepoint inside the caller's): the update's row lock is held
-    # until the read, so `left` is what this move left, whoever else moves stock.
-    with transaction.atomic():
+    # One transaction (the caller's, when there is one): the update's row lock is held
+    # until the read, so `left` is what this move left, whoever else moves stock. No
+    # savepoint: no caller catches an error of these two statements and goes on.
+    with transaction.atomic(savepoint=False):
         moved = Package.objects.filter(pk=package_id, stock__gte=max(0, -boxes)).update(
             stock=F("stock") + boxes
         )

@@ -34,7 +34,7 @@ from .page_copy import copied_page, render_page
 from .payments import sessions
 from .progress import declined_notice, order_steps, order_timeline, patient_status
 from .selectors import quantity_refusal, shipping_choices, waiting_prescriptions
-from .services.checkout import coverage
+from .services.refusals import coverage
 
 logger = logging.getLogger(__name__)
 csrf_log = logging.getLogger("django.security.csrf")  # where Django logs its own refusals
@@ -42,7 +42,9 @@ ORDERS_PER_PAGE = 10
 ORDER_NUMBER = re.compile(r"[23456789A-Z]{10,12}")
 
 
-def _cart_context(request, cart: Cart) -> dict:
+def _cart_context(request, cart: Cart, *, notice: bool = True) -> dict:
+    """What the cart and checkout pages show; `notice` False leaves the profile notice
+    out, for a caller that adds it (`_profile_notice`) only if it renders the page."""
     lines = cart.lines()
     signed_in = request.user.is_authenticated
     # One query for what covers the lines and what is held back from them.
@@ -74,8 +76,12 @@ def _cart_context(request, cart: Cart) -> dict:
         "total": total,
         "shipping": shipping_choices(items_total=total, start=timezone.localdate()) if rows else [],
         "all_covered": bool(rows) and all(row["covered"] for row in rows),
-        "profile_notice": profile_notice(patient=request.user) if signed_in and rows else None,
+        "profile_notice": _profile_notice(request, rows) if notice else None,
     }
+
+
+def _profile_notice(request, rows) -> dict | None:
+    return profile_notice(patient=request.user) if request.user.is_authenticated and rows else None
 
 
 def _flash_errors(request, form) -> None:
@@ -182,8 +188,10 @@ def checkout(request):
     address = DeliveryAddress.objects.filter(user=request.user).first()
     initial = {} if address else {"full_name": request.user.get_full_name()}
     form = DeliveryAddressForm(request.POST or None, instance=address, initial=initial)
-    context = _cart_context(request, cart)
-    covers = _cover_forms(request, context["rows"], bound=request.method == "POST")
+    posted = request.method == "POST"
+    # A placed order goes to payment: its profile notice would never be shown.
+    context = _cart_context(request, cart, notice=not posted)
+    covers = _cover_forms(request, context["rows"], bound=posted)
     delivery = ShippingChoiceForm(
         request.POST or None,
         options=[choice.option for choice in context["shipping"]],
@@ -192,11 +200,11 @@ def checkout(request):
     )
     problems = []
     status = 200
-    if request.method == "POST":
+    if posted:
         valid = [form.is_valid(), delivery.is_valid()] + [cover.is_valid() for cover in covers]
         valid += [cover.upload.is_valid() for cover in covers if all(valid) and cover.wants_upload]
         if all(valid):
-            lines = cart.lines()
+            lines = [row["line"] for row in context["rows"]]  # read just above
             waiting = _waiting_choices(request, covers)
             expecting = frozenset(c.line.package.pk for c in covers if c.expects_prescription)
             try:
@@ -223,6 +231,8 @@ def checkout(request):
         else:
             status = 400
     context.update(form=form, delivery=delivery, problems=problems, covers=covers)
+    if posted and not problems:  # the page shows the notice only without problems
+        context["profile_notice"] = _profile_notice(request, context["rows"])
     if not context["rows"] and request.method == "GET":
         messages.info(request, "Your cart is empty: add a package from a medicine's page first.")
         return redirect("orders:cart")

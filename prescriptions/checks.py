@@ -123,14 +123,20 @@ RULES: list[Rule] = [
 
 
 def run_checks(
-    *, drug: Drug, patient: PatientFacts, prescription: PrescriptionFacts, today: date
+    *,
+    drug: Drug,
+    patient: PatientFacts,
+    prescription: PrescriptionFacts,
+    today: date,
+    monograph: MonographFacts | None = None,
 ) -> list[CheckResult]:
     """Every finding for one prescription, blocks first.
 
     Reads the catalog afresh on each call (a fixed number of queries, whatever the
-    rules find), so a rule edited in the admin applies to the next check.
+    rules find), so a rule edited in the admin applies to the next check; a caller
+    that has just read it for this check (`MonographFacts.load(drug)`) passes it.
     """
-    context = Context(MonographFacts.load(drug), patient, prescription, today)
+    context = Context(monograph or MonographFacts.load(drug), patient, prescription, today)
     results = [result for rule in RULES for result in rule(context)]
     # sorted() is stable: rule order is kept within each level.
     return sorted(results, key=lambda result: result.level != Level.BLOCK)

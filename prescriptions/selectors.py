@@ -180,8 +180,11 @@ def _json(value) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder)
 
 
-def profile_state(patient_id: int | None) -> ProfileState:
-    """One query: whether the patient has a profile, and when they last confirmed it."""
+def profile_state(patient_id: int | None, *, profile=False) -> ProfileState:
+    """Whether the patient has a profile, and when they last confirmed it: one query,
+    unless the caller has loaded the profile already and passes it (or None)."""
+    if profile is not False:
+        return ProfileState(profile is not None, profile.confirmed_on if profile else None)
     row = (
         MedicalProfile.objects.filter(user_id=patient_id).values("confirmed_at").first()
         if patient_id
@@ -192,6 +195,16 @@ def profile_state(patient_id: int | None) -> ProfileState:
     confirmed = row["confirmed_at"]
     return ProfileState(
         exists=True, confirmed_on=timezone.localdate(confirmed) if confirmed else None
+    )
+
+
+def checked_profile(*, patient_id: int) -> MedicalProfile | None:
+    """The profile as the clinical checks read it (with its medication classes and
+    hypersensitivities), in three queries; None when the patient has none yet."""
+    return (
+        MedicalProfile.objects.filter(user_id=patient_id)
+        .prefetch_related("medication_classes", "hypersensitive_to")
+        .first()
     )
 
 
@@ -209,7 +222,7 @@ def profile_notice(*, patient, on=None, profile=False) -> dict | None:
             .only("confirmed_at", *MedicalProfile.QUESTIONS)
             .first()
         )
-    state = ProfileState(profile is not None, profile.confirmed_on if profile else None)
+    state = profile_state(patient.pk, profile=profile)
     unanswered = profile.unanswered if profile else []
     if unanswered:
         return {

@@ -1,6 +1,5 @@
 """Placing an order: one transaction that takes stock and prescription units, or nothing."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,18 +9,14 @@ from django.utils import timezone
 
 from catalog.models import Package
 from catalog.stock import take_stock
-from prescriptions.review import long_date
 from prescriptions.selectors import (
-    active_prescriptions,
-    held_prescriptions,
+    checked_profile,
     profile_notice,
-    refill_supply,
     usable_prescriptions,
 )
 from prescriptions.services import (
     prescription_recheck,
     prescription_reserve_units,
-    prescription_use_early_refill,
 )
 
 from ..cart import CartLine
@@ -36,49 +31,19 @@ from ..models import (
 from ..selectors import matching_pending_order, waiting_prescription
 from .delivery_options import chosen_shipping_option
 from .destinations import ship_to_problem
+from .refusals import (
+    CheckoutError,
+    CheckoutProblem,
+    line_not_covered,
+    line_too_early,
+    order_still_waiting,
+)
 
 
-@dataclass
-class CheckoutProblem:
-    package: Package | None  # None for what concerns the whole order (the profile)
-    # "profile" | "held" | "early_refill" | "no_prescription" | "not_enough_units"
-    # | "out_of_stock" | "unavailable" | "not_waiting" | "order_waiting" | "unlicensed_state"
-    # | "shipping"
-    kind: str
-    message: str
-    held: tuple[int, ...] = ()  # prescriptions this checkout's review put on hold
-
-
-class CheckoutError(Exception):
-    """Why an order could not be placed, line by line; nothing was changed."""
-
-    def __init__(self, problems: list[CheckoutProblem]):
-        self.problems = problems
-        super().__init__("; ".join(p.message for p in problems))
-
-
-def coverage(*, patient, lines: list[CartLine], active=None) -> dict[int, int]:
-    """Units the patient may still buy per package, from their usable prescriptions
-    (active and not held), in one query for the whole cart; `active`: the patient's
-    `active_prescriptions` for these lines, when the caller has loaded them already."""
-    if not lines:
-        return {}
-    if active is None:
-        formulations = {line.package.formulation_id for line in lines}
-        active = active_prescriptions(patient=patient, formulation_ids=formulations)
-    return {
-        line.package.pk: sum(
-            p.units_remaining
-            for p in active
-            if p.formulation_id == line.package.formulation_id and p.held_since is None
-        )
-        for line in lines
-    }
-
-
-def _reserve_units(*, patient, package: Package, units: int):
+def _reserve_units(*, patient, package: Package, units: int, profile, account):
     """Reserve the units on one prescription that has them all (soonest expiry first),
     after running its review again: one with a new blocking finding is held, not used.
+    `profile` and `account`: the patient's, read in this transaction for every review.
 
     Returns (the prescription or None, the ids of prescriptions held on the way).
     """
@@ -86,108 +51,17 @@ def _reserve_units(*, patient, package: Package, units: int):
     for candidate in usable_prescriptions(patient=patient, formulation=package.formulation):
         if candidate.units_remaining < units:
             continue
-        prescription = prescription_recheck(prescription_id=candidate.pk)
+        prescription = prescription_recheck(
+            prescription_id=candidate.pk, profile=profile, account=account
+        )
         if prescription.is_held:
             held.append(prescription.pk)
             continue
-        if prescription_reserve_units(prescription_id=prescription.pk, units=units):
+        if prescription_reserve_units(
+            prescription_id=prescription.pk, units=units, patient_id=prescription.patient_id
+        ):
             return prescription, held
     return None, held
-
-
-def _not_covered(*, patient, line: CartLine, held: list[int]) -> CheckoutProblem:
-    package = line.package
-    on_hold = list(held_prescriptions(patient=patient, formulation=package.formulation))
-    if on_hold:
-        return CheckoutProblem(
-            package,
-            "held",
-            f"{package.label}: "
-            + " ".join(
-                f"your prescription #{p.pk} is on hold until a pharmacist reviews it again "
-                f"({p.hold_reason.rstrip('.')})."
-                for p in on_hold
-            )
-            + " You cannot order against it until then; the pharmacy may contact you.",
-            held=tuple(held),
-        )
-    left = coverage(patient=patient, lines=[line])[package.pk]
-    if left:
-        return CheckoutProblem(
-            package,
-            "not_enough_units",
-            f"{package.label}: your prescriptions cover {left} more units, this needs {line.units}.",
-        )
-    return CheckoutProblem(
-        package, "no_prescription", f"{package.label}: no verified prescription of yours covers it."
-    )
-
-
-def _too_early(*, patient, line: CartLine, prescription, seen: dict) -> CheckoutProblem | None:
-    """An early refill, refused with the date the patient may order from, unless the
-    prescription carries a pharmacist's allowance (which this order then uses); a line
-    whose prescription is yet to arrive (None) has none to use."""
-    drug = line.package.formulation.drug
-    if drug.pk not in seen:
-        seen[drug.pk] = (refill_supply(patient=patient, drug_id=drug.pk), set())
-    supply, allowed = seen[drug.pk]
-    if supply is None or timezone.localdate() >= supply.refill_from:
-        return None
-    if prescription is not None and (
-        prescription.pk in allowed or prescription_use_early_refill(prescription_id=prescription.pk)
-    ):
-        allowed.add(prescription.pk)  # one allowance covers the whole order
-        return None
-    return CheckoutProblem(
-        line.package,
-        "early_refill",
-        f"{drug.name} {line.package.label}: your earlier orders (the last on "
-        f"{long_date(supply.last_order_on)}) run out on {long_date(supply.runs_out)}. You may "
-        f"order it again from {long_date(supply.refill_from)}. If you need it sooner, contact "
-        "the pharmacy: a pharmacist can allow an early refill.",
-    )
-
-
-def line_refusals(*, patient, line: CartLine) -> list[CheckoutProblem]:
-    """What checkout would refuse `line` for, read without reserving or using anything
-    (for ordering again): another order of the drug waiting for a pharmacist, units no
-    verified prescription covers, an early refill (unless a usable prescription carries
-    a pharmacist's allowance, which checkout then uses)."""
-    problems = [_order_still_waiting(patient=patient, line=line)]
-    if coverage(patient=patient, lines=[line])[line.package.pk] < line.units:
-        problems.append(_not_covered(patient=patient, line=line, held=[]))
-    usable = usable_prescriptions(patient=patient, formulation=line.package.formulation)
-    if not usable.filter(early_refill_allowed=True).exists():
-        problems.append(_too_early(patient=patient, line=line, prescription=None, seen={}))
-    return [problem for problem in problems if problem]
-
-
-def _order_still_waiting(*, patient, line: CartLine) -> CheckoutProblem | None:
-    """Another order of the drug while one still waits for a pharmacist is refused.
-
-    The waiting order's supply cannot be counted yet (its directions are not known
-    before verification, and settling counts only orders already charged), so a second
-    order now could not be checked for an early refill, and would be a double supply.
-    """
-    drug = line.package.formulation.drug
-    waiting = (
-        Order.objects.filter(
-            patient=patient,
-            status=OrderStatus.AUTHORISED,
-            lines__package__formulation__drug_id=drug.pk,
-        )
-        .order_by("pk")
-        .first()
-    )
-    if waiting is None:
-        return None
-    return CheckoutProblem(
-        line.package,
-        "order_waiting",
-        f"{drug.name} {line.package.label}: your order {waiting.number} of this medicine is "
-        "waiting for a pharmacist to verify its prescription. You can order more once it is "
-        "charged or cancelled.",
-    )
 
 
 def _keep_holds(problems: list[CheckoutProblem]) -> None:
@@ -276,8 +150,13 @@ def _place(
     waiting: dict[int, int],
     expecting: frozenset[int],
     shipping_option_id: int | None,
+    account=None,
+    savepoint: bool = True,
 ) -> Order:
-    with transaction.atomic():
+    """order_place's work. `account`: the patient's user row, read (and locked) in the
+    caller's transaction; `savepoint` False when the caller's transaction is undone
+    with this one (order_check_out), so a refusal needs no savepoint of its own."""
+    with transaction.atomic(savepoint=savepoint):
         # Read the packages afresh: the price charged is the database's, now.
         fresh = (
             Package.objects.purchasable()
@@ -289,7 +168,9 @@ def _place(
             for line in lines
             if line.package.pk not in fresh
         ]
-        notice = profile_notice(patient=patient)
+        # Read once for the notice and for every prescription's review below.
+        profile = checked_profile(patient_id=patient.pk)
+        notice = profile_notice(patient=patient, profile=profile)
         if notice:
             problems.append(CheckoutProblem(None, "profile", notice["message"]))
         if unlicensed := ship_to_problem(address.state):
@@ -304,11 +185,13 @@ def _place(
         supplies = {}  # by drug: what earlier orders left on hand (not this order)
         for line in lines:
             package = line.package
-            waiting_order = _order_still_waiting(patient=patient, line=line)
+            waiting_order = order_still_waiting(patient=patient, line=line)
             if waiting_order:
                 problems.append(waiting_order)
                 continue
-            prescription, held = _reserve_units(patient=patient, package=package, units=line.units)
+            prescription, held = _reserve_units(
+                patient=patient, package=package, units=line.units, profile=profile, account=account
+            )
             units_reserved = prescription is not None
             if prescription is None and package.pk in waiting:
                 prescription, problem = _waiting_for(patient=patient, line=line, waiting=waiting)
@@ -316,9 +199,11 @@ def _place(
                     problems.append(problem)
                     continue
             if prescription is None and package.pk not in expecting:
-                problems.append(_not_covered(patient=patient, line=line, held=held))
+                problems.append(line_not_covered(patient=patient, line=line, held=held))
                 continue
-            early = _too_early(patient=patient, line=line, prescription=prescription, seen=supplies)
+            early = line_too_early(
+                patient=patient, line=line, prescription=prescription, seen=supplies
+            )
             if early:
                 problems.append(early)
                 continue
@@ -391,18 +276,24 @@ def order_check_out(
     """
     try:
         with transaction.atomic():
-            get_user_model().objects.select_for_update().filter(pk=patient.pk).exists()
+            # The row read under the lock is the account the reviews compare.
+            account = get_user_model().objects.select_for_update().filter(pk=patient.pk).first()
             existing = matching_pending_order(patient=patient, lines=lines) if lines else None
             if existing is not None:
                 return existing
-            address = address_save(patient=patient, data=address_data)
-            return order_place(
+            address = _address_keep(patient=patient, data=address_data)
+            if not lines:
+                raise CheckoutError([])
+            # Placed in this transaction: a refusal undoes both (no savepoint needed).
+            return _place(
                 patient=patient,
                 lines=lines,
                 address=address,
-                waiting=waiting,
-                expecting=expecting,
+                waiting=waiting or {},
+                expecting=frozenset(expecting),
                 shipping_option_id=shipping_option_id,
+                account=account,
+                savepoint=False,
             )
     except CheckoutError as exc:
         _keep_holds(exc.problems)
@@ -414,3 +305,13 @@ def address_save(*, patient, data: dict) -> DeliveryAddress:
     """Keep the delivery address on the account for next time."""
     address, _ = DeliveryAddress.objects.update_or_create(user=patient, defaults=data)
     return address
+
+
+def _address_keep(*, patient, data: dict) -> DeliveryAddress:
+    """address_save inside order_check_out's transaction, whose lock on the patient's row
+    keeps their checkouts apart: one UPDATE of the kept address (which locks it too),
+    or address_save when there is none yet. The address returned is what is kept."""
+    now = timezone.now()
+    if DeliveryAddress.objects.filter(user=patient).update_of([patient.pk], **data, updated_at=now):
+        return DeliveryAddress(user=patient, updated_at=now, **data)
+    return address_save(patient=patient, data=data)

@@ -18,7 +18,7 @@ from catalog.models import Package
 
 from ..cart import Cart, CartLine
 from ..models import Order, OrderLine, OrderStatus
-from .checkout import coverage, line_refusals
+from .refusals import coverage, line_refusals
 
 # Orders whose medicine the patient has, or has on its way: the ones worth repeating.
 REORDERABLE_STATUSES = (OrderStatus.DISPATCHED, OrderStatus.DELIVERED)

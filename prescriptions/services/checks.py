@@ -7,7 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..checks import CheckResult, Level, PatientFacts, PrescriptionFacts, run_checks
-from ..models import MedicalProfile, Prescription, PrescriptionDocument, Status
+from ..models import Prescription, PrescriptionDocument, Status
+from ..monograph import MonographFacts
 from ..review import (
     PATIENT_ACTION_CODES,
     RegimenFacts,
@@ -15,22 +16,22 @@ from ..review import (
     ReviewSettings,
     run_review,
 )
-from ..selectors import profile_state, purchases
+from ..selectors import checked_profile, profile_state, purchases
 from .identity import identity_findings
 
 DOCUMENT_REUSE_CODE = "document_reused"
 
 
-def patient_facts(prescription: Prescription) -> PatientFacts:
+def patient_facts(prescription: Prescription, *, profile=False) -> PatientFacts:
     """The patient as the checks see them: the profile if there is one, else what the
-    prescription says (a telemedicine prescription waiting for its patient to sign up)."""
-    profile = (
-        MedicalProfile.objects.filter(user_id=prescription.patient_id)
-        .prefetch_related("medication_classes", "hypersensitive_to")
-        .first()
-        if prescription.patient_id
-        else None
-    )
+    prescription says (a telemedicine prescription waiting for its patient to sign up).
+
+    `profile`: the patient's, as `checked_profile` reads it (or None), when the caller
+    has loaded it already."""
+    if profile is False:
+        profile = (
+            checked_profile(patient_id=prescription.patient_id) if prescription.patient_id else None
+        )
     on = prescription.date_written or timezone.localdate()
     previous = (
         Prescription.objects.filter(
@@ -214,18 +215,24 @@ def _active_others(prescription: Prescription) -> tuple[RegimenFacts, ...]:
     return tuple(_regimen(p, other_of_drug=prescription.drug_id) for p in others)
 
 
-def review_facts(prescription: Prescription, patient: PatientFacts) -> ReviewFacts:
-    """What the drug-neutral review reads, in a fixed number of queries."""
+def review_facts(
+    prescription: Prescription, patient: PatientFacts, *, profile=False, guidelines=None
+) -> ReviewFacts:
+    """What the drug-neutral review reads, in a fixed number of queries; fewer when the
+    caller passes the patient's profile (or None) and the drug's dosing guidelines it
+    has loaded already."""
     drug = prescription.drug if prescription.drug_id else None
+    if guidelines is None:
+        guidelines = tuple(drug.dosing_guidelines.all()) if drug else ()
     return ReviewFacts(
         today=timezone.localdate(),
         settings=review_settings(),
         patient=patient,
-        profile=profile_state(prescription.patient_id),
+        profile=profile_state(prescription.patient_id, profile=profile),
         drug_name=drug.name if drug else "",
         regimen=_regimen(prescription) if prescription.formulation_id else None,
         others=_active_others(prescription),
-        guidelines=tuple(drug.dosing_guidelines.all()) if drug else (),
+        guidelines=tuple(guidelines),
         purchases=purchases(patient_id=prescription.patient_id, drug_id=prescription.drug_id),
         early_refill_allowed=prescription.early_refill_allowed,
         directions=prescription.directions,
@@ -262,20 +269,39 @@ def _hold(prescription: Prescription, results: list[CheckResult]) -> dict:
     }
 
 
-def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
+def prescription_run_checks(
+    prescription: Prescription, *, profile=False, account=None
+) -> list[CheckResult]:
     """Refresh the stored check results, and hold a verified prescription on a new
-    blocking finding. The caller holds the row (select_for_update)."""
+    blocking finding. The caller holds the row (select_for_update).
+
+    The patient's profile and the drug's monograph are read once for all the checks.
+    A caller checking several prescriptions of one patient in its transaction may pass
+    the profile as `checked_profile` read it there (or None), and the patient's user
+    row read there too (`account`); otherwise they are read here.
+    """
+    if not prescription.patient_id:
+        profile = None
+    elif profile is False:
+        profile = checked_profile(patient_id=prescription.patient_id)
+    if account is not None and account.pk != prescription.patient_id:
+        account = None
     results = _missing_details(prescription) + _document_reuse(prescription)
-    results += identity_findings(prescription)
-    patient = patient_facts(prescription)
-    if prescription.drug_id:
+    results += identity_findings(prescription, account=account, profile=profile)
+    patient = patient_facts(prescription, profile=profile)
+    monograph = MonographFacts.load(prescription.drug) if prescription.drug_id else None
+    if monograph is not None:
         results += run_checks(
             drug=prescription.drug,
             patient=patient,
             prescription=prescription_facts(prescription),
             today=timezone.localdate(),
+            monograph=monograph,
         )
-    results += run_review(review_facts(prescription, patient))
+    guidelines = monograph.guidelines if monograph is not None else ()
+    results += run_review(
+        review_facts(prescription, patient, profile=profile, guidelines=guidelines)
+    )
     results.sort(key=lambda r: r.level != Level.BLOCK)
     fields = {
         "check_results": [r.__dict__ for r in results],
@@ -284,7 +310,8 @@ def prescription_run_checks(prescription: Prescription) -> list[CheckResult]:
         **_hold(prescription, results),
     }
     # A plain update: refreshed findings are not an edit of the prescription's history.
-    Prescription.objects.filter(pk=prescription.pk).update(**fields)
+    # The locked row's patient is the one whose pages change.
+    Prescription.objects.filter(pk=prescription.pk).update_of([prescription.patient_id], **fields)
     for name, value in fields.items():
         setattr(prescription, name, value)
     return results

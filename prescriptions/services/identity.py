@@ -47,12 +47,16 @@ class Identity:
         return f"{self.user_id}|{normalised_name(self.name)}|{born}"
 
 
-def account_identity(user) -> Identity:
-    born = (
-        MedicalProfile.objects.filter(user_id=user.pk)
-        .values_list("date_of_birth", flat=True)
-        .first()
-    )
+def account_identity(user, *, profile=False) -> Identity:
+    """`profile`: the user's medical profile (or None), when the caller has it loaded."""
+    if profile is not False:
+        born = profile.date_of_birth if profile else None
+    else:
+        born = (
+            MedicalProfile.objects.filter(user_id=user.pk)
+            .values_list("date_of_birth", flat=True)
+            .first()
+        )
     return Identity(
         user_id=user.pk,
         email=user.email,
@@ -117,20 +121,26 @@ def prescription_identity_differences(prescription: Prescription, identity: Iden
     )
 
 
-def identity_findings(prescription: Prescription) -> list[CheckResult]:
+def identity_findings(
+    prescription: Prescription, *, account=None, profile=False
+) -> list[CheckResult]:
     """The prescription's patient against its account (or the account it names).
 
     Blocking while it differs; once a pharmacist accepted exactly this account's
     name and date of birth (with a written reason, in the status history), a
-    warning that keeps the difference in sight.
+    warning that keeps the difference in sight. A caller that has read the patient's
+    user row and profile in its transaction passes them (`account`, `profile`); they
+    are used only for the account the prescription is attached to.
     """
     if prescription.patient_id:
-        account, attached = prescription.patient, True
+        if account is None or account.pk != prescription.patient_id:
+            account = prescription.patient
+        attached = True
     else:
-        account, attached = named_account(prescription.patient_email), False
+        account, attached, profile = named_account(prescription.patient_email), False, False
         if account is None:
             return []  # waiting for its patient to sign up and confirm the address
-    identity = account_identity(account)
+    identity = account_identity(account, profile=profile)
     differences = prescription_identity_differences(prescription, identity)
     if not differences:
         return []

@@ -27,6 +27,7 @@ from ..models import (
     private_storage,
 )
 from ..models.prescription import DEFAULT_VALIDITY
+from ..selectors import checked_profile
 from .checks import prescription_run_checks
 from .consultation_answers import consultation_link
 from .identity import comparable_email, differs_from_account, named_account, refuse_own_prescription
@@ -354,18 +355,24 @@ def prescription_request_info(*, prescription_id: int, pharmacist, message: str)
     return prescription
 
 
-def prescription_reserve_units(*, prescription_id: int, units: int) -> bool:
+def prescription_reserve_units(
+    *, prescription_id: int, units: int, patient_id: int | None = None
+) -> bool:
     """Take `units` from a usable prescription, or nothing at all; never above authorised.
 
     A conditional update, so two orders racing for the last units cannot both win.
+    `patient_id`: the prescription's patient, when the caller holds its row (their
+    pages' token moves without the query that would find them).
     """
-    updated = (
+    usable = (
         Prescription.objects.usable()
         .filter(pk=prescription_id)
         .filter(units_used__lte=F("quantity") * (F("refills") + 1) - units)
-        .update(units_used=F("units_used") + units)
     )
-    return updated == 1
+    values = {"units_used": F("units_used") + units}
+    if patient_id is None:
+        return usable.update(**values) == 1
+    return usable.update_of([patient_id], **values) == 1
 
 
 def prescription_release_units(*, prescription_id: int, units: int) -> None:
@@ -380,18 +387,24 @@ def recheck_patient_prescriptions(*, patient) -> None:
     worked, and on every verified one they may still order against, which a new
     blocking finding holds until a pharmacist looks again (prescription_run_checks)."""
     active = Prescription.objects.active().filter(patient=patient).values("pk")
+    profile = checked_profile(patient_id=patient.pk)
     for prescription in (
         Prescription.objects.select_for_update(of=("self",))
         .select_related("drug", "formulation")
         .filter(Q(status__in=OPEN_STATUSES) | Q(pk__in=active), patient=patient)
         .order_by("pk")
     ):
-        prescription_run_checks(prescription)
+        prescription_run_checks(prescription, profile=profile)
 
 
-def prescription_recheck(*, prescription_id: int) -> Prescription:
-    """Run the checks again on one prescription (at checkout, for the ones it uses)."""
-    with transaction.atomic():
+def prescription_recheck(*, prescription_id: int, profile=False, account=None) -> Prescription:
+    """Run the checks again on one prescription (at checkout, for the ones it uses).
+
+    `profile` and `account`: the patient's, read in the caller's transaction
+    (prescription_run_checks). No savepoint: nothing here is caught and retried, so
+    an error undoes the caller's transaction, as it would anyway.
+    """
+    with transaction.atomic(savepoint=False):
         prescription = _locked(prescription_id)
-        prescription_run_checks(prescription)
+        prescription_run_checks(prescription, profile=profile, account=account)
     return prescription

@@ -309,3 +309,20 @@ def test_a_checkout_submitted_again_leads_to_the_same_order(
     assert package.stock == 99
     assert "Your cart is empty" in patient_client.get(CART).content.decode()
     assert response["Location"] == first.get_absolute_url()
+
+
+def test_checkout_post_query_count(
+    patient_client, patient, package, verified, stripe_api, django_assert_num_queries
+):
+    # What placing an order costs: the profile, the prescription and the patient's row
+    # are read once in the transaction and passed down, inner blocks take no savepoint.
+    DeliveryAddress.objects.create(user=patient, **ADDRESS)
+    add(patient_client, package)
+    patient_client.get(CHECKOUT)  # the delivery options are now this process's copy
+    with django_assert_num_queries(QUERIES_PLACING_AN_ORDER):
+        response = patient_client.post(CHECKOUT, ADDRESS)
+    assert response.status_code == 302
+    assert Order.objects.get(patient=patient).status == OrderStatus.PENDING_PAYMENT
+
+
+QUERIES_PLACING_AN_ORDER = 47
