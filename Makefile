@@ -50,7 +50,7 @@ test-quick: install
 	$(BIN)/pytest $(XDIST) -m "not fuzz and not slow and not e2e" $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here);
-# the nginx tests run deploy/nginx/'s locations in front of two gunicorn pools.
+# the nginx tests run deploy/nginx/'s locations in front of three gunicorn pools.
 SYSTEM_PACKAGES := chromium:/usr/bin/chromium nginx-light:/usr/sbin/nginx
 system-packages:
 	@for entry in $(SYSTEM_PACKAGES); do \

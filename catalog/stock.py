@@ -10,17 +10,10 @@ only where that stays at or above zero), never a write of a value read earlier:
 two moves at the same moment both count.
 """
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection
 
 from .caching import invalidate_drug_pages
 from .models import Drug, Package
-
-
-def _stock_now(package_id: int) -> int:
-    # Read inside the transaction that just updated the row: it holds the row's lock,
-    # so this is the stock its own update left, whoever else is buying.
-    return Package.objects.filter(pk=package_id).values_list("stock", flat=True).get()
 
 
 def _availability_changed(package_id: int) -> None:
@@ -34,16 +27,21 @@ def move_stock(package_id: int, boxes: int) -> int | None:
     Returns the stock it left, or None when fewer than -`boxes` are on the shelf
     (nothing changes then).
     """
-    # One transaction (the caller's, when there is one): the update's row lock is held
-    # until the read, so `left` is what this move left, whoever else moves stock. No
-    # savepoint: no caller catches an error of these two statements and goes on.
-    with transaction.atomic(savepoint=False):
-        moved = Package.objects.filter(pk=package_id, stock__gte=max(0, -boxes)).update(
-            stock=F("stock") + boxes
+    # One statement: the conditional update returns the stock it left, whoever else
+    # moves stock at the same moment. The row stays locked until the caller's
+    # transaction ends, and every checkout of the package takes the same row: callers
+    # move stock last, just before their commit.
+    table = connection.ops.quote_name(Package._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET stock = stock + %s WHERE id = %s AND stock >= %s "  # noqa: S608
+            "RETURNING stock",
+            [boxes, package_id, max(0, -boxes)],
         )
-        if not moved:
-            return None
-        left = _stock_now(package_id)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    left = row[0]
     went_out = left == 0
     came_back = boxes > 0 and left == boxes
     if went_out or came_back:

@@ -207,11 +207,6 @@ def _place(
             if early:
                 problems.append(early)
                 continue
-            if not take_stock(package.pk, line.quantity):
-                problems.append(
-                    CheckoutProblem(package, "out_of_stock", f"{package.label}: out of stock.")
-                )
-                continue
             reserved.append((line, prescription, units_reserved))
         if problems:
             transaction.set_rollback(True)
@@ -254,6 +249,18 @@ def _place(
             )
             for line, prescription, units_reserved in reserved
         )
+        # The stock last: every checkout of a package updates its one row, which stays
+        # locked until this transaction commits; taken before the order was written, it
+        # was held while the order, its status and its lines were written, and the next
+        # checkout of the package waited that long.
+        out_of_stock = [
+            CheckoutProblem(line.package, "out_of_stock", f"{line.package.label}: out of stock.")
+            for line, _, _ in reserved
+            if not take_stock(line.package.pk, line.quantity)
+        ]
+        if out_of_stock:
+            transaction.set_rollback(True)
+            raise CheckoutError(out_of_stock)
     return order
 
 
